@@ -1,0 +1,58 @@
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from '../core/logger.ts';
+import { bearerGuard } from './auth.ts';
+import type { ApiDeps, App } from './deps.ts';
+import { ApiError } from './errors.ts';
+import deviceRoutes from './routes/devices.ts';
+import healthRoutes from './routes/health.ts';
+import orgRoutes from './routes/org.ts';
+import serviceAccountRoutes from './routes/service-accounts.ts';
+
+/** Builds the HTTP app without listening, so tests can `inject()` and the platform can `listen()`. */
+export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
+  const app = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((err, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const issue = err.validation[0]!;
+      const field = issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || (issue.params as { missingProperty?: string })?.missingProperty || '(body)';
+      return reply.code(400).send({ error: 'bad_request', message: `${err.validationContext ?? 'request'}.${field}: ${issue.message}`, field });
+    }
+    if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...err.extra });
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');
+    const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status < 500 ? 'bad_request' : 'internal';
+    return reply.code(status).send({ error: code, message: status >= 500 ? 'internal error' : (err as Error).message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` }));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: '智慧物业安全感知平台 API', version: '1.0.0', description: 'REST API of the smart-property safety sensing platform (DESIGN §5).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(
+    async (api: App) => {
+      await api.register(healthRoutes, deps);
+      // Everything else under /api/v1 needs a token.
+      await api.register(async (secured: App) => {
+        secured.addHook('onRequest', bearerGuard(deps.adminTokenSha256));
+        await secured.register(orgRoutes, deps);
+        await secured.register(deviceRoutes, deps);
+        await secured.register(serviceAccountRoutes, deps);
+      });
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

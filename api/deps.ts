@@ -1,0 +1,18 @@
+import type { FastifyInstance, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { PlatformBroker } from '../broker/broker.ts';
+import type { Db } from '../core/store/db.ts';
+import type { Catalog } from '../devices/lib/catalog.ts';
+import type { Ingest } from '../ingest/ingest.ts';
+
+/** What the HTTP surface needs from the rest of the platform. */
+export interface ApiDeps {
+  db: Db;
+  catalog: Catalog;
+  broker: PlatformBroker;
+  ingest: Ingest;
+  /** SHA-256 of the admin bearer token; the token itself is never kept. */
+  adminTokenSha256: Buffer;
+}
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { SERVICE_PREFIX } from '../../broker/identity.ts';
+import { idSchema } from '../../core/ids.ts';
+import { generateSecret, hashSecret } from '../../core/secrets.ts';
+import { getDevice, insertDevices } from '../../core/store/devices.ts';
+import { getOrgUnit } from '../../core/store/org.ts';
+import { listDeadLetters } from '../../core/store/dead-letters.ts';
+import { listReadings } from '../../core/store/readings.ts';
+import { badRequest, conflict, notFound } from '../errors.ts';
+import type { ApiDeps, App } from '../deps.ts';
+import { randomBytes } from 'node:crypto';
+
+const createBody = z.object({
+  type: z.string().describe('catalog id, e.g. smoke-detector'),
+  buildingId: z.string(),
+  id: idSchema.refine((id) => !id.startsWith(SERVICE_PREFIX), `must not start with "${SERVICE_PREFIX}" (reserved for service accounts)`).optional(),
+  name: z.string().max(200).optional(),
+});
+
+const deviceView = z.object({
+  id: z.string(),
+  type: z.string(),
+  buildingId: z.string(),
+  name: z.string().nullable(),
+  online: z.boolean(),
+  lastSeen: z.string().nullable(),
+  latest: z.record(z.string(), z.unknown()),
+});
+
+export default async function deviceRoutes(app: App, deps: ApiDeps) {
+  app.post('/devices', {
+    schema: {
+      tags: ['devices'],
+      summary: 'Register a device; its MQTT secret is returned once and stored only hashed',
+      body: createBody,
+      response: { 201: z.object({ id: z.string(), type: z.string(), secret: z.string() }) },
+    },
+  }, async (req, reply) => {
+    const { type, buildingId, name } = req.body;
+    if (!deps.catalog.get(type)) throw badRequest('type', `unknown device type "${type}"; known: ${deps.catalog.ids().join(', ')}`);
+    const building = await getOrgUnit(deps.db, buildingId);
+    if (building?.kind !== 'building') throw badRequest('buildingId', `no building with id "${buildingId}"`);
+    const id = req.body.id ?? `${type}-${randomBytes(5).toString('hex')}`;
+    const secret = generateSecret();
+    const existing = await insertDevices(deps.db, [{ id, type, buildingId, name, secretHash: await hashSecret(secret) }]);
+    if (existing.length) throw conflict(`device ${id} already exists`);
+    req.log.info({ deviceId: id, type, buildingId }, 'device registered');
+    return reply.code(201).send({ id, type, secret });
+  });
+
+  app.get('/devices/:id', {
+    schema: { tags: ['devices'], summary: 'A device with its presence and latest properties', params: z.object({ id: z.string() }), response: { 200: deviceView } },
+  }, async (req) => {
+    const d = await getDevice(deps.db, req.params.id);
+    if (!d) throw notFound('device', req.params.id);
+    return {
+      id: d.id,
+      type: d.type,
+      buildingId: d.buildingId,
+      name: d.name,
+      online: deps.broker.isOnline(d.id),
+      lastSeen: d.lastSeen?.toISOString() ?? null,
+      latest: d.latest,
+    };
+  });
+
+  app.get('/devices/:id/readings', {
+    schema: {
+      tags: ['devices'],
+      summary: 'Recent readings of a device from the embedded time series, newest first',
+      params: z.object({ id: z.string() }),
+      querystring: z.object({ kind: z.enum(['telemetry', 'event']).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(100) }),
+    },
+  }, async (req) => {
+    const items = await listReadings(deps.db, { deviceId: req.params.id, kind: req.query.kind, limit: req.query.limit });
+    return { items, total: items.length };
+  });
+
+  app.get('/dead-letters', {
+    schema: {
+      tags: ['devices'],
+      summary: 'Rejected device messages with their reasons, newest first',
+      querystring: z.object({ deviceId: z.string().optional(), reason: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+    },
+  }, async (req) => {
+    const items = await listDeadLetters(deps.db, req.query);
+    return { items, total: items.length };
+  });
+}

@@ -1,0 +1,49 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../core/store/db.ts';
+import { getDeviceCredentials } from '../core/store/devices.ts';
+import { getServiceAccount } from '../core/store/service-accounts.ts';
+import { verifySecret } from '../core/secrets.ts';
+import { deviceIdentity, SERVICE_PREFIX, type Identity } from './identity.ts';
+
+export type AuthResult = { ok: true; identity: Identity } | { ok: false; code: 2 | 4 | 5; reason: string };
+
+/**
+ * Checks CONNECT credentials against the store. scrypt costs tens of milliseconds on the thread
+ * pool, so after one good check the connection's secret is remembered as a SHA-256 digest, in
+ * memory only and tied to the stored hash: a reconnect storm costs one lookup per device, and a
+ * rotated secret invalidates the entry.
+ */
+export class Authenticator {
+  private readonly verified = new Map<string, { storedHash: string; digest: Buffer }>();
+
+  constructor(private readonly db: Db) {}
+
+  async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<AuthResult> {
+    if (!username || !password || password.length === 0) return { ok: false, code: 4, reason: 'missing_credentials' };
+    const secret = password.toString('utf8');
+    if (username.startsWith(SERVICE_PREFIX)) {
+      const account = await getServiceAccount(this.db, username);
+      if (!account || !(await this.check(username, secret, account.secretHash))) return { ok: false, code: 4, reason: 'bad_credentials' };
+      return { ok: true, identity: { kind: 'service', username, subscribe: account.subscribe, publish: account.publish } };
+    }
+    const device = await getDeviceCredentials(this.db, username);
+    if (!device || !(await this.check(username, secret, device.secretHash))) return { ok: false, code: 4, reason: device ? 'bad_secret' : 'unknown_device' };
+    // DESIGN §3: client id = device id = username; anything else would let one device pose as another in sessions.
+    if (clientId !== username) return { ok: false, code: 2, reason: 'client_id_mismatch' };
+    return { ok: true, identity: deviceIdentity(device.id, device.type) };
+  }
+
+  /** Drops a remembered secret (the device or account was changed or removed). */
+  forget(username: string): void {
+    this.verified.delete(username);
+  }
+
+  private async check(username: string, secret: string, storedHash: string): Promise<boolean> {
+    const digest = createHash('sha256').update(secret).digest();
+    const known = this.verified.get(username);
+    if (known && known.storedHash === storedHash) return timingSafeEqual(known.digest, digest);
+    if (!(await verifySecret(secret, storedHash))) return false;
+    this.verified.set(username, { storedHash, digest });
+    return true;
+  }
+}

@@ -1,0 +1,271 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Aedes, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
+import type { Db } from '../core/store/db.ts';
+import type { Logger } from '../core/logger.ts';
+import { LogThrottle } from '../core/log-throttle.ts';
+import { Authenticator } from './authenticator.ts';
+import type { Identity } from './identity.ts';
+import { PacketGuard } from './packet-guard.ts';
+import { PresenceWriter } from './presence.ts';
+import { devicePublishKind, filterCovers, filterMatches, hasForbiddenChars } from './topics.ts';
+
+/** A device's telemetry or event message, authorized, on its way to ingest. */
+export interface DeviceMessage {
+  deviceId: string;
+  type: string;
+  kind: 'telemetry' | 'event';
+  topic: string;
+  payload: Buffer;
+  receivedAt: number;
+}
+
+/** Something the broker refused: logged (rate-limited) and handed to `onRefused` for dead letters. */
+export interface Refusal {
+  reason: string;
+  clientId?: string;
+  deviceId?: string;
+  topic?: string;
+  payload?: Buffer;
+  detail?: string;
+}
+
+export interface BrokerHooks {
+  /**
+   * Called for each authorized device telemetry/event message before it is acknowledged. Returns
+   * whether to forward it to subscribers (false: it was dead-lettered). A promise holds the PUBACK
+   * and the connection's next packets until ingest has room: backpressure.
+   */
+  onDeviceMessage?(msg: DeviceMessage): boolean | Promise<boolean>;
+  onRefused?(r: Refusal): void;
+  onPresence?(deviceId: string, online: boolean): void;
+}
+
+export interface BrokerOptions {
+  db: Db;
+  log: Logger;
+  maxPacketBytes: number;
+  maxKeepaliveS: number;
+  hooks?: BrokerHooks;
+}
+
+type PlatformClient = Client & { identity?: Identity };
+
+const CONNACK_IDENTIFIER_REJECTED = Buffer.from([0x20, 0x02, 0x00, 0x02]);
+
+/**
+ * The platform's Aedes broker: device authentication, topic ACLs of DESIGN §3, broker-published
+ * retained status, and the strictness stock Aedes lacks (packet size before buffering, invalid
+ * UTF-8 topics, empty client ids with persistent sessions, keepalive 0).
+ */
+export class PlatformBroker {
+  readonly aedes: Aedes;
+  private readonly auth: Authenticator;
+  private readonly presence: PresenceWriter;
+  private readonly throttle: LogThrottle;
+  /** The live connection of each device; guards against a stale disconnect after a session takeover. */
+  private readonly devices = new Map<string, Client>();
+  /** Payloads ingest dead-lettered: delivered to no subscriber. Weak, so nothing lingers. */
+  private readonly rejected = new WeakSet<Buffer>();
+  private hooks: BrokerHooks;
+
+  constructor(private readonly opts: BrokerOptions) {
+    this.hooks = opts.hooks ?? {};
+    this.auth = new Authenticator(opts.db);
+    this.presence = new PresenceWriter(opts.db, opts.log);
+    this.throttle = new LogThrottle(opts.log);
+    this.aedes = new Aedes({
+      preConnect: (client, packet, cb) => this.preConnect(client as PlatformClient, packet, cb),
+      authenticate: (client, username, password, cb) => this.authenticate(client as PlatformClient, username, password, cb),
+      authorizePublish: (client, packet, cb) => this.authorizePublish(client as PlatformClient | null, packet, cb),
+      authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client as PlatformClient, sub, cb),
+      authorizeForward: (_client, packet) => (this.rejected.has(packet.payload as Buffer) ? null : packet),
+      // Sessions of devices are clean by protocol; keep aedes' default bounds otherwise.
+      connectTimeout: 10_000,
+    });
+    this.aedes.on('clientReady', (c) => this.onReady(c as PlatformClient));
+    this.aedes.on('clientDisconnect', (c) => this.onDisconnect(c as PlatformClient));
+    this.aedes.on('clientError', (c, err) => this.throttle.warn(`client_error:${err.message}`, { clientId: c.id, err: err.message }, 'mqtt client error'));
+    this.aedes.on('connectionError', (_c, err) => this.throttle.warn(`connection_error:${err.message}`, { err: err.message }, 'mqtt connection error before CONNECT'));
+  }
+
+  async start(): Promise<void> {
+    await this.aedes.listen();
+  }
+
+  setHooks(hooks: BrokerHooks): void {
+    this.hooks = { ...this.hooks, ...hooks };
+  }
+
+  /** Hands a new transport stream (TCP, TLS or WebSocket) to the broker, behind the packet guard. */
+  handle(stream: Duplex, req?: IncomingMessage): void {
+    const guard = new PacketGuard(this.opts.maxPacketBytes);
+    const read = stream.read.bind(stream);
+    let client: PlatformClient | undefined;
+    // Aedes pulls with read(); screening there sees every byte before the MQTT parser does.
+    stream.read = (size?: number) => {
+      const chunk = read(size) as Buffer | null;
+      if (chunk === null) return null;
+      const violation = guard.scan(chunk);
+      if (!violation) return chunk;
+      const identity = client?.identity;
+      this.refuse({
+        reason: violation.reason,
+        clientId: client?.id ?? undefined,
+        deviceId: identity?.kind === 'device' ? identity.id : undefined,
+        detail: 'declaredBytes' in violation ? `declared ${violation.declaredBytes} bytes, limit ${this.opts.maxPacketBytes}` : undefined,
+      });
+      stream.destroy();
+      return null;
+    };
+    client = this.aedes.handle(stream as never, req) as PlatformClient;
+  }
+
+  get clientCount(): number {
+    return this.aedes.connectedClients ?? 0;
+  }
+
+  isOnline(deviceId: string): boolean {
+    return this.devices.has(deviceId);
+  }
+
+  onlineCount(): number {
+    return this.devices.size;
+  }
+
+  /** Publishes as the platform itself (no ACL): status, commands, platform/... events. */
+  publish(topic: string, payload: string | Buffer, opts: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.aedes.publish(
+        { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: opts.qos ?? 0, retain: opts.retain ?? false, dup: false },
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
+  }
+
+  /** Forget a remembered secret when a device or account changes. */
+  forgetCredentials(username: string): void {
+    this.auth.forget(username);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    await this.presence.close();
+    this.throttle.close();
+  }
+
+  private preConnect(client: PlatformClient, packet: ConnectPacket, cb: (err: Error | null, ok: boolean) => void): void {
+    if (packet.clientId === '' && !packet.clean) {
+      // MQTT-3.1.3-8: CONNACK 0x02 "identifier rejected", then close.
+      this.refuse({ reason: 'empty_client_id_persistent_session' });
+      client.conn.end(CONNACK_IDENTIFIER_REJECTED);
+      cb(null, false);
+      return;
+    }
+    if (!packet.keepalive || packet.keepalive > this.opts.maxKeepaliveS) {
+      // Nobody sits forever: a client asking for no keepalive (or a huge one) gets the broker's
+      // maximum, after which a silent connection is closed (1.5× the interval, MQTT-3.1.2-24).
+      packet.keepalive = this.opts.maxKeepaliveS;
+    }
+    cb(null, true);
+  }
+
+  private authenticate(client: PlatformClient, username: string | undefined, password: Buffer | undefined, cb: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
+    this.auth.authenticate(client.id, username, password).then(
+      (result) => {
+        if (result.ok) {
+          client.identity = result.identity;
+          cb(null, true);
+          return;
+        }
+        this.refuse({ reason: result.reason, clientId: client.id, deviceId: username });
+        cb(Object.assign(new Error(result.reason), { returnCode: result.code }), false);
+      },
+      (err: Error) => {
+        this.opts.log.error({ err, clientId: client.id }, 'authentication failed with an error');
+        cb(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false);
+      },
+    );
+  }
+
+  private authorizePublish(client: PlatformClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    const identity = client?.identity;
+    if (!client || !identity) return cb(new Error('not authenticated'));
+    const topic = packet.topic;
+    if (hasForbiddenChars(topic)) return this.refusePublish(client, packet, 'invalid_topic_encoding', cb);
+    if (identity.kind === 'device') {
+      const kind = devicePublishKind(identity.prefix, topic);
+      if (!kind) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
+      // Devices never own retained state: status is the broker's, and retained telemetry would pile up.
+      packet.retain = false;
+      if (kind === 'cmd/ack' || !this.hooks.onDeviceMessage) return cb(null);
+      const payload = packet.payload as Buffer;
+      const verdict = this.hooks.onDeviceMessage({ deviceId: identity.id, type: identity.type, kind, topic, payload, receivedAt: Date.now() });
+      if (verdict === true) return cb(null);
+      if (verdict === false) {
+        this.rejected.add(payload);
+        return cb(null);
+      }
+      verdict.then(
+        (ok) => {
+          if (!ok) this.rejected.add(payload);
+          cb(null);
+        },
+        (err: Error) => cb(err),
+      );
+      return;
+    }
+    if (topic.startsWith('$SYS') || !identity.publish.some((f) => filterMatches(f, topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
+    cb(null);
+  }
+
+  private authorizeSubscribe(client: PlatformClient, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
+    const identity = client.identity;
+    if (!identity) return cb(new Error('not authenticated'));
+    if (hasForbiddenChars(sub.topic)) {
+      this.refuse({ reason: 'invalid_topic_encoding', clientId: client.id, topic: sub.topic });
+      return cb(new Error('invalid topic encoding'));
+    }
+    const allowed = identity.kind === 'device' ? sub.topic === identity.cmdTopic : identity.subscribe.some((f) => filterCovers(f, sub.topic));
+    if (allowed) return cb(null, sub);
+    this.refuse({ reason: 'subscribe_not_allowed', clientId: client.id, deviceId: identity.kind === 'device' ? identity.id : undefined, topic: sub.topic });
+    cb(null, null); // SUBACK 0x80 for this filter; the connection stays up
+  }
+
+  private refusePublish(client: PlatformClient, packet: PublishPacket, reason: string, cb: (err?: Error | null) => void): void {
+    const identity = client.identity;
+    this.refuse({
+      reason,
+      clientId: client.id,
+      deviceId: identity?.kind === 'device' ? identity.id : undefined,
+      topic: packet.topic,
+      payload: packet.payload as Buffer,
+    });
+    // MQTT 3.1.1 cannot refuse a single PUBLISH: the connection is closed (MQTT-3.3.5-2).
+    cb(new Error(`${reason}: ${packet.topic}`));
+  }
+
+  private refuse(r: Refusal): void {
+    this.throttle.warn(`${r.reason}:${r.deviceId ?? r.clientId ?? ''}`, { reason: r.reason, clientId: r.clientId, deviceId: r.deviceId, topic: r.topic, detail: r.detail }, 'mqtt refused');
+    this.hooks.onRefused?.(r);
+  }
+
+  private onReady(client: PlatformClient): void {
+    const identity = client.identity;
+    if (identity?.kind !== 'device') return;
+    this.devices.set(identity.id, client);
+    this.presence.record(identity.id, true);
+    this.hooks.onPresence?.(identity.id, true);
+    this.publish(`${identity.prefix}status`, 'online', { qos: 1, retain: true }).catch((err) => this.opts.log.error({ err, deviceId: identity.id }, 'status publish failed'));
+  }
+
+  private onDisconnect(client: PlatformClient): void {
+    const identity = client.identity;
+    if (identity?.kind !== 'device' || this.devices.get(identity.id) !== client) return;
+    this.devices.delete(identity.id);
+    this.presence.record(identity.id, false);
+    this.hooks.onPresence?.(identity.id, false);
+    if (this.aedes.closed) return;
+    this.publish(`${identity.prefix}status`, 'offline', { qos: 1, retain: true }).catch((err) => this.opts.log.error({ err, deviceId: identity.id }, 'status publish failed'));
+  }
+}

@@ -1,0 +1,42 @@
+import type { Db } from '../core/store/db.ts';
+import { applyPresence } from '../core/store/devices.ts';
+import type { Logger } from '../core/logger.ts';
+
+/**
+ * Writes device online/offline changes to the store in batches: a reconnect storm of thousands of
+ * devices becomes one UPDATE a second instead of thousands. The broker's in-memory view is the
+ * live truth; the store keeps it across restarts and for other nodes.
+ */
+export class PresenceWriter {
+  private pending = new Map<string, { online: boolean; at: Date }>();
+  private timer: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly db: Db, private readonly log: Logger, intervalMs = 1000) {
+    this.timer = setInterval(() => void this.flush(), intervalMs).unref();
+  }
+
+  record(deviceId: string, online: boolean, at = new Date()): void {
+    this.pending.set(deviceId, { online, at });
+  }
+
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.pending.size === 0) return;
+      const batch = this.pending;
+      this.pending = new Map();
+      try {
+        await applyPresence(this.db, [...batch].map(([id, c]) => ({ id, ...c })));
+      } catch (err) {
+        this.log.error({ err, devices: batch.size }, 'presence write failed; will retry');
+        for (const [id, c] of batch) if (!this.pending.has(id)) this.pending.set(id, c);
+      }
+    });
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

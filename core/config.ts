@@ -1,0 +1,61 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Port number from the environment; 0 means "any free port". */
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const optionalString = z.string().min(1).optional();
+
+/**
+ * Every setting the platform reads, with its default. DESIGN §5 lists the public ones;
+ * the README's configuration table is written from this schema.
+ */
+export const configSchema = z.object({
+  HTTP_PORT: port(8080),
+  HTTP_HOST: z.string().default('0.0.0.0'),
+  MQTT_PORT: port(1883),
+  MQTT_WS_PORT: port(8083),
+  MQTT_TLS_PORT: port(8883),
+  MQTT_HOST: z.string().default('0.0.0.0'),
+  MQTT_TLS_CERT: optionalString,
+  MQTT_TLS_KEY: optionalString,
+  /** Largest MQTT packet accepted; a bigger one closes the connection before it is buffered. */
+  MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(1024).default(256 * 1024),
+  /** Keepalive the broker imposes on clients that ask for 0 (none) or for more than this. */
+  MQTT_MAX_KEEPALIVE_S: z.coerce.number().int().min(10).max(65535).default(600),
+  /** Largest device message payload ingest accepts; larger ones are dead-lettered. */
+  INGEST_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(256).default(16 * 1024),
+  DATA_DIR: z.string().default('./data'),
+  SITE_FILE: optionalString,
+  PLATFORM_ADMIN_TOKEN: optionalString,
+  READINGS_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  INFLUX_URL: optionalString,
+  INFLUX_TOKEN: optionalString,
+  INFLUX_ORG: optionalString,
+  INFLUX_BUCKET: optionalString,
+  INFLUX_DATABASE: optionalString,
+  DATABASE_URL: optionalString,
+  REDIS_URL: optionalString,
+  WECOM_WEBHOOK_URL: optionalString,
+  DINGTALK_WEBHOOK_URL: optionalString,
+  DINGTALK_SECRET: optionalString,
+  SMS_GATEWAY_URL: optionalString,
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Reads the configuration from an environment (process.env by default); empty strings count as unset. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') cleaned[key] = value;
+  }
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid configuration: ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const config = { ...parsed.data, ...overrides };
+  return { ...config, DATA_DIR: path.resolve(config.DATA_DIR) };
+}

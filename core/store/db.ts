@@ -1,0 +1,14 @@
+/**
+ * The one interface the rest of the platform uses to reach the relational store. PGlite implements
+ * it today; a PostgreSQL server (DATABASE_URL) implements the same calls with the same SQL.
+ */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: T[]; affectedRows?: number }>;
+}
+
+export interface Db extends Queryable {
+  /** Runs several statements (no parameters): migrations. */
+  exec(sql: string): Promise<void>;
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,111 @@
+import type { Queryable } from './db.ts';
+
+export interface DeviceRecord {
+  id: string;
+  type: string;
+  buildingId: string;
+  name: string | null;
+  protocol: string;
+  online: boolean;
+  lastSeen: Date | null;
+  latest: Record<string, unknown>;
+  createdAt: Date;
+}
+
+interface DeviceRow {
+  id: string;
+  type: string;
+  building_id: string;
+  name: string | null;
+  protocol: string;
+  online: boolean;
+  last_seen: Date | null;
+  latest: Record<string, unknown>;
+  created_at: Date;
+}
+
+const fromRow = (r: DeviceRow): DeviceRecord => ({
+  id: r.id,
+  type: r.type,
+  buildingId: r.building_id,
+  name: r.name,
+  protocol: r.protocol,
+  online: r.online,
+  lastSeen: r.last_seen,
+  latest: r.latest,
+  createdAt: r.created_at,
+});
+
+export interface NewDevice {
+  id: string;
+  type: string;
+  buildingId: string;
+  name?: string | null;
+  secretHash: string;
+  protocol?: string;
+}
+
+/** Inserts devices; returns the ids that already existed (and were left untouched). */
+export async function insertDevices(db: Queryable, devices: NewDevice[]): Promise<string[]> {
+  if (devices.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO devices (id, type, building_id, name, secret_hash, protocol)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+     ON CONFLICT (id) DO NOTHING RETURNING id`,
+    [
+      devices.map((d) => d.id),
+      devices.map((d) => d.type),
+      devices.map((d) => d.buildingId),
+      devices.map((d) => d.name ?? null),
+      devices.map((d) => d.secretHash),
+      devices.map((d) => d.protocol ?? 'mqtt'),
+    ],
+  );
+  const inserted = new Set(rows.map((r) => r.id));
+  return devices.map((d) => d.id).filter((id) => !inserted.has(id));
+}
+
+export async function getDevice(db: Queryable, id: string): Promise<DeviceRecord | undefined> {
+  const { rows } = await db.query<DeviceRow>('SELECT * FROM devices WHERE id = $1', [id]);
+  return rows[0] && fromRow(rows[0]);
+}
+
+/** What the broker needs to authenticate a CONNECT. */
+export async function getDeviceCredentials(db: Queryable, id: string): Promise<{ id: string; type: string; secretHash: string } | undefined> {
+  const { rows } = await db.query<{ id: string; type: string; secret_hash: string }>(
+    'SELECT id, type, secret_hash FROM devices WHERE id = $1',
+    [id],
+  );
+  const r = rows[0];
+  return r && { id: r.id, type: r.type, secretHash: r.secret_hash };
+}
+
+export async function countDevices(db: Queryable): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ type: string; n: number }>('SELECT type, count(*)::int AS n FROM devices GROUP BY type');
+  return Object.fromEntries(rows.map((r) => [r.type, r.n]));
+}
+
+/** Applies a batch of presence changes (the last change per device wins). */
+export async function applyPresence(db: Queryable, changes: { id: string; online: boolean; at: Date }[]): Promise<void> {
+  if (changes.length === 0) return;
+  await db.query(
+    `UPDATE devices d SET online = c.online, last_seen = GREATEST(d.last_seen, c.at)
+     FROM unnest($1::text[], $2::boolean[], $3::timestamptz[]) AS c(id, online, at) WHERE d.id = c.id`,
+    [changes.map((c) => c.id), changes.map((c) => c.online), changes.map((c) => c.at.toISOString())],
+  );
+}
+
+/** Merges the latest telemetry per device into `devices.latest` and moves `last_seen` forward. */
+export async function mergeLatest(db: Queryable, latest: { id: string; props: Record<string, unknown>; at: Date }[]): Promise<void> {
+  if (latest.length === 0) return;
+  await db.query(
+    `UPDATE devices d SET latest = d.latest || c.props, last_seen = GREATEST(d.last_seen, c.at)
+     FROM unnest($1::text[], $2::jsonb[], $3::timestamptz[]) AS c(id, props, at) WHERE d.id = c.id`,
+    [latest.map((l) => l.id), latest.map((l) => JSON.stringify(l.props)), latest.map((l) => l.at.toISOString())],
+  );
+}
+
+/** Marks every device offline: at start-up no device can be connected yet. */
+export async function resetPresence(db: Queryable): Promise<void> {
+  await db.query('UPDATE devices SET online = false WHERE online');
+}

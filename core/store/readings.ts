@@ -1,0 +1,81 @@
+import type { Queryable } from './db.ts';
+
+/** One validated device message, as ingest hands it to a sink. */
+export interface Reading {
+  deviceId: string;
+  type: string;
+  /** Milliseconds since the epoch. */
+  ts: number;
+  kind: 'telemetry' | 'event';
+  /** Event name, for kind `event`. */
+  event?: string;
+  seq?: number;
+  /** Telemetry props, or the event's data. */
+  data: Record<string, unknown>;
+  /** True when the device's timestamp was missing or implausible and server time was used. */
+  serverTs: boolean;
+}
+
+export async function insertReadings(db: Queryable, readings: Reading[]): Promise<void> {
+  if (readings.length === 0) return;
+  await db.query(
+    `INSERT INTO readings (device_id, type, ts, kind, event, seq, data, server_ts)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::boolean[])`,
+    [
+      readings.map((r) => r.deviceId),
+      readings.map((r) => r.type),
+      readings.map((r) => new Date(r.ts).toISOString()),
+      readings.map((r) => r.kind),
+      readings.map((r) => r.event ?? null),
+      readings.map((r) => r.seq ?? null),
+      readings.map((r) => JSON.stringify(r.data)),
+      readings.map((r) => r.serverTs),
+    ],
+  );
+}
+
+export interface StoredReading {
+  deviceId: string;
+  type: string;
+  ts: Date;
+  kind: 'telemetry' | 'event';
+  event: string | null;
+  seq: number | null;
+  data: Record<string, unknown>;
+  serverTs: boolean;
+}
+
+export async function listReadings(
+  db: Queryable,
+  filter: { deviceId?: string; type?: string; kind?: 'telemetry' | 'event'; since?: Date; limit?: number } = {},
+): Promise<StoredReading[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    where.push(clause.replace('?', `$${params.length}`));
+  };
+  if (filter.deviceId) add('device_id = ?', filter.deviceId);
+  if (filter.type) add('type = ?', filter.type);
+  if (filter.kind) add('kind = ?', filter.kind);
+  if (filter.since) add('ts >= ?', filter.since.toISOString());
+  params.push(filter.limit ?? 1000);
+  const { rows } = await db.query<{
+    device_id: string; type: string; ts: Date; kind: 'telemetry' | 'event'; event: string | null; seq: number | null; data: Record<string, unknown>; server_ts: boolean;
+  }>(
+    `SELECT * FROM readings ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts DESC LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map((r) => ({ deviceId: r.device_id, type: r.type, ts: r.ts, kind: r.kind, event: r.event, seq: r.seq, data: r.data, serverTs: r.server_ts }));
+}
+
+export async function countReadingsByType(db: Queryable): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ type: string; n: number }>('SELECT type, count(*)::int AS n FROM readings GROUP BY type');
+  return Object.fromEntries(rows.map((r) => [r.type, r.n]));
+}
+
+/** Deletes readings older than the retention window; returns how many went. */
+export async function pruneReadings(db: Queryable, olderThan: Date): Promise<number> {
+  const r = await db.query('DELETE FROM readings WHERE ts < $1', [olderThan.toISOString()]);
+  return r.affectedRows ?? 0;
+}

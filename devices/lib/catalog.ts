@@ -1,0 +1,98 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import type { DeviceDefinition } from './define.ts';
+import { ruleSchema, type Rule } from './rules.ts';
+import { eventSchema, telemetrySchema } from './schemas.ts';
+
+/** A device type ready for use: its definition plus what the catalog derived from it. */
+export interface DeviceType {
+  id: string;
+  definition: DeviceDefinition;
+  rules: Rule[];
+  telemetry: ReturnType<typeof telemetrySchema>;
+  event: ReturnType<typeof eventSchema>;
+  /** Source file, for error messages. */
+  file: string;
+}
+
+export interface Catalog {
+  types: ReadonlyMap<string, DeviceType>;
+  get(id: string): DeviceType | undefined;
+  ids(): string[];
+}
+
+export const DEVICES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const idPattern = /^[a-z][a-z0-9-]{1,40}$/;
+const nameRe = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const propSpec = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('number'), unit: z.string(), min: z.number(), max: z.number(), integer: z.boolean().optional(), label: z.string() }).refine((p) => p.min < p.max, 'min must be below max'),
+  z.object({ kind: z.literal('boolean'), label: z.string() }),
+  z.object({ kind: z.literal('string'), format: z.literal('url').optional(), maxLength: z.number().int().positive(), label: z.string() }),
+]);
+/** The shape every device file must have; checked at load so a bad file fails loudly, naming itself. */
+const definitionSchema = z.object({
+  id: z.string().regex(idPattern),
+  name: z.string().min(1),
+  description: z.string(),
+  heartbeatS: z.number().positive(),
+  props: z.record(z.string().regex(nameRe), propSpec).refine((p) => Object.keys(p).length > 0, 'a device type needs at least one property'),
+  events: z.record(z.string().regex(nameRe), z.record(z.string().regex(nameRe), propSpec)),
+  rules: z.array(z.unknown()),
+  simulate: z.object({ modes: z.array(z.string()), init: z.function(), tick: z.function() }),
+  panels: z.array(z.object({ title: z.string(), props: z.array(z.string()).min(1), unit: z.string().optional(), kind: z.enum(['timeseries', 'stat', 'events']).optional() })),
+});
+
+export function compileDeviceType(definition: DeviceDefinition, file: string): DeviceType {
+  const checked = definitionSchema.safeParse(definition);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    throw new Error(`device definition ${file}: ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const rules = definition.rules.map((r, i) => {
+    const parsed = ruleSchema.safeParse(r);
+    if (!parsed.success) throw new Error(`device definition ${file}: rules[${i}]: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
+    const rule = parsed.data;
+    if ((rule.kind === 'threshold' || rule.kind === 'boolean') && !(rule.prop in definition.props))
+      throw new Error(`device definition ${file}: rule ${rule.id} watches unknown property ${rule.prop}`);
+    if ((rule.kind === 'event' || rule.kind === 'count') && !(rule.event in definition.events))
+      throw new Error(`device definition ${file}: rule ${rule.id} watches unknown event ${rule.event}`);
+    return rule;
+  });
+  const known = new Set([...Object.keys(definition.props), ...Object.keys(definition.events)]);
+  for (const panel of definition.panels)
+    for (const p of panel.props) if (!known.has(p)) throw new Error(`device definition ${file}: panel "${panel.title}" shows unknown ${p}`);
+  return { id: definition.id, definition, rules, telemetry: telemetrySchema(definition.props), event: eventSchema(definition.events), file };
+}
+
+export function createCatalog(types: DeviceType[]): Catalog {
+  const map = new Map<string, DeviceType>();
+  for (const t of types) {
+    const clash = map.get(t.id);
+    if (clash) throw new Error(`device type ${t.id} is defined twice: ${clash.file} and ${t.file}`);
+    map.set(t.id, t);
+  }
+  return { types: map, get: (id) => map.get(id), ids: () => [...map.keys()].sort() };
+}
+
+/**
+ * Loads every device type in a folder: one `*.ts` file a type, its default export a definition.
+ * Dropping a new file in is all it takes for the broker, ingest and simulators to know the type.
+ */
+export async function loadCatalog(dir: string = DEVICES_DIR): Promise<Catalog> {
+  const files = readdirSync(dir)
+    .filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith('.d.ts') && !f.startsWith('_'))
+    .sort();
+  const types: DeviceType[] = [];
+  for (const f of files) {
+    const file = path.join(dir, f);
+    const mod = (await import(pathToFileURL(file).href)) as { default?: DeviceDefinition };
+    if (!mod.default) throw new Error(`device definition ${file}: no default export`);
+    const type = compileDeviceType(mod.default, file);
+    if (type.id !== path.basename(f).replace(/\.(ts|js|mjs)$/, '')) throw new Error(`device definition ${file}: id ${type.id} must match the file name`);
+    types.push(type);
+  }
+  return createCatalog(types);
+}

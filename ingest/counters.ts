@@ -1,0 +1,24 @@
+/** Ingest's running totals, reported by /api/v1/health. */
+export class IngestCounters {
+  received = 0;
+  stored = 0;
+  rejected = 0;
+  readonly rejectedByReason: Record<string, number> = {};
+  /** Readings whose device timestamp was missing or implausible, stored at server time. */
+  serverTimestamped = 0;
+
+  reject(reason: string): void {
+    this.rejected++;
+    this.rejectedByReason[reason] = (this.rejectedByReason[reason] ?? 0) + 1;
+  }
+
+  snapshot() {
+    return {
+      received: this.received,
+      stored: this.stored,
+      rejected: this.rejected,
+      rejectedByReason: { ...this.rejectedByReason },
+      serverTimestamped: this.serverTimestamped,
+    };
+  }
+}

@@ -1,0 +1,143 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from './api/app.ts';
+import type { App } from './api/deps.ts';
+import { PlatformBroker } from './broker/broker.ts';
+import { startListeners, type Listeners } from './broker/listeners.ts';
+import type { Config } from './core/config.ts';
+import { createLogger, type Logger } from './core/logger.ts';
+import { seedSite } from './core/seed.ts';
+import { generateSecret, tokenDigest } from './core/secrets.ts';
+import { DEMO_SITE_FILE, readSiteFile } from './core/site.ts';
+import type { Db } from './core/store/db.ts';
+import { resetPresence } from './core/store/devices.ts';
+import { migrate } from './core/store/migrations.ts';
+import { openPglite } from './core/store/pglite.ts';
+import { pruneReadings } from './core/store/readings.ts';
+import { getSetting, setSetting } from './core/store/settings.ts';
+import { DEVICES_DIR, loadCatalog, type Catalog } from './devices/lib/catalog.ts';
+import { Ingest } from './ingest/ingest.ts';
+import { EmbeddedSink } from './ingest/sink.ts';
+
+export interface Platform {
+  config: Config;
+  log: Logger;
+  catalog: Catalog;
+  db: Db;
+  broker: PlatformBroker;
+  ingest: Ingest;
+  app: App;
+  ports: { http: number; mqtt: number; ws: number; tls?: number };
+  /** Where the seeded devices' secrets were written (the provisioning sheet). */
+  credentialsFile: string;
+  /** Set only when this start generated the admin token (first start without PLATFORM_ADMIN_TOKEN). */
+  generatedAdminToken?: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Device catalog folder (tests point it at a copy with an extra type). */
+  catalogDir?: string;
+}
+
+/** Starts store, broker, ingest and HTTP in this process: the embedded default of DESIGN §2. */
+export async function startPlatform(config: Config, opts: StartOptions = {}): Promise<Platform> {
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  if (config.DATABASE_URL) throw new Error('DATABASE_URL: a PostgreSQL server store is not available yet; unset it to use the embedded store');
+  mkdirSync(config.DATA_DIR, { recursive: true });
+
+  const catalog = await loadCatalog(opts.catalogDir ?? DEVICES_DIR);
+  const db = await openPglite(path.join(config.DATA_DIR, 'store'));
+  const applied = await migrate(db);
+  if (applied.length) log.info({ migrations: applied }, 'store migrated');
+  await resetPresence(db);
+
+  const credentialsFile = path.join(config.DATA_DIR, 'device-credentials.json');
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM org_units');
+  if (rows[0]!.n === 0) {
+    const siteFile = config.SITE_FILE ?? DEMO_SITE_FILE;
+    const seeded = await seedSite(db, readSiteFile(siteFile), catalog.ids(), credentialsFile);
+    log.info({ siteFile, ...seeded, credentialsFile }, 'store seeded from site file');
+  }
+
+  const { digest: adminTokenSha256, generated: generatedAdminToken } = await adminToken(db, config);
+  if (generatedAdminToken) {
+    // Shown once, on the terminal only (never through the log pipeline), and kept for the owner in DATA_DIR.
+    const file = path.join(config.DATA_DIR, 'admin-token');
+    writeFileSync(file, generatedAdminToken + '\n', { mode: 0o600 });
+    process.stderr.write(`\nGenerated admin token (shown once; also saved to ${file}):\n  ${generatedAdminToken}\n\n`);
+  }
+
+  const ingest = new Ingest({ catalog, db, log: log.child({ component: 'ingest' }), sinks: [new EmbeddedSink(db)], maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
+  const broker = new PlatformBroker({
+    db,
+    log: log.child({ component: 'broker' }),
+    maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
+    maxKeepaliveS: config.MQTT_MAX_KEEPALIVE_S,
+    hooks: ingest.hooks(),
+  });
+  await broker.start();
+  let listeners: Listeners | undefined;
+  let app: App | undefined;
+  try {
+    listeners = await startListeners(broker, {
+      host: config.MQTT_HOST,
+      tcpPort: config.MQTT_PORT,
+      wsPort: config.MQTT_WS_PORT,
+      tlsPort: config.MQTT_TLS_PORT,
+      tlsCert: config.MQTT_TLS_CERT,
+      tlsKey: config.MQTT_TLS_KEY,
+      maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
+    });
+    app = await buildApp({ db, catalog, broker, ingest, adminTokenSha256 }, log);
+    await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
+  } catch (err) {
+    await listeners?.close();
+    await app?.close();
+    await broker.close();
+    await ingest.close();
+    await db.close();
+    throw err;
+  }
+  const ports = { http: (app.server.address() as AddressInfo).port, ...listeners.ports };
+  log.info({ ports, dataDir: config.DATA_DIR, deviceTypes: catalog.ids() }, 'platform started');
+
+  const retentionMs = config.READINGS_RETENTION_DAYS * 86_400_000;
+  const prune = async () => {
+    try {
+      const n = await pruneReadings(db, new Date(Date.now() - retentionMs));
+      if (n) log.info({ deleted: n, retentionDays: config.READINGS_RETENTION_DAYS }, 'readings pruned');
+    } catch (err) {
+      log.error({ err }, 'readings pruning failed');
+    }
+  };
+  const pruneTimer = setInterval(prune, 3_600_000).unref();
+  void prune();
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      clearInterval(pruneTimer);
+      // Stop taking new work first, then write out everything already acknowledged.
+      await app!.close();
+      await listeners!.close();
+      await broker.close();
+      await ingest.close();
+      await db.close();
+      log.info({ stats: ingest.stats() }, 'platform stopped');
+    })());
+
+  return { config, log, catalog, db, broker, ingest, app, ports, credentialsFile, generatedAdminToken, stop };
+}
+
+async function adminToken(db: Db, config: Config): Promise<{ digest: Buffer; generated?: string }> {
+  if (config.PLATFORM_ADMIN_TOKEN) return { digest: tokenDigest(config.PLATFORM_ADMIN_TOKEN) };
+  const stored = await getSetting(db, 'admin_token_sha256');
+  if (stored) return { digest: Buffer.from(stored, 'hex') };
+  const token = generateSecret();
+  const digest = tokenDigest(token);
+  await setSetting(db, 'admin_token_sha256', digest.toString('hex'));
+  return { digest, generated: token };
+}
