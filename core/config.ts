@@ -21,7 +21,7 @@ export const configSchema = z.object({
   /** Largest MQTT packet accepted; a bigger one closes the connection before it is buffered. */
   MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(1024).default(256 * 1024),
   /** Keepalive the broker imposes on clients that ask for 0 (none) or for more than this. */
-  MQTT_MAX_KEEPALIVE_S: z.coerce.number().int().min(10).max(65535).default(600),
+  MQTT_MAX_KEEPALIVE_S: z.coerce.number().int().min(1).max(65535).default(600),
   /** Largest device message payload ingest accepts; larger ones are dead-lettered. */
   INGEST_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(256).default(16 * 1024),
   DATA_DIR: z.string().default('./data'),

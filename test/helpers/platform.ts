@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { loadConfig, type Config } from '../../core/config.ts';
+import { createLogger } from '../../core/logger.ts';
+import type { DeviceCredential } from '../../core/seed.ts';
+import { startPlatform, type Platform, type StartOptions } from '../../platform.ts';
+import { readCredentials } from '../../simulators/credentials.ts';
+
+export const SMALL_SITE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'small-site.json');
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestPlatform extends Platform {
+  dataDir: string;
+  credentials: DeviceCredential[];
+  cred(type: string, n?: number): DeviceCredential;
+  mqttUrl: string;
+  api<T = any>(method: string, url: string, body?: unknown, token?: string | null): Promise<{ status: number; body: T }>;
+  /** Stops the platform and removes its data folder (unless `keepData`). */
+  dispose(keepData?: boolean): Promise<void>;
+}
+
+/** A whole platform on free loopback ports in a temp folder, seeded from the small test site. */
+export async function startTestPlatform(overrides: Partial<Config> = {}, opts: StartOptions & { dataDir?: string } = {}): Promise<TestPlatform> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'sps-test-'));
+  const config = loadConfig(
+    {},
+    { HTTP_PORT: 0, MQTT_PORT: 0, MQTT_WS_PORT: 0, MQTT_TLS_PORT: 0, HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', DATA_DIR: dataDir, SITE_FILE: SMALL_SITE, PLATFORM_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'silent', ...overrides },
+  );
+  const p = await startPlatform(config, { log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), ...opts });
+  const credentials = readCredentials(p.credentialsFile);
+  const base = `http://127.0.0.1:${p.ports.http}`;
+  return Object.assign(p, {
+    dataDir,
+    credentials,
+    mqttUrl: `mqtt://127.0.0.1:${p.ports.mqtt}`,
+    cred(type: string, n = 1) {
+      const c = credentials.filter((x) => x.type === type)[n - 1];
+      if (!c) throw new Error(`no ${type} #${n} in the test site`);
+      return c;
+    },
+    async api(method: string, url: string, body?: unknown, token: string | null = ADMIN_TOKEN) {
+      const headers: Record<string, string> = {};
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      if (token) headers.authorization = `Bearer ${token}`;
+      const res = await fetch(base + url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async dispose(keepData = false) {
+      await p.stop();
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+/** Connects as a device (or service account) and resolves once CONNACK 0 arrives; rejects with the refusal. */
+export function connect(url: string, username: string, password: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, { clientId: username, username, password, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    client.once('connect', () => resolve(client));
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+  });
+}
+
+export const connectDevice = (p: TestPlatform, c: DeviceCredential, opts: IClientOptions = {}) => connect(p.mqttUrl, c.id, c.secret, opts);
+
+/** Polls `fn` until it returns a truthy value, or fails after `timeoutMs`. */
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The QoS granted per filter, in order; 128 where the broker refused (mqtt.js rejects the whole call then). */
+export async function grantedQos(client: MqttClient, subs: Record<string, { qos: 0 | 1 }>): Promise<number[]> {
+  try {
+    return (await client.subscribeAsync(subs)).map((g) => g.qos);
+  } catch (err) {
+    const granted = (err as { packet?: { granted?: (number | { qos: number })[] } }).packet?.granted;
+    if (!granted) throw err;
+    return granted.map((g) => (typeof g === 'number' ? g : g.qos));
+  }
+}
