@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+
+let p: TestPlatform;
+beforeAll(async () => {
+  p = await startTestPlatform();
+});
+afterAll(() => p?.dispose());
+
+describe('HTTP API', () => {
+  it('answers health without a token, with broker and ingest counters', async () => {
+    const r = await p.api('GET', '/api/v1/health', undefined, null);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ status: 'ok', broker: { clients: expect.any(Number) }, ingest: { received: expect.any(Number), stored: expect.any(Number), rejectedByReason: {} } });
+  });
+
+  it('wants a bearer token elsewhere: 401 JSON errors', async () => {
+    expect(await p.api('GET', '/api/v1/org', undefined, null)).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
+    expect(await p.api('GET', '/api/v1/org', undefined, 'wrong')).toMatchObject({ status: 401, body: { error: 'unauthorized', message: 'invalid bearer token' } });
+  });
+
+  it('returns the org tree street → community → grid → micro-grid → building', async () => {
+    const { body } = await p.api('GET', '/api/v1/org');
+    const street = body.items[0];
+    expect(street).toMatchObject({ id: 'st-test', kind: 'street' });
+    const building = street.children[0].children[0].children[0].children[0];
+    expect(building).toMatchObject({ kind: 'building', id: 'b1', parentId: 'm-test' });
+  });
+
+  it('registers a device, shows its secret once, and the secret works on MQTT', async () => {
+    const r = await p.api('POST', '/api/v1/devices', { type: 'smoke-detector', buildingId: 'b2', id: 'b2-smoke-new', name: '2号楼3单元' });
+    expect(r.status).toBe(201);
+    expect(r.body).toEqual({ id: 'b2-smoke-new', type: 'smoke-detector', secret: expect.stringMatching(/^[A-Za-z0-9_-]{32}$/) });
+    const stored = await p.db.query<{ secret_hash: string }>('SELECT secret_hash FROM devices WHERE id = $1', ['b2-smoke-new']);
+    expect(stored.rows[0]!.secret_hash).toMatch(/^scrypt\$/);
+    expect(stored.rows[0]!.secret_hash).not.toContain(r.body.secret);
+    const view = await p.api('GET', '/api/v1/devices/b2-smoke-new');
+    expect(view.body).toMatchObject({ id: 'b2-smoke-new', type: 'smoke-detector', online: false, lastSeen: null, latest: {} });
+    expect(JSON.stringify(view.body)).not.toContain(r.body.secret);
+    const client = await connect(p.mqttUrl, 'b2-smoke-new', r.body.secret);
+    await client.endAsync();
+    expect((await p.api('POST', '/api/v1/devices', { type: 'smoke-detector', buildingId: 'b2', id: 'b2-smoke-new' })).status).toBe(409);
+  });
+
+  it('generates an id when none is given', async () => {
+    const r = await p.api('POST', '/api/v1/devices', { type: 'overflow-bin', buildingId: 'b2' });
+    expect(r.status).toBe(201);
+    expect(r.body.id).toMatch(/^overflow-bin-[0-9a-f]{10}$/);
+  });
+
+  it.each([
+    [{ buildingId: 'b2' }, 'type'],
+    [{ type: 'toaster', buildingId: 'b2' }, 'type'],
+    [{ type: 'smoke-detector', buildingId: 'nowhere' }, 'buildingId'],
+    [{ type: 'smoke-detector', buildingId: 'm-test' }, 'buildingId'],
+    [{ type: 'smoke-detector', buildingId: 'b2', id: 'has/slash' }, 'id'],
+    [{ type: 'smoke-detector', buildingId: 'b2', id: 'svc-pretender' }, 'id'],
+  ])('answers 400 naming the field for %j', async (body, field) => {
+    const r = await p.api('POST', '/api/v1/devices', body);
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ error: 'bad_request', field });
+    expect(r.body.message).toContain(field);
+  });
+
+  it('answers 404 for an unknown device and route', async () => {
+    expect(await p.api('GET', '/api/v1/devices/nope')).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    expect(await p.api('GET', '/api/v1/nothing-here')).toMatchObject({ status: 404, body: { error: 'not_found' } });
+  });
+
+  it('serves OpenAPI generated from the zod schemas', async () => {
+    const res = await fetch(`http://127.0.0.1:${p.ports.http}/docs/json`);
+    const doc = (await res.json()) as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/health', '/api/v1/org', '/api/v1/devices', '/api/v1/devices/{id}', '/api/v1/service-accounts']));
+    expect(JSON.stringify(doc.paths['/api/v1/devices']!.post!.requestBody)).toContain('buildingId');
+  });
+});
