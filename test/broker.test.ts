@@ -100,7 +100,7 @@ describe('topic ACLs', () => {
     const bad = await connectDevice(p, p.cred('smoke-detector', 1));
     const good = await connectDevice(p, p.cred('smoke-detector', 2));
     const other = p.cred('smoke-detector', 2);
-    const closed = new Promise((r) => bad.once('close', r));
+    const closed = new Promise<void>((r) => bad.once('close', () => r()));
     bad.publish(`v1/smoke-detector/${other.id}/telemetry`, JSON.stringify({ props: { alarm: true } }), { qos: 1 });
     await closed;
     await good.publishAsync(`v1/smoke-detector/${other.id}/telemetry`, JSON.stringify({ props: { smokeDbPerM: 0.011 } }), { qos: 1 });
@@ -108,7 +108,10 @@ describe('topic ACLs', () => {
     await eventually(async () => (await p.api('GET', `/api/v1/devices/${other.id}`)).body.latest.smokeDbPerM === 0.011, 5000, 'good reading stored');
     // The spoofed reading was never stored.
     expect((await p.api('GET', `/api/v1/devices/${other.id}`)).body.latest.alarm).toBeUndefined();
-    const letters = await eventually(async () => (await listDeadLetters(p.db, { deviceId: p.cred('smoke-detector', 1).id, reason: 'topic_not_allowed' })).length > 0 && listDeadLetters(p.db, { reason: 'topic_not_allowed' }));
+    const letters = await eventually(async () => {
+      const l = await listDeadLetters(p.db, { deviceId: p.cred('smoke-detector', 1).id, reason: 'topic_not_allowed' });
+      return l.length > 0 && l;
+    });
     expect(letters[0]).toMatchObject({ topic: `v1/smoke-detector/${other.id}/telemetry`, reason: 'topic_not_allowed' });
     await good.endAsync();
     bad.end(true);
@@ -117,7 +120,7 @@ describe('topic ACLs', () => {
   it('refuses a device publishing its own status (the broker owns it)', async () => {
     const c = p.cred('manhole-cover');
     const client = await connectDevice(p, c);
-    const closed = new Promise((r) => client.once('close', r));
+    const closed = new Promise<void>((r) => client.once('close', () => r()));
     client.publish(`v1/manhole-cover/${c.id}/status`, 'offline', { qos: 1, retain: true });
     await closed;
     client.end(true);
@@ -174,7 +177,7 @@ describe('service accounts', () => {
     await dev.publishAsync(`v1/smoke-detector/${c.id}/telemetry`, JSON.stringify({ props: { batteryPct: 88 } }), { qos: 1 });
     expect(await seen).toBe(`v1/smoke-detector/${c.id}/telemetry`);
     await svc.publishAsync('platform/test/x', 'ok', { qos: 1 });
-    const closed = new Promise((r) => svc.once('close', r));
+    const closed = new Promise<void>((r) => svc.once('close', () => r()));
     svc.publish('v1/smoke-detector/fake/telemetry', '{}', { qos: 1 });
     await closed;
     svc.end(true);
@@ -202,7 +205,7 @@ describe('strictness where stock Aedes is lax', () => {
   it('closes a connected device that sends a PUBLISH over the packet limit', async () => {
     const c = p.cred('overflow-bin', 2);
     const client = await connectDevice(p, c);
-    const closed = new Promise((r) => client.once('close', r));
+    const closed = new Promise<void>((r) => client.once('close', () => r()));
     client.publish(`v1/overflow-bin/${c.id}/telemetry`, Buffer.alloc(300 * 1024, 0x20), { qos: 0 });
     await closed;
     client.end(true);

@@ -71,13 +71,13 @@ export function connect(url: string, username: string, password: string, opts: I
 export const connectDevice = (p: TestPlatform, c: DeviceCredential, opts: IClientOptions = {}) => connect(p.mqttUrl, c.id, c.secret, opts);
 
 /** Polls `fn` until it returns a truthy value, or fails after `timeoutMs`. */
-export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 5000, what = 'condition'): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v as NonNullable<T>;
+      if (v) return v as Exclude<T, false | null | undefined | 0 | ''>;
     } catch (err) {
       last = err;
     }
