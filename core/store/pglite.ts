@@ -1,28 +1,25 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
-import type { Db } from './db.ts';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Db, Queryable } from './db.ts';
+
+/** Adapts PGlite's (or one of its transactions') query to ours. */
+const queryable = (q: PGlite | Transaction): Queryable => ({
+  query: async (sql, params) => {
+    const r = await q.query(sql, params);
+    return { rows: r.rows as never[], affectedRows: r.affectedRows };
+  },
+});
 
 /** The embedded store: PostgreSQL compiled to WASM, a folder on disk, no native build. */
 export async function openPglite(dir: string): Promise<Db> {
   mkdirSync(dir, { recursive: true });
   const pg = await PGlite.create(dir);
   return {
-    query: async (sql, params) => {
-      const r = await pg.query(sql, params);
-      return { rows: r.rows as never[], affectedRows: r.affectedRows };
-    },
+    ...queryable(pg),
     exec: async (sql) => {
       await pg.exec(sql);
     },
-    transaction: (fn) =>
-      pg.transaction((tx) =>
-        fn({
-          query: async (sql, params) => {
-            const r = await tx.query(sql, params);
-            return { rows: r.rows as never[], affectedRows: r.affectedRows };
-          },
-        }),
-      ),
+    transaction: (fn) => pg.transaction((tx) => fn(queryable(tx))),
     close: () => pg.close(),
   };
 }
