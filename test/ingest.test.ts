@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { listDeadLetters } from '../core/store/dead-letters.ts';
 import { listReadings } from '../core/store/readings.ts';
-import { connectDevice, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+import { connect, connectDevice, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let p: TestPlatform;
 beforeAll(async () => {
@@ -81,7 +81,6 @@ describe('ingest', () => {
 
   it('does not forward a dead-lettered message to subscribers', async () => {
     const { body } = await p.api('POST', '/api/v1/service-accounts', { name: 'tap', subscribe: ['v1/+/+/telemetry'] });
-    const { connect } = await import('./helpers/platform.ts');
     const tap = await connect(p.mqttUrl, body.username, body.secret, { clientId: 'tap' });
     const seen: string[] = [];
     tap.on('message', (_t, m) => seen.push(m.toString()));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { SERVICE_PREFIX } from '../../broker/identity.ts';
 import { idSchema } from '../../core/ids.ts';
@@ -8,7 +9,6 @@ import { listDeadLetters } from '../../core/store/dead-letters.ts';
 import { listReadings } from '../../core/store/readings.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
-import { randomBytes } from 'node:crypto';
 
 const createBody = z.object({
   type: z.string().describe('catalog id, e.g. smoke-detector'),
