@@ -4,8 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listDeadLetters } from '../core/store/dead-letters.ts';
-import { connect, connectDevice, eventually, grantedQos, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+import { connect, connectDevice, deadLettersFor, eventually, grantedQos, latestOf, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let p: TestPlatform;
 let tlsDir: string | undefined;
@@ -105,13 +104,10 @@ describe('topic ACLs', () => {
     await closed;
     await good.publishAsync(`v1/smoke-detector/${other.id}/telemetry`, JSON.stringify({ props: { smokeDbPerM: 0.011 } }), { qos: 1 });
     expect(good.connected).toBe(true);
-    await eventually(async () => (await p.api('GET', `/api/v1/devices/${other.id}`)).body.latest.smokeDbPerM === 0.011, 5000, 'good reading stored');
+    await eventually(async () => (await latestOf(p, other.id)).smokeDbPerM === 0.011, 5000, 'good reading stored');
     // The spoofed reading was never stored.
-    expect((await p.api('GET', `/api/v1/devices/${other.id}`)).body.latest.alarm).toBeUndefined();
-    const letters = await eventually(async () => {
-      const l = await listDeadLetters(p.db, { deviceId: p.cred('smoke-detector', 1).id, reason: 'topic_not_allowed' });
-      return l.length > 0 && l;
-    });
+    expect((await latestOf(p, other.id)).alarm).toBeUndefined();
+    const letters = await deadLettersFor(p, p.cred('smoke-detector', 1).id, 'topic_not_allowed');
     expect(letters[0]).toMatchObject({ topic: `v1/smoke-detector/${other.id}/telemetry`, reason: 'topic_not_allowed' });
     await good.endAsync();
     bad.end(true);
@@ -209,7 +205,7 @@ describe('strictness where stock Aedes is lax', () => {
     client.publish(`v1/overflow-bin/${c.id}/telemetry`, Buffer.alloc(300 * 1024, 0x20), { qos: 0 });
     await closed;
     client.end(true);
-    const letters = await eventually(async () => { const l = await listDeadLetters(p.db, { deviceId: c.id, reason: 'packet_too_large' }); return l.length > 0 && l; });
+    const letters = await deadLettersFor(p, c.id, 'packet_too_large');
     expect(letters[0]!.detail).toContain('limit 262144');
   });
 
@@ -252,7 +248,7 @@ describe('transports', () => {
     const c = p.cred('manhole-cover', 2);
     const client = await connect(`ws://127.0.0.1:${p.ports.ws}/mqtt`, c.id, c.secret);
     await client.publishAsync(`v1/manhole-cover/${c.id}/telemetry`, JSON.stringify({ props: { tiltDeg: 2.5 } }), { qos: 1 });
-    await eventually(async () => (await p.api('GET', `/api/v1/devices/${c.id}`)).body.latest.tiltDeg === 2.5, 5000, 'ws reading');
+    await eventually(async () => (await latestOf(p, c.id)).tiltDeg === 2.5, 5000, 'ws reading');
     await client.endAsync();
   });
 
@@ -265,7 +261,7 @@ describe('transports', () => {
     const c = p.cred('manhole-cover', 2);
     const client = await connect(`mqtts://127.0.0.1:${p.ports.tls}`, c.id, c.secret, { rejectUnauthorized: false });
     await client.publishAsync(`v1/manhole-cover/${c.id}/telemetry`, JSON.stringify({ props: { tiltDeg: 3.5 } }), { qos: 1 });
-    await eventually(async () => (await p.api('GET', `/api/v1/devices/${c.id}`)).body.latest.tiltDeg === 3.5, 5000, 'tls reading');
+    await eventually(async () => (await latestOf(p, c.id)).tiltDeg === 3.5, 5000, 'tls reading');
     await client.endAsync();
   });
 });

@@ -6,7 +6,7 @@ import { DEVICES_DIR, loadCatalog } from '../devices/lib/catalog.ts';
 import { listReadings } from '../core/store/readings.ts';
 import { listDeadLetters } from '../core/store/dead-letters.ts';
 import { Simulator } from '../simulators/simulator.ts';
-import { connectDevice, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+import { connectDevice, latestOf, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
 
 // A copy of devices/ plus one new file: nothing else in the tree changes.
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-devices-'));
@@ -56,7 +56,7 @@ describe('a new device type from one new file', () => {
     await client.publishAsync(`v1/gas-detector/${c.id}/telemetry`, JSON.stringify({ props: { methanePctLel: 300 } }), { qos: 1 });
     await client.endAsync();
     await p.ingest.flush();
-    expect((await p.api('GET', `/api/v1/devices/${c.id}`)).body.latest).toEqual({ methanePctLel: 3 });
+    expect(await latestOf(p, c.id)).toEqual({ methanePctLel: 3 });
     expect((await listDeadLetters(p.db, { deviceId: c.id }))[0]).toMatchObject({ reason: 'out_of_range' });
 
     const sim = new Simulator({ url: p.mqttUrl, catalog: p.catalog, credentials: p.credentials, scenarios: ['normal'], intervalS: 0.2, durationS: 1 });

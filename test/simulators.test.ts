@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDeadLetters } from '../core/store/dead-letters.ts';
 import { listReadings } from '../core/store/readings.ts';
 import { Simulator, type SimulatorOptions } from '../simulators/simulator.ts';
-import { connect, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+import { connect, deadLettersFor, latestOf, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let p: TestPlatform;
 beforeAll(async () => {
@@ -45,7 +45,7 @@ describe('simulator scenarios', () => {
   it('manhole-open, bin-overflow, ebike-repeat, throw-repeat: each plays its breach', async () => {
     const sim = await run(['manhole-open', 'bin-overflow', 'ebike-repeat', 'throw-repeat'], 3);
     const since = new Date(Date.now() - 10_000);
-    const latest = async (mode: string) => (await p.api('GET', `/api/v1/devices/${deviceOf(sim, mode)}`)).body.latest;
+    const latest = (mode: string) => latestOf(p, deviceOf(sim, mode));
     expect(await latest('open')).toMatchObject({ open: true });
     expect((await latest('open')).tiltDeg).toBeGreaterThanOrEqual(15);
     expect((await latest('overflow')).fillPct).toBeGreaterThanOrEqual(80);
@@ -79,7 +79,7 @@ describe('simulator scenarios', () => {
   it('bad-device: each kind of bad message is dead-lettered with its own reason, good ones are stored', async () => {
     const sim = await run(['bad-device'], 4, { badEveryS: 60 });
     const id = deviceOf(sim, 'bad-device');
-    await eventually(async () => (await listDeadLetters(p.db, { deviceId: id, reason: 'packet_too_large' })).length > 0, 5000, 'packet_too_large letter');
+    await deadLettersFor(p, id, 'packet_too_large');
     const reasons = new Set((await listDeadLetters(p.db, { deviceId: id, limit: 100 })).map((l) => l.reason));
     for (const r of ['invalid_json', 'empty_props', 'unknown_property', 'wrong_type', 'out_of_range', 'payload_too_large', 'unknown_event', 'topic_not_allowed', 'packet_too_large'])
       expect(reasons, r).toContain(r);

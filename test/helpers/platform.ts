@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { loadConfig, type Config } from '../../core/config.ts';
+import { listDeadLetters, type DeadLetter } from '../../core/store/dead-letters.ts';
 import { createLogger } from '../../core/logger.ts';
 import type { DeviceCredential } from '../../core/seed.ts';
 import { startPlatform, type Platform, type StartOptions } from '../../platform.ts';
@@ -97,4 +98,17 @@ export async function grantedQos(client: MqttClient, subs: Record<string, { qos:
     if (!granted) throw err;
     return granted.map((g) => (typeof g === 'number' ? g : g.qos));
   }
+}
+
+/** The latest properties of a device, as `GET /api/v1/devices/:id` shows them. */
+export async function latestOf(p: TestPlatform, deviceId: string): Promise<Record<string, unknown>> {
+  return (await p.api('GET', `/api/v1/devices/${deviceId}`)).body.latest;
+}
+
+/** Waits until the device has at least one dead letter with that reason; returns them, newest first. */
+export function deadLettersFor(p: TestPlatform, deviceId: string, reason: string, timeoutMs = 5000): Promise<(DeadLetter & { id: number })[]> {
+  return eventually(async () => {
+    const letters = await listDeadLetters(p.db, { deviceId, reason });
+    return letters.length > 0 && letters;
+  }, timeoutMs, `${reason} dead letter of ${deviceId}`);
 }
