@@ -19,6 +19,9 @@ import { getSetting, setSetting } from './core/store/settings.ts';
 import { DEVICES_DIR, loadCatalog, type Catalog } from './devices/lib/catalog.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { EmbeddedSink } from './ingest/sink.ts';
+import type { Clock } from './rules/clock.ts';
+import { RuleEngine } from './rules/engine.ts';
+import { seedOverrides } from './rules/overrides.ts';
 
 export interface Platform {
   config: Config;
@@ -27,6 +30,7 @@ export interface Platform {
   db: Db;
   broker: PlatformBroker;
   ingest: Ingest;
+  rules: RuleEngine;
   app: App;
   ports: { http: number; mqtt: number; ws: number; tls?: number };
   /** Where the seeded devices' secrets were written (the provisioning sheet). */
@@ -40,6 +44,8 @@ export interface StartOptions {
   log?: Logger;
   /** Device catalog folder (tests point it at a copy with an extra type). */
   catalogDir?: string;
+  /** The rules' clock (tests use a manual one). */
+  clock?: Clock;
 }
 
 /** Starts store, broker, ingest and HTTP in this process: the embedded default of DESIGN §2. */
@@ -58,8 +64,10 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM org_units');
   if (rows[0]!.n === 0) {
     const siteFile = config.SITE_FILE ?? DEMO_SITE_FILE;
-    const seeded = await seedSite(db, readSiteFile(siteFile), catalog.ids(), credentialsFile);
-    log.info({ siteFile, ...seeded, credentialsFile }, 'store seeded from site file');
+    const site = readSiteFile(siteFile);
+    const seeded = await seedSite(db, site, catalog.ids(), credentialsFile);
+    const overrides = await seedOverrides(db, catalog, site.ruleOverrides, `site file ${siteFile}`);
+    log.info({ siteFile, ...seeded, ruleOverrides: overrides, credentialsFile }, 'store seeded from site file');
   }
 
   const { digest: adminTokenSha256, generated: generatedAdminToken } = await adminToken(db, config);
@@ -79,6 +87,18 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     hooks: ingest.hooks(),
   });
   await broker.start();
+  const rules = new RuleEngine({
+    db,
+    catalog,
+    log: log.child({ component: 'rules' }),
+    clock: opts.clock,
+    commandTimeoutMs: config.RULES_COMMAND_TIMEOUT_S * 1000,
+    // After the broker has closed (shutdown), events are still written; only their MQTT copy is skipped.
+    publish: (topic, payload, o) => (broker.aedes.closed ? Promise.resolve() : broker.publish(topic, payload, o)),
+  });
+  await rules.start();
+  ingest.onReading((r) => rules.handleReading(r));
+  ingest.onAck((deviceId, ack) => rules.handleAck(deviceId, ack));
   let listeners: Listeners | undefined;
   let app: App | undefined;
   try {
@@ -91,13 +111,14 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       tlsKey: config.MQTT_TLS_KEY,
       maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     });
-    app = await buildApp({ db, catalog, broker, ingest, adminTokenSha256 }, log);
+    app = await buildApp({ db, catalog, broker, ingest, rules, adminTokenSha256 }, log);
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
   } catch (err) {
     await listeners?.close();
     await app?.close();
     await broker.close();
     await ingest.close();
+    await rules.close();
     await db.close();
     throw err;
   }
@@ -125,11 +146,12 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       await listeners!.close();
       await broker.close();
       await ingest.close();
+      await rules.close();
       await db.close();
-      log.info({ stats: ingest.stats() }, 'platform stopped');
+      log.info({ stats: ingest.stats(), rules: rules.stats() }, 'platform stopped');
     })());
 
-  return { config, log, catalog, db, broker, ingest, app, ports, credentialsFile, generatedAdminToken, stop };
+  return { config, log, catalog, db, broker, ingest, rules, app, ports, credentialsFile, generatedAdminToken, stop };
 }
 
 async function adminToken(db: Db, config: Config): Promise<{ digest: Buffer; generated?: string }> {

@@ -6,9 +6,11 @@ import type { Logger } from '../core/logger.ts';
 import { bearerGuard } from './auth.ts';
 import type { ApiDeps, App } from './deps.ts';
 import { ApiError } from './errors.ts';
+import alarmRoutes from './routes/alarms.ts';
 import deviceRoutes from './routes/devices.ts';
 import healthRoutes from './routes/health.ts';
 import orgRoutes from './routes/org.ts';
+import ruleRoutes from './routes/rules.ts';
 import serviceAccountRoutes from './routes/service-accounts.ts';
 
 /** Builds the HTTP app without listening, so tests can `inject()` and the platform can `listen()`. */
@@ -50,6 +52,8 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
         await secured.register(orgRoutes, deps);
         await secured.register(deviceRoutes, deps);
         await secured.register(serviceAccountRoutes, deps);
+        await secured.register(alarmRoutes, deps);
+        await secured.register(ruleRoutes, deps);
       });
     },
     { prefix: '/api/v1' },

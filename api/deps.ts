@@ -4,6 +4,7 @@ import type { PlatformBroker } from '../broker/broker.ts';
 import type { Db } from '../core/store/db.ts';
 import type { Catalog } from '../devices/lib/catalog.ts';
 import type { Ingest } from '../ingest/ingest.ts';
+import type { RuleEngine } from '../rules/engine.ts';
 
 /** What the HTTP surface needs from the rest of the platform. */
 export interface ApiDeps {
@@ -11,6 +12,7 @@ export interface ApiDeps {
   catalog: Catalog;
   broker: PlatformBroker;
   ingest: Ingest;
+  rules: RuleEngine;
   /** SHA-256 of the admin bearer token; the token itself is never kept. */
   adminTokenSha256: Buffer;
 }

@@ -10,11 +10,11 @@ import { PacketGuard } from './packet-guard.ts';
 import { PresenceWriter } from './presence.ts';
 import { devicePublishKind, filterCovers, filterMatches, hasForbiddenChars } from './topics.ts';
 
-/** A device's telemetry or event message, authorized, on its way to ingest. */
+/** A device's telemetry, event or command answer, authorized, on its way to ingest. */
 export interface DeviceMessage {
   deviceId: string;
   type: string;
-  kind: 'telemetry' | 'event';
+  kind: 'telemetry' | 'event' | 'cmd/ack';
   topic: string;
   payload: Buffer;
   receivedAt: number;
@@ -32,7 +32,7 @@ export interface Refusal {
 
 export interface BrokerHooks {
   /**
-   * Called for each authorized device telemetry/event message before it is acknowledged. Returns
+   * Called for each authorized device telemetry/event/cmd-ack message before it is acknowledged. Returns
    * whether to forward it to subscribers (false: it was dead-lettered). A promise holds the PUBACK
    * and the connection's next packets until ingest has room: backpressure.
    */
@@ -198,7 +198,7 @@ export class PlatformBroker {
       if (!kind) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
       // Devices never own retained state: status is the broker's, and retained telemetry would pile up.
       packet.retain = false;
-      if (kind === 'cmd/ack' || !this.hooks.onDeviceMessage) return cb(null);
+      if (!this.hooks.onDeviceMessage) return cb(null);
       const payload = packet.payload as Buffer;
       const verdict = this.hooks.onDeviceMessage({ deviceId: identity.id, type: identity.type, kind, topic, payload, receivedAt: Date.now() });
       if (verdict === true) return cb(null);

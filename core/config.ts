@@ -28,6 +28,8 @@ export const configSchema = z.object({
   SITE_FILE: optionalString,
   PLATFORM_ADMIN_TOKEN: optionalString,
   READINGS_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  /** Seconds a device has to answer a downlink command (hold_door) before the alarm records no answer. */
+  RULES_COMMAND_TIMEOUT_S: z.coerce.number().positive().default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   INFLUX_URL: optionalString,
   INFLUX_TOKEN: optionalString,

@@ -6,7 +6,7 @@ import type { Logger } from './logger.ts';
  * the rest are counted and reported once when the window rolls over.
  */
 export class LogThrottle {
-  private readonly windows = new Map<string, { started: number; count: number; level: 'warn' | 'info'; sample: object; msg: string }>();
+  private readonly windows = new Map<string, { started: number; count: number; level: 'error' | 'warn' | 'info'; sample: object; msg: string }>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -21,11 +21,15 @@ export class LogThrottle {
     this.emit('warn', key, fields, msg);
   }
 
+  error(key: string, fields: object, msg: string): void {
+    this.emit('error', key, fields, msg);
+  }
+
   info(key: string, fields: object, msg: string): void {
     this.emit('info', key, fields, msg);
   }
 
-  private emit(level: 'warn' | 'info', key: string, fields: object, msg: string): void {
+  private emit(level: 'error' | 'warn' | 'info', key: string, fields: object, msg: string): void {
     const t = this.now();
     let w = this.windows.get(key);
     if (w && t - w.started >= this.windowMs) {
@@ -51,7 +55,7 @@ export class LogThrottle {
     }
   }
 
-  private flushOne(key: string, w: { count: number; level: 'warn' | 'info'; sample: object; msg: string }): void {
+  private flushOne(key: string, w: { count: number; level: 'error' | 'warn' | 'info'; sample: object; msg: string }): void {
     this.windows.delete(key);
     const suppressed = w.count - this.perWindow;
     if (suppressed > 0) this.log[w.level]({ ...w.sample, suppressed, windowMs: this.windowMs }, `${w.msg} (repeated, ${suppressed} lines suppressed)`);

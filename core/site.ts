@@ -29,6 +29,16 @@ export const siteSchema = z.object({
       })).min(1),
     })).min(1),
   }),
+  /**
+   * Rule parameters that differ from the catalog's defaults at some level of the tree (the nearest
+   * wins). Checked against the catalog when the store is seeded; the API changes them afterwards.
+   */
+  ruleOverrides: z.array(z.object({
+    ruleId: z.string(),
+    orgUnitId: z.string().optional(),
+    deviceId: z.string().optional(),
+    params: z.record(z.string(), z.union([z.number(), z.boolean()])),
+  })).default([]),
 });
 
 export type Site = z.infer<typeof siteSchema>;

@@ -18,7 +18,7 @@ export default defineDevice<State>({
   },
   rules: [
     {
-      id: 'ebike-detected', kind: 'event', event: 'ebike_detected', minConfidence: 0.85,
+      id: 'ebike-detected', kind: 'event', event: 'ebike_detected', minConfidence: 0.85, clearAfterS: 120,
       description: 'E-bike in the elevator: hold the door and warn',
       command: { name: 'hold_door', params: { voice: '电动车禁止进入电梯，请立即退出' } },
     },

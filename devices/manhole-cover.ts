@@ -18,8 +18,8 @@ export default defineDevice<State>({
   },
   events: {},
   rules: [
-    { id: 'manhole-open', kind: 'boolean', prop: 'open', verifyS: 60, description: 'Cover open', raises: { item: 'work_order', severity: 'critical', whistle: ['municipal_works'], autoClose: true } },
-    { id: 'manhole-tilt', kind: 'threshold', prop: 'tiltDeg', trigger: 15, clear: 5, holdS: 5, verifyS: 60, description: 'Tilt ≥ 15° for 5 s', raises: { item: 'work_order', severity: 'critical', whistle: ['municipal_works'], autoClose: true } },
+    { id: 'manhole-open', storm: { group: 'manhole-cover-off', scope: 'grid' }, kind: 'boolean', prop: 'open', verifyS: 60, description: 'Cover open', raises: { item: 'work_order', severity: 'critical', whistle: ['municipal_works'], autoClose: true } },
+    { id: 'manhole-tilt', storm: { group: 'manhole-cover-off', scope: 'grid' }, kind: 'threshold', prop: 'tiltDeg', trigger: 15, clear: 5, holdS: 5, verifyS: 60, description: 'Tilt ≥ 15° for 5 s', raises: { item: 'work_order', severity: 'critical', whistle: ['municipal_works'], autoClose: true } },
     { id: 'manhole-water', kind: 'threshold', prop: 'waterLevelCm', direction: 'below', trigger: 30, clear: 40, verifyS: 600, description: 'Water within 30 cm of the cover (overflow risk)', raises: { item: 'work_order', severity: 'major', autoClose: true } },
     { id: 'manhole-gas', kind: 'threshold', prop: 'gasPpm', trigger: 1000, clear: 500, verifyS: 300, description: 'Combustible gas ≥ 1000 ppm', raises: { item: 'work_order', severity: 'critical' } },
   ],

@@ -18,9 +18,9 @@ export default defineDevice<State>({
   },
   events: { test_button: {} },
   rules: [
-    { id: 'smoke-device-alarm', kind: 'boolean', prop: 'alarm', description: 'The detector itself reports fire', verifyS: 60, raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
-    { id: 'smoke-density', kind: 'threshold', prop: 'smokeDbPerM', trigger: 0.15, clear: 0.05, holdS: 10, verifyS: 60, description: 'Smoke density ≥ 0.15 dB/m for 10 s', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
-    { id: 'smoke-heat', kind: 'threshold', prop: 'temperatureC', trigger: 57, clear: 50, verifyS: 60, description: 'Temperature ≥ 57 °C (fixed-temperature heat alarm)', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
+    { id: 'smoke-device-alarm', storm: { group: 'fire' }, kind: 'boolean', prop: 'alarm', description: 'The detector itself reports fire', verifyS: 60, raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
+    { id: 'smoke-density', storm: { group: 'fire' }, kind: 'threshold', prop: 'smokeDbPerM', trigger: 0.15, clear: 0.05, holdS: 10, verifyS: 60, description: 'Smoke density ≥ 0.15 dB/m for 10 s', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
+    { id: 'smoke-heat', storm: { group: 'fire' }, kind: 'threshold', prop: 'temperatureC', trigger: 57, clear: 50, verifyS: 60, description: 'Temperature ≥ 57 °C (fixed-temperature heat alarm)', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
     { id: 'smoke-battery-low', kind: 'threshold', prop: 'batteryPct', direction: 'below', trigger: 20, clear: 25, verifyS: 300, description: 'Battery below 20 %', raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'battery' } },
     { id: 'smoke-tamper', kind: 'boolean', prop: 'tamper', verifyS: 300, description: 'Detector removed from its base', raises: { item: 'ticket', severity: 'major', category: 'tamper' } },
     { id: 'smoke-silent', kind: 'silence', heartbeats: 3, description: 'No report for 3 heartbeats', raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'offline' } },

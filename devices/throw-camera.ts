@@ -22,7 +22,7 @@ export default defineDevice<State>({
   },
   rules: [
     {
-      id: 'throw-detected', kind: 'event', event: 'throw_detected', minConfidence: 0.8,
+      id: 'throw-detected', kind: 'event', event: 'throw_detected', minConfidence: 0.8, clearAfterS: 600,
       description: 'Object thrown from height (confidence ≥ 0.8)',
       repeat: { sameField: 'floor', windowS: 86_400, whistle: ['police'] },
       raises: { item: 'work_order', severity: 'major' },

@@ -6,6 +6,8 @@ export class IngestCounters {
   readonly rejectedByReason: Record<string, number> = {};
   /** Readings whose device timestamp was missing or implausible, stored at server time. */
   serverTimestamped = 0;
+  /** Devices' answers to commands (not readings: they go to the rules, not the sinks). */
+  acks = 0;
 
   reject(reason: string): void {
     this.rejected++;
@@ -19,6 +21,7 @@ export class IngestCounters {
       rejected: this.rejected,
       rejectedByReason: { ...this.rejectedByReason },
       serverTimestamped: this.serverTimestamped,
+      acks: this.acks,
     };
   }
 }

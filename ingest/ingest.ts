@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.ts';
 import { insertDeadLetters, type DeadLetter } from '../core/store/dead-letters.ts';
 import type { Reading } from '../core/store/readings.ts';
 import type { Catalog } from '../devices/lib/catalog.ts';
+import { validateAck, type Ack } from './ack.ts';
 import { IngestCounters } from './counters.ts';
 import type { ReadingSink } from './sink.ts';
 import { validateMessage } from './validate.ts';
@@ -31,6 +32,7 @@ export class Ingest {
   private readonly buffers: WriteBuffer<Reading>[];
   private readonly deadLetters: WriteBuffer<DeadLetter>;
   private readonly listeners: ((r: Reading) => void)[] = [];
+  private readonly ackListeners: ((deviceId: string, ack: Ack) => void)[] = [];
   private readonly now: () => number;
 
   constructor(private readonly opts: IngestOptions) {
@@ -63,7 +65,13 @@ export class Ingest {
     this.listeners.push(listener);
   }
 
+  /** Registers a listener for devices' valid answers to commands. */
+  onAck(listener: (deviceId: string, ack: Ack) => void): void {
+    this.ackListeners.push(listener);
+  }
+
   handleMessage(msg: DeviceMessage): boolean | Promise<boolean> {
+    if (msg.kind === 'cmd/ack') return this.handleAck(msg);
     this.counters.received++;
     const v = validateMessage(this.opts.catalog.get(msg.type), msg.deviceId, msg.kind, msg.payload, this.now(), this.opts.maxPayloadBytes);
     if (!v.ok) {
@@ -85,6 +93,24 @@ export class Ingest {
       }
     }
     return wait ? wait.then(() => true) : true;
+  }
+
+  private handleAck(msg: DeviceMessage): boolean {
+    const v = validateAck(msg.payload, this.opts.maxPayloadBytes);
+    if (!v.ok) {
+      this.counters.reject(v.reason);
+      this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload });
+      return false;
+    }
+    this.counters.acks++;
+    for (const l of this.ackListeners) {
+      try {
+        l(msg.deviceId, v.ack);
+      } catch (err) {
+        this.opts.log.error({ err, deviceId: msg.deviceId, topic: msg.topic }, 'ack listener failed');
+      }
+    }
+    return true;
   }
 
   /** Broker refusals with a message or a device behind them become dead letters too. */

@@ -44,6 +44,7 @@ export default async function deviceRoutes(app: App, deps: ApiDeps) {
     const secret = generateSecret();
     const existing = await insertDevices(deps.db, [{ id, type, buildingId, name, secretHash: await hashSecret(secret) }]);
     if (existing.length) throw conflict(`device ${id} already exists`);
+    await deps.rules.addDevice(id);
     req.log.info({ deviceId: id, type, buildingId }, 'device registered');
     return reply.code(201).send({ id, type, secret });
   });

@@ -11,6 +11,7 @@ const healthSchema = z.object({
     rejected: z.number(),
     rejectedByReason: z.record(z.string(), z.number()),
     serverTimestamped: z.number(),
+    acks: z.number(),
     pending: z.record(z.string(), z.number()),
   }),
   uptimeS: z.number(),

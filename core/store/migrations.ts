@@ -74,6 +74,93 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'alarms, incidents, downlink commands, rule memory, rule overrides',
+    sql: `
+      -- One row per alarm from its pending hold on. A pending hold that fails is deleted (it never
+      -- became an alarm); every other row stays as history once cleared.
+      CREATE TABLE alarms (
+        id text PRIMARY KEY,
+        device_id text NOT NULL,
+        type text NOT NULL,
+        rule_id text NOT NULL,
+        state text NOT NULL CHECK (state IN ('pending','active','clearing','cleared')),
+        severity text,
+        item text,
+        whistle text[] NOT NULL DEFAULT '{}',
+        count integer NOT NULL DEFAULT 1,
+        since timestamptz NOT NULL,
+        pending_since timestamptz,
+        raised_at timestamptz,
+        last_seen_at timestamptz NOT NULL,
+        cleared_at timestamptz,
+        building_id text,
+        micro_grid_id text,
+        grid_id text,
+        community_id text,
+        storm_group text NOT NULL,
+        storm_scope_id text,
+        incident_id text,
+        params jsonb NOT NULL,
+        evidence jsonb NOT NULL
+      );
+      -- The store, not the engine's memory, guarantees one open alarm per (device, rule): two ingest
+      -- instances racing on the same breach meet here and one of them counts a repeat.
+      CREATE UNIQUE INDEX alarms_one_open ON alarms(device_id, rule_id) WHERE state <> 'cleared';
+      CREATE INDEX alarms_state ON alarms(state);
+      CREATE INDEX alarms_device ON alarms(device_id, raised_at);
+      CREATE INDEX alarms_storm ON alarms(storm_group, storm_scope_id) WHERE state <> 'cleared';
+      CREATE INDEX alarms_incident ON alarms(incident_id);
+
+      CREATE TABLE incidents (
+        id text PRIMARY KEY,
+        group_key text NOT NULL,
+        scope_kind text NOT NULL,
+        scope_id text NOT NULL,
+        state text NOT NULL CHECK (state IN ('open','closed')),
+        opened_at timestamptz NOT NULL,
+        last_at timestamptz NOT NULL,
+        closed_at timestamptz,
+        device_ids text[] NOT NULL,
+        grid_id text,
+        community_id text
+      );
+      CREATE UNIQUE INDEX incidents_one_open ON incidents(group_key, scope_id) WHERE state = 'open';
+
+      CREATE TABLE alarm_commands (
+        id text PRIMARY KEY,
+        alarm_id text NOT NULL,
+        device_id text NOT NULL,
+        name text NOT NULL,
+        params jsonb NOT NULL,
+        sent_at timestamptz NOT NULL,
+        status text NOT NULL CHECK (status IN ('sent','acked','failed','timeout')),
+        answered_at timestamptz,
+        answer jsonb
+      );
+      CREATE INDEX alarm_commands_alarm ON alarm_commands(alarm_id);
+      CREATE INDEX alarm_commands_sent ON alarm_commands(status) WHERE status = 'sent';
+
+      -- What a rule remembers between alarms: count windows, repeats by floor.
+      CREATE TABLE rule_memory (
+        device_id text NOT NULL,
+        rule_id text NOT NULL,
+        data jsonb NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (device_id, rule_id)
+      );
+
+      CREATE TABLE rule_overrides (
+        scope_kind text NOT NULL CHECK (scope_kind IN ('org','device')),
+        scope_id text NOT NULL,
+        rule_id text NOT NULL,
+        params jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (scope_kind, scope_id, rule_id)
+      );
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number[]> {

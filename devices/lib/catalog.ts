@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { DeviceDefinition } from './define.ts';
-import { ruleSchema, type Rule } from './rules.ts';
+import { ruleParamsProblem, ruleSchema, type Rule } from './rules.ts';
 import { eventSchema, telemetrySchema } from './schemas.ts';
 
 /** A device type ready for use: its definition plus what the catalog derived from it. */
@@ -21,6 +21,8 @@ export interface Catalog {
   types: ReadonlyMap<string, DeviceType>;
   get(id: string): DeviceType | undefined;
   ids(): string[];
+  /** A rule by its id (unique across the catalog), with the type it belongs to. */
+  rule(id: string): { type: DeviceType; rule: Rule } | undefined;
 }
 
 export const DEVICES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -55,6 +57,9 @@ export function compileDeviceType(definition: DeviceDefinition, file: string): D
     const parsed = ruleSchema.safeParse(r);
     if (!parsed.success) throw new Error(`device definition ${file}: rules[${i}]: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
     const rule = parsed.data;
+    rule.storm.group ??= rule.id;
+    const problem = ruleParamsProblem(rule);
+    if (problem) throw new Error(`device definition ${file}: rule ${rule.id}: ${problem.field}: ${problem.message}`);
     if ((rule.kind === 'threshold' || rule.kind === 'boolean') && !(rule.prop in definition.props))
       throw new Error(`device definition ${file}: rule ${rule.id} watches unknown property ${rule.prop}`);
     if ((rule.kind === 'event' || rule.kind === 'count') && !(rule.event in definition.events))
@@ -74,7 +79,23 @@ export function createCatalog(types: DeviceType[]): Catalog {
     if (clash) throw new Error(`device type ${t.id} is defined twice: ${clash.file} and ${t.file}`);
     map.set(t.id, t);
   }
-  return { types: map, get: (id) => map.get(id), ids: () => [...map.keys()].sort() };
+  // Overrides and alarms name a rule by its id alone, so ids are unique across the whole catalog.
+  const ruleOwner = new Map<string, DeviceType>();
+  for (const t of map.values())
+    for (const r of t.rules) {
+      const other = ruleOwner.get(r.id);
+      if (other) throw new Error(`rule id ${r.id} is used by both ${other.file} and ${t.file}`);
+      ruleOwner.set(r.id, t);
+    }
+  return {
+    types: map,
+    get: (id) => map.get(id),
+    ids: () => [...map.keys()].sort(),
+    rule: (id) => {
+      const type = ruleOwner.get(id);
+      return type && { type, rule: type.rules.find((r) => r.id === id)! };
+    },
+  };
 }
 
 /**

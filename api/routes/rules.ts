@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { deleteOverride, checkOverride, loadOverrides, saveOverride } from '../../rules/overrides.ts';
+import { overrideParamsSchema, paramsInForce, PARAMS_BY_KIND } from '../../rules/params.ts';
+import { badRequest, notFound } from '../errors.ts';
+import type { ApiDeps, App } from '../deps.ts';
+
+const scope = {
+  ruleId: z.string(),
+  orgUnitId: z.string().optional().describe('street, community, grid, micro-grid or building id'),
+  deviceId: z.string().optional(),
+};
+
+export default async function ruleRoutes(app: App, deps: ApiDeps) {
+  app.get('/rules', {
+    schema: { tags: ['rules'], summary: 'The catalog\'s alarm rules with their default parameters and what each raises' },
+  }, async () => {
+    const items = [...deps.catalog.types.values()].flatMap((t) =>
+      t.rules.map((r) => ({ id: r.id, type: t.id, kind: r.kind, description: r.description, raises: r.raises ?? null, overridable: PARAMS_BY_KIND[r.kind], defaults: paramsInForce({ ...r, enabled: true, sources: {} }) })),
+    );
+    return { items, total: items.length };
+  });
+
+  app.get('/rule-overrides', {
+    schema: { tags: ['rules'], summary: 'Rule parameters overridden somewhere in the org tree', querystring: z.object({ ruleId: z.string().optional(), scopeId: z.string().optional() }) },
+  }, async (req) => {
+    const items = (await loadOverrides(deps.db))
+      .filter((o) => (!req.query.ruleId || o.ruleId === req.query.ruleId) && (!req.query.scopeId || o.scopeId === req.query.scopeId))
+      .map((o) => ({ ruleId: o.ruleId, [o.scopeKind === 'org' ? 'orgUnitId' : 'deviceId']: o.scopeId, params: o.params, updatedAt: o.updatedAt.toISOString() }));
+    return { items, total: items.length };
+  });
+
+  app.put('/rule-overrides', {
+    schema: {
+      tags: ['rules'],
+      summary: 'Sets a rule\'s parameters for an org unit or a device (the nearest level wins); in force at the next reading',
+      body: z.object({ ...scope, params: overrideParamsSchema }),
+    },
+  }, async (req) => {
+    const c = await checkOverride(deps.db, deps.catalog, req.body);
+    if (!c.ok) throw badRequest(c.field, c.message);
+    const updatedAt = await saveOverride(deps.db, c);
+    deps.rules.overrides.put(c.scopeKind, c.scopeId, c.ruleId, c.params);
+    deps.rules.overrideChanged();
+    req.log.info({ ruleId: c.ruleId, scopeKind: c.scopeKind, scopeId: c.scopeId, params: c.params }, 'rule override set');
+    return { ruleId: c.ruleId, [c.scopeKind === 'org' ? 'orgUnitId' : 'deviceId']: c.scopeId, params: c.params, updatedAt: updatedAt.toISOString() };
+  });
+
+  app.delete('/rule-overrides', {
+    schema: { tags: ['rules'], summary: 'Removes an override; the level above (or the default) applies again', querystring: z.object(scope) },
+  }, async (req, reply) => {
+    const { ruleId, orgUnitId, deviceId } = req.query;
+    if ((orgUnitId === undefined) === (deviceId === undefined)) throw badRequest('orgUnitId', 'give exactly one of orgUnitId or deviceId');
+    const scopeKind = deviceId !== undefined ? 'device' : 'org';
+    const scopeId = (deviceId ?? orgUnitId)!;
+    if (!(await deleteOverride(deps.db, scopeKind, scopeId, ruleId))) throw notFound('override', `${ruleId}@${scopeId}`);
+    deps.rules.overrides.remove(scopeKind, scopeId, ruleId);
+    deps.rules.overrideChanged();
+    return reply.code(204).send();
+  });
+
+  app.get('/devices/:id/rules', {
+    schema: { tags: ['rules'], summary: 'The rules in force for a device, with where each overridden number comes from', params: z.object({ id: z.string() }) },
+  }, async (req) => {
+    const rules = deps.rules.effectiveRules(req.params.id);
+    if (!rules) throw notFound('device', req.params.id);
+    return { items: rules.map((r) => ({ id: r.id, kind: r.kind, enabled: r.enabled, params: paramsInForce(r) })) };
+  });
+}

@@ -1,0 +1,556 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../core/store/db.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Reading } from '../core/store/readings.ts';
+import type { Catalog, DeviceType } from '../devices/lib/catalog.ts';
+import { addEvidence, type AlarmEventName, type AlarmRecord, type EvidenceReading } from './alarm.ts';
+import { loadOpenAlarms } from './alarm-store.ts';
+import { dueCount, dueLevel, dueSilence, levelOf, stepCount, stepEvent, stepLevel, stepSilenceMessage, trimWindow, type Phase, type Step } from './alarm-state.ts';
+import { AlarmWriter } from './alarm-writer.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { loadWaitingCommands } from './command-store.ts';
+import { Deadlines, type Schedulable } from './deadlines.ts';
+import { loadPlacement, loadPlacements, stormScopeId, type Placement } from './directory.ts';
+import { eventTopic, type RulesEvent } from './events.ts';
+import { loadMemory } from './memory-store.ts';
+import { loadOverrides, OverrideSet } from './overrides.ts';
+import { paramsInForce, type EffectiveRule } from './params.ts';
+
+export interface EngineOptions {
+  db: Db;
+  catalog: Catalog;
+  log: Logger;
+  /** Publishes as the platform (downlink commands, `platform/alarms/...`). */
+  publish(topic: string, payload: string, opts: { qos: 0 | 1 }): Promise<void>;
+  clock?: Clock;
+  /** How long a device has to answer a command before it is recorded as unanswered. */
+  commandTimeoutMs?: number;
+}
+
+/** A device type with its rules indexed by what they watch. */
+interface CompiledType {
+  type: DeviceType;
+  byProp: Map<string, number[]>;
+  byEvent: Map<string, number[]>;
+  silence: number[];
+}
+
+interface DeviceEntry {
+  placement: Placement;
+  ct: CompiledType;
+  /** The override generation `rules` was computed at. */
+  gen: number;
+  rules: EffectiveRule[];
+  states: (RuleState | undefined)[];
+  lastSeen: number;
+}
+
+interface RuleState extends Schedulable {
+  dev: DeviceEntry;
+  idx: number;
+  phase: Phase;
+  alarm?: AlarmRecord;
+  hits?: number[];
+  seen?: Record<string, number>;
+}
+
+interface WaitingCommand extends Schedulable {
+  id: string;
+  deviceId: string;
+}
+
+/** An ack from a device, as ingest validated it. */
+export interface CommandAck {
+  id: string;
+  ok: boolean;
+  [k: string]: unknown;
+}
+
+/**
+ * The rules service: per (device, rule) alarm state machines fed by ingest's readings, with
+ * deadlines for holds, verify times, count windows and silence on one injectable clock. The
+ * synchronous path (a reading in, commands out) never waits on the store; alarm rows follow in
+ * batched transactions and lifecycle events go out once they are written.
+ */
+export class RuleEngine {
+  readonly overrides = new OverrideSet();
+  readonly clock: Clock;
+  private readonly types = new Map<string, CompiledType>();
+  private readonly devices = new Map<string, DeviceEntry>();
+  private readonly loading = new Map<string, Reading[]>();
+  private readonly deadlines: Deadlines<RuleState>;
+  private readonly commandDeadlines: Deadlines<WaitingCommand>;
+  private readonly waiting = new Map<string, WaitingCommand>();
+  private readonly writer: AlarmWriter;
+  private readonly listeners: ((e: RulesEvent) => void)[] = [];
+  private readonly commandTimeoutMs: number;
+  readonly counters = { readings: 0, evaluations: 0, raised: 0, cleared: 0, commandsSent: 0, commandsAnswered: 0, commandsTimedOut: 0, unknownDevices: 0 };
+
+  constructor(private readonly opts: EngineOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 10_000;
+    for (const type of opts.catalog.types.values()) this.types.set(type.id, compileType(type));
+    this.deadlines = new Deadlines(this.clock, (st, now) => this.onDue(st, now));
+    this.commandDeadlines = new Deadlines(this.clock, (c, now) => this.onCommandDue(c, now));
+    this.writer = new AlarmWriter(opts.db, opts.log, (events) => this.emit(events), () => this.clock.now());
+  }
+
+  /** Loads devices, overrides and whatever was open at the last stop, and resumes it. */
+  async start(): Promise<void> {
+    const db = this.opts.db;
+    for (const o of await loadOverrides(db)) this.overrides.put(o.scopeKind, o.scopeId, o.ruleId, o.params);
+    for (const p of await loadPlacements(db)) this.addPlacement(p);
+    const now = this.clock.now();
+    for (const m of await loadMemory(db)) {
+      const st = this.stateFor(m.deviceId, m.ruleId);
+      if (!st) continue;
+      if (m.data.hits) st.hits = m.data.hits;
+      if (m.data.seen) st.seen = m.data.seen;
+    }
+    let resumed = 0;
+    for (const a of await loadOpenAlarms(db)) {
+      const st = this.stateFor(a.deviceId, a.ruleId);
+      if (!st) continue;
+      const rule = st.dev.rules[st.idx]!;
+      const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
+      st.phase = a.state as Phase;
+      st.alarm = {
+        id: a.id, deviceId: a.deviceId, type: a.type, ruleId: a.ruleId, state: a.state, severity: a.severity, item: a.item, whistle: a.whistle, count: a.count,
+        since: Date.parse(a.since), pendingSince: ms(a.pendingSince), raisedAt: ms(a.raisedAt), lastSeenAt: Date.parse(a.lastSeenAt), clearedAt: null,
+        placement: st.dev.placement, storm: stormOf(rule, st.dev.placement), incidentId: a.incidentId, params: a.params, evidence: a.evidence,
+        persisted: true, dropped: false, unsaved: 0, version: 0, savedVersion: 0, events: [],
+      };
+      st.due = resumeDue(st, rule, st.alarm, now);
+      this.deadlines.update(st);
+      resumed++;
+    }
+    for (const c of await loadWaitingCommands(db)) {
+      const w: WaitingCommand = { id: c.id, deviceId: c.deviceId, due: c.sentAt + this.commandTimeoutMs };
+      this.waiting.set(c.id, w);
+      this.commandDeadlines.update(w);
+    }
+    this.opts.log.info({ devices: this.devices.size, resumedAlarms: resumed, waitingCommands: this.waiting.size }, 'rules engine started');
+  }
+
+  /** Registers a listener for alarm and incident events (in-process: the work-item layer). */
+  onEvent(listener: (e: RulesEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** A device registered after start (the engine also finds unknown devices on their first reading). */
+  async addDevice(deviceId: string): Promise<void> {
+    const p = await loadPlacement(this.opts.db, deviceId);
+    if (p && !this.devices.has(deviceId)) this.addPlacement(p);
+  }
+
+  /** Applies a changed override to every device at its next reading or due time. */
+  overrideChanged(): void {
+    // Readings pick the change up lazily; silence deadlines may move earlier, so they move now.
+    for (const dev of this.devices.values()) {
+      if (dev.ct.silence.length === 0) continue;
+      this.refreshRules(dev);
+      for (const i of dev.ct.silence) {
+        const rule = dev.rules[i]!;
+        const s = dev.states[i];
+        if (rule.kind !== 'silence' || !rule.enabled || !s || s.phase !== 'normal') continue;
+        s.due = dev.lastSeen + rule.heartbeats * dev.ct.type.definition.heartbeatS * 1000;
+        this.deadlines.update(s);
+      }
+    }
+  }
+
+  /** Evaluates one valid reading. Synchronous: called by ingest on the broker's thread. */
+  handleReading(r: Reading): void {
+    this.counters.readings++;
+    const dev = this.devices.get(r.deviceId);
+    if (!dev) return this.loadThenHandle(r);
+    if (dev.gen !== this.overrides.generation) this.refreshRules(dev);
+    const now = this.clock.now();
+    dev.lastSeen = now;
+    const ct = dev.ct;
+    for (const i of ct.silence) this.touchSilence(dev, i, now);
+    if (r.kind === 'telemetry') {
+      for (const prop in r.data) {
+        const idxs = ct.byProp.get(prop);
+        if (idxs) for (const i of idxs) this.evalLevel(dev, i, r.data[prop], r, now);
+      }
+    } else if (r.event) {
+      const idxs = ct.byEvent.get(r.event);
+      if (idxs) for (const i of idxs) this.evalEvent(dev, i, r, now);
+    }
+  }
+
+  /** A device's answer to a command (`cmd/ack`). */
+  handleAck(deviceId: string, ack: CommandAck): void {
+    const w = this.waiting.get(ack.id);
+    if (w && w.deviceId === deviceId) {
+      this.waiting.delete(ack.id);
+      w.due = undefined;
+    }
+    this.counters.commandsAnswered++;
+    this.writer.answer({ id: ack.id, deviceId, status: ack.ok ? 'acked' : 'failed', at: this.clock.now(), answer: ack });
+  }
+
+  /** The rules in force for a device: catalog defaults with the overrides down its branch of the tree. */
+  effectiveRules(deviceId: string): EffectiveRule[] | undefined {
+    const dev = this.devices.get(deviceId);
+    if (!dev) return undefined;
+    if (dev.gen !== this.overrides.generation) this.refreshRules(dev);
+    return dev.rules;
+  }
+
+  placement(deviceId: string): Placement | undefined {
+    return this.devices.get(deviceId)?.placement;
+  }
+
+  stats() {
+    let open = 0;
+    for (const d of this.devices.values()) for (const s of d.states) if (s?.alarm) open++;
+    return { ...this.counters, openAlarms: open, deadlines: this.deadlines.size, waitingCommands: this.waiting.size, writeQueue: this.writer.pending, writes: this.writer.writes, writeFailures: this.writer.failures };
+  }
+
+  /** Resolves once every change so far is in the store and its events are out. */
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  async close(): Promise<void> {
+    this.deadlines.close();
+    this.commandDeadlines.close();
+    await this.writer.close();
+  }
+
+  // ── evaluation ────────────────────────────────────────────────────────────────────────────
+
+  private evalLevel(dev: DeviceEntry, i: number, value: unknown, r: Reading, now: number): void {
+    const rule = dev.rules[i]!;
+    if (!rule.enabled || (rule.kind !== 'threshold' && rule.kind !== 'boolean')) return;
+    this.counters.evaluations++;
+    const level = levelOf(rule, value);
+    if (!level) return;
+    const st = dev.states[i];
+    // The common case, a normal reading on a quiet rule, allocates nothing.
+    if (!st && level !== 'breach') return;
+    const s = st ?? this.newState(dev, i);
+    const step = stepLevel(s.phase, level, rule, now, s.due);
+    this.apply(s, step, now, { ts: r.ts, at: now, value });
+  }
+
+  private evalEvent(dev: DeviceEntry, i: number, r: Reading, now: number): void {
+    const rule = dev.rules[i]!;
+    if (!rule.enabled || (rule.kind !== 'event' && rule.kind !== 'count')) return;
+    this.counters.evaluations++;
+    const confidence = r.data.confidence;
+    if (rule.minConfidence > 0 && !(typeof confidence === 'number' && confidence >= rule.minConfidence)) return;
+    const s = dev.states[i] ?? this.newState(dev, i);
+    const evidence = { ts: r.ts, at: now, value: r.data };
+    if (rule.kind === 'count') {
+      const hits = (s.hits ??= []);
+      const step = stepCount(s.phase, hits, rule, now);
+      this.writer.remember(dev.placement.deviceId, rule.id, { hits }, now);
+      this.apply(s, step, now, evidence, r.data.snapshotUrl);
+      return;
+    }
+    const extraWhistle = rule.repeat ? this.repeatWhistle(s, rule.repeat, r.data, now) : [];
+    this.apply(s, stepEvent(s.phase, rule, now), now, evidence, r.data.snapshotUrl);
+    const a = s.alarm!;
+    if (extraWhistle.length && extraWhistle.some((d) => !a.whistle.includes(d))) {
+      a.whistle = [...new Set([...a.whistle, ...extraWhistle])];
+      if (!a.events.includes('raised')) a.events.push('updated');
+      this.writer.alarm(a);
+    }
+    if (rule.command) this.sendCommand(dev, a, rule.command.name, rule.command.params, now);
+  }
+
+  /** A repeat of the same `sameField` value (the same floor) inside the window whistles more departments. */
+  private repeatWhistle(s: RuleState, repeat: { sameField: string; windowS: number; whistle: string[] }, data: Record<string, unknown>, now: number): string[] {
+    const value = data[repeat.sameField];
+    if (value === undefined) return [];
+    const key = String(value);
+    const seen = (s.seen ??= {});
+    const from = now - repeat.windowS * 1000;
+    for (const k of Object.keys(seen)) if (seen[k]! < from) delete seen[k];
+    const repeated = seen[key] !== undefined;
+    seen[key] = now;
+    this.writer.remember(s.dev.placement.deviceId, s.dev.rules[s.idx]!.id, { seen }, now);
+    return repeated ? repeat.whistle : [];
+  }
+
+  private touchSilence(dev: DeviceEntry, i: number, now: number): void {
+    const rule = dev.rules[i]!;
+    if (rule.kind !== 'silence' || !rule.enabled) return;
+    this.counters.evaluations++;
+    const s = dev.states[i] ?? this.newState(dev, i);
+    this.apply(s, stepSilenceMessage(s.phase, rule, dev.ct.type.definition.heartbeatS, now, s.due), now);
+  }
+
+  private onDue(s: RuleState, now: number): void {
+    const dev = s.dev;
+    if (dev.gen !== this.overrides.generation) this.refreshRules(dev);
+    const rule = dev.rules[s.idx]!;
+    if (!rule.enabled) {
+      s.due = undefined;
+      return;
+    }
+    let step: Step;
+    switch (rule.kind) {
+      case 'threshold':
+      case 'boolean':
+        step = dueLevel(s.phase);
+        break;
+      case 'event':
+        step = s.phase === 'active' ? { phase: 'normal', action: 'clear' } : { phase: s.phase, action: 'none' };
+        break;
+      case 'count':
+        step = dueCount(s.phase, (s.hits ??= []), rule, now);
+        this.writer.remember(dev.placement.deviceId, rule.id, { hits: s.hits }, now);
+        break;
+      case 'silence':
+        step = dueSilence(s.phase, dev.lastSeen, rule, dev.ct.type.definition.heartbeatS, now);
+        break;
+    }
+    this.apply(s, step, now);
+  }
+
+  /** Carries a step out on the alarm record and the deadline. */
+  private apply(s: RuleState, step: Step, now: number, reading?: EvidenceReading, snapshotUrl?: unknown): void {
+    s.phase = step.phase;
+    s.due = step.due;
+    if (step.due !== undefined) this.deadlines.update(s);
+    const a = s.alarm;
+    switch (step.action) {
+      case 'none':
+        return;
+      case 'pending':
+        s.alarm = this.openAlarm(s, 'pending', now, reading, snapshotUrl);
+        return;
+      case 'raise':
+        if (!a) {
+          s.alarm = this.openAlarm(s, 'active', now, reading, snapshotUrl);
+        } else {
+          a.state = 'active';
+          a.since = now;
+          a.raisedAt = now;
+          this.event(a, 'raised');
+        }
+        this.counters.raised++;
+        return;
+      case 'hit':
+      case 'repeat':
+        if (!a) return;
+        a.count++;
+        a.unsaved++;
+        a.lastSeenAt = now;
+        if (reading) addEvidence(a.evidence, reading, snapshotUrl);
+        this.event(a, step.action === 'repeat' ? 'updated' : undefined);
+        return;
+      case 'cancel':
+        if (!a) return;
+        a.dropped = true;
+        s.alarm = undefined;
+        this.writer.alarm(a);
+        return;
+      case 'clearing':
+      case 'resume':
+        if (!a) return;
+        a.state = step.action === 'clearing' ? 'clearing' : 'active';
+        a.since = now;
+        if (step.repeat) {
+          a.count++;
+          a.unsaved++;
+          a.lastSeenAt = now;
+          if (reading) addEvidence(a.evidence, reading, snapshotUrl);
+        }
+        this.event(a, step.repeat ? 'updated' : undefined);
+        return;
+      case 'clear':
+        if (!a) return;
+        a.state = 'cleared';
+        a.since = now;
+        a.clearedAt = now;
+        s.alarm = undefined;
+        this.counters.cleared++;
+        this.event(a, 'cleared');
+        return;
+    }
+  }
+
+  private event(a: AlarmRecord, name: AlarmEventName | undefined): void {
+    if (name && !(name === 'updated' && a.events.includes('updated'))) a.events.push(name);
+    this.writer.alarm(a);
+  }
+
+  private openAlarm(s: RuleState, state: 'pending' | 'active', now: number, reading?: EvidenceReading, snapshotUrl?: unknown): AlarmRecord {
+    const dev = s.dev;
+    const rule = dev.rules[s.idx]!;
+    // A count alarm stands for the events in its window; any other for the readings that proved it.
+    const initial = rule.kind === 'count' ? (s.hits?.length ?? 1) : reading ? 1 : 0;
+    const a: AlarmRecord = {
+      id: `al-${randomUUID()}`,
+      deviceId: dev.placement.deviceId,
+      type: dev.ct.type.id,
+      ruleId: rule.id,
+      state,
+      severity: rule.raises?.severity ?? null,
+      item: rule.raises?.item ?? null,
+      whistle: [...(rule.raises?.whistle ?? [])],
+      count: initial,
+      since: now,
+      pendingSince: state === 'pending' ? now : null,
+      raisedAt: state === 'active' ? now : null,
+      lastSeenAt: now,
+      clearedAt: null,
+      placement: dev.placement,
+      storm: stormOf(rule, dev.placement),
+      incidentId: null,
+      params: paramsInForce(rule),
+      evidence: { rule: { id: rule.id, kind: rule.kind, description: rule.description }, params: paramsInForce(rule), readings: [], snapshots: [] },
+      persisted: false,
+      dropped: false,
+      unsaved: initial,
+      version: 0,
+      savedVersion: 0,
+      events: state === 'active' ? ['raised'] : [],
+    };
+    if (reading) addEvidence(a.evidence, reading, snapshotUrl);
+    if (rule.kind === 'silence') a.evidence.readings.push({ ts: dev.lastSeen, at: now, value: { lastMessageAt: new Date(dev.lastSeen).toISOString() } });
+    if (rule.kind === 'count' && s.hits) a.evidence.params.hitsInWindow = s.hits.map((t) => new Date(t).toISOString());
+    this.writer.alarm(a);
+    return a;
+  }
+
+  // ── downlink ──────────────────────────────────────────────────────────────────────────────
+
+  private sendCommand(dev: DeviceEntry, alarm: AlarmRecord, name: string, params: Record<string, unknown>, now: number): void {
+    const id = `cmd-${randomUUID()}`;
+    const { deviceId, type } = dev.placement;
+    // Published before anything is written: the door is held now, the record follows.
+    this.opts.publish(`v1/${type}/${deviceId}/cmd`, JSON.stringify({ id, name, params, ts: now }), { qos: 1 }).catch((err: Error) =>
+      this.opts.log.error({ err, deviceId, command: name, commandId: id }, 'command publish failed'),
+    );
+    this.counters.commandsSent++;
+    this.writer.command({ id, alarm, deviceId, name, params, sentAt: now });
+    const w: WaitingCommand = { id, deviceId, due: now + this.commandTimeoutMs };
+    this.waiting.set(id, w);
+    this.commandDeadlines.update(w);
+  }
+
+  private onCommandDue(w: WaitingCommand, now: number): void {
+    if (!this.waiting.delete(w.id)) return;
+    w.due = undefined;
+    this.counters.commandsTimedOut++;
+    this.writer.answer({ id: w.id, deviceId: w.deviceId, status: 'timeout', at: now });
+  }
+
+  // ── devices and their rules ───────────────────────────────────────────────────────────────
+
+  private addPlacement(p: Placement): void {
+    const ct = this.types.get(p.type);
+    if (!ct) {
+      this.opts.log.warn({ deviceId: p.deviceId, type: p.type }, 'device of a type not in the catalog: no rules');
+      return;
+    }
+    const dev: DeviceEntry = { placement: p, ct, gen: -1, rules: [], states: [], lastSeen: this.clock.now() };
+    this.refreshRules(dev);
+    this.devices.set(p.deviceId, dev);
+    // Silence counts from now: while the platform was down, no device could have reported.
+    for (const i of ct.silence) this.touchSilence(dev, i, dev.lastSeen);
+  }
+
+  private refreshRules(dev: DeviceEntry): void {
+    dev.gen = this.overrides.generation;
+    dev.rules = dev.ct.type.rules.map((r) => this.overrides.effective(r, dev.placement));
+    // A rule switched off ends its open alarm.
+    const now = this.clock.now();
+    dev.rules.forEach((r, i) => {
+      const s = dev.states[i];
+      if (!r.enabled && s?.alarm) this.apply(s, s.phase === 'pending' ? { phase: 'normal', action: 'cancel' } : { phase: 'normal', action: 'clear' }, now);
+    });
+  }
+
+  private newState(dev: DeviceEntry, idx: number): RuleState {
+    const s: RuleState = { dev, idx, phase: 'normal', due: undefined };
+    dev.states[idx] = s;
+    return s;
+  }
+
+  private stateFor(deviceId: string, ruleId: string): RuleState | undefined {
+    const dev = this.devices.get(deviceId);
+    const idx = dev?.ct.type.rules.findIndex((r) => r.id === ruleId) ?? -1;
+    if (!dev || idx < 0) return undefined;
+    return dev.states[idx] ?? this.newState(dev, idx);
+  }
+
+  private loadThenHandle(r: Reading): void {
+    const queued = this.loading.get(r.deviceId);
+    if (queued) {
+      queued.push(r);
+      return;
+    }
+    this.loading.set(r.deviceId, [r]);
+    loadPlacement(this.opts.db, r.deviceId).then(
+      (p) => {
+        const readings = this.loading.get(r.deviceId) ?? [];
+        this.loading.delete(r.deviceId);
+        if (!p) {
+          this.counters.unknownDevices++;
+          this.opts.log.warn({ deviceId: r.deviceId }, 'reading from a device the store does not know: not evaluated');
+          return;
+        }
+        if (!this.devices.has(p.deviceId)) this.addPlacement(p);
+        this.counters.readings -= readings.length;
+        for (const q of readings) this.handleReading(q);
+      },
+      (err: Error) => {
+        this.loading.delete(r.deviceId);
+        this.opts.log.error({ err, deviceId: r.deviceId }, 'loading a device for the rules failed');
+      },
+    );
+  }
+
+  private emit(events: RulesEvent[]): void {
+    for (const e of events) {
+      this.opts.publish(eventTopic(e), JSON.stringify(e), { qos: 1 }).catch((err: Error) => this.opts.log.error({ err, topic: eventTopic(e) }, 'rules event publish failed'));
+      for (const l of this.listeners) {
+        try {
+          l(e);
+        } catch (err) {
+          this.opts.log.error({ err, event: e.event, kind: e.kind }, 'rules event listener failed');
+        }
+      }
+    }
+  }
+}
+
+function compileType(type: DeviceType): CompiledType {
+  const byProp = new Map<string, number[]>();
+  const byEvent = new Map<string, number[]>();
+  const silence: number[] = [];
+  const add = (m: Map<string, number[]>, k: string, i: number) => m.set(k, [...(m.get(k) ?? []), i]);
+  type.rules.forEach((r, i) => {
+    if (r.kind === 'threshold' || r.kind === 'boolean') add(byProp, r.prop, i);
+    else if (r.kind === 'event' || r.kind === 'count') add(byEvent, r.event, i);
+    else silence.push(i);
+  });
+  return { type, byProp, byEvent, silence };
+}
+
+function stormOf(rule: EffectiveRule, p: Placement): AlarmRecord['storm'] {
+  return { group: rule.storm.group ?? rule.id, scope: rule.storm.scope, scopeId: stormScopeId(p, rule.storm.scope), windowS: rule.storm.windowS };
+}
+
+/** The deadline of an alarm loaded after a restart: the same one it had before the stop. */
+function resumeDue(s: RuleState, rule: EffectiveRule, a: AlarmRecord, now: number): number | undefined {
+  switch (rule.kind) {
+    case 'threshold':
+    case 'boolean':
+      return s.phase === 'pending' ? a.since + rule.holdS * 1000 : s.phase === 'clearing' ? a.since + rule.verifyS * 1000 : undefined;
+    case 'event':
+      return a.lastSeenAt + rule.clearAfterS * 1000;
+    case 'count':
+      trimWindow((s.hits ??= []), now, rule.windowS);
+      return s.hits.length >= rule.count ? s.hits[s.hits.length - rule.count]! + rule.windowS * 1000 + 1 : now;
+    case 'silence':
+      return s.phase === 'clearing' ? a.since + rule.verifyS * 1000 : undefined;
+  }
+}
