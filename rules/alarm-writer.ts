@@ -118,10 +118,8 @@ export class AlarmWriter {
               alarmId: r.id, deviceId: b.a.deviceId, group: b.a.storm.group, scopeKind: b.a.storm.scope, scopeId: b.a.storm.scopeId,
               windowS: b.a.storm.windowS, at: b.a.raisedAt ?? this.now(), gridId: b.a.placement.gridId, communityId: b.a.placement.communityId,
             });
-            if (joined) {
-              r.incidentId = joined.incident.id;
-              incidentEvents.push({ kind: 'incident', event: joined.event, at: new Date(this.now()).toISOString(), incident: joined.incident });
-            }
+            if (joined) r.incidentId = joined.incidentId;
+            if (joined?.changed) incidentEvents.push({ kind: 'incident', event: joined.changed.event, at: new Date(this.now()).toISOString(), incident: joined.changed.incident });
           }
           if (b.events.includes('cleared') && r.incidentId) {
             const closed = await closeIncidentIfDone(tx, r.incidentId, b.a.clearedAt ?? this.now());

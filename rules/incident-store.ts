@@ -38,9 +38,14 @@ export interface StormCandidate {
   communityId: string | null;
 }
 
-/** Puts a newly raised alarm into its storm, if it has one. Returns the incident and what happened to it. */
-export async function joinStorm(db: Queryable, c: StormCandidate): Promise<{ incident: Incident; event: 'opened' | 'updated' } | undefined> {
+/**
+ * Puts a newly raised alarm into its storm, if it has one. Returns the incident id, and the incident
+ * with what happened to it when it changed (an alarm already gathered in as a peer changes nothing).
+ */
+export async function joinStorm(db: Queryable, c: StormCandidate): Promise<{ incidentId: string; changed?: { incident: Incident; event: 'opened' | 'updated' } } | undefined> {
   const at = new Date(c.at).toISOString();
+  const already = (await db.query<{ incident_id: string | null }>('SELECT incident_id FROM alarms WHERE id = $1', [c.alarmId])).rows[0]?.incident_id;
+  if (already) return { incidentId: already };
   const open = await db.query<{ id: string }>(`SELECT id FROM incidents WHERE group_key = $1 AND scope_id = $2 AND state = 'open'`, [c.group, c.scopeId]);
   let incidentId = open.rows[0]?.id;
   let event: 'opened' | 'updated' = 'updated';
@@ -48,7 +53,7 @@ export async function joinStorm(db: Queryable, c: StormCandidate): Promise<{ inc
     const peers = await db.query<{ id: string; device_id: string }>(
       `SELECT id, device_id FROM alarms
        WHERE storm_group = $1 AND storm_scope_id = $2 AND state IN ('active','clearing') AND incident_id IS NULL
-         AND device_id <> $3 AND raised_at >= $4::timestamptz - make_interval(secs => $5)`,
+         AND device_id <> $3 AND raised_at BETWEEN $4::timestamptz - make_interval(secs => $5) AND $4::timestamptz + make_interval(secs => $5)`,
       [c.group, c.scopeId, c.deviceId, at, c.windowS],
     );
     if (peers.rows.length === 0) return undefined;
@@ -74,7 +79,7 @@ export async function joinStorm(db: Queryable, c: StormCandidate): Promise<{ inc
      WHERE id = $1 RETURNING *`,
     [incidentId, at],
   );
-  return { incident: toIncident(rows[0]!), event };
+  return { incidentId, changed: { incident: toIncident(rows[0]!), event } };
 }
 
 /** Closes an incident once none of its alarms is open any more. */
