@@ -178,3 +178,32 @@ describe('evidence and repeats', () => {
     expect(density!.evidence.readings.map((r) => r.value)).toEqual([0.16, 0.21]);
   });
 });
+
+describe('downlink and memory', () => {
+  it('publishes hold_door inside the reading call itself, before any store write', async () => {
+    const t = await h.engine();
+    const writesBefore = t.engine.stats().writes;
+    t.ev('ba1-ebike-elevator-1', 'ebike_detected', { confidence: 0.9, snapshotUrl: 'https://elevator.example/a.jpg' });
+    // No await in between: the command is already out when the reading call returns.
+    const cmd = t.published.find((x) => x.topic === 'v1/ebike-elevator/ba1-ebike-elevator-1/cmd');
+    expect(cmd).toBeDefined();
+    expect(JSON.parse(cmd!.payload)).toMatchObject({ name: 'hold_door', params: { voice: expect.any(String) }, id: expect.stringMatching(/^cmd-/) });
+    expect(t.engine.stats().writes).toBe(writesBefore);
+    await t.settle();
+  });
+
+  it('a count window survives a restart of the engine', async () => {
+    const first = await h.engine();
+    first.ev('ba1-ebike-elevator-1', 'ebike_detected', { confidence: 0.9, snapshotUrl: 'https://elevator.example/1.jpg' });
+    first.clock.advance(600 * S);
+    first.ev('ba1-ebike-elevator-1', 'ebike_detected', { confidence: 0.9, snapshotUrl: 'https://elevator.example/2.jpg' });
+    await first.settle();
+    await first.engine.close();
+    const second = await h.engine(first.clock);
+    second.clock.advance(600 * S);
+    second.ev('ba1-ebike-elevator-1', 'ebike_detected', { confidence: 0.9, snapshotUrl: 'https://elevator.example/3.jpg' });
+    await second.settle();
+    expect(alarmEvents(second.events, 'ba1-ebike-elevator-1', 'ebike-repeat')).toEqual(['raised']);
+    expect((await open({ deviceId: 'ba1-ebike-elevator-1', ruleId: 'ebike-repeat' }))[0]).toMatchObject({ count: 3 });
+  });
+});
