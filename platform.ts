@@ -13,7 +13,7 @@ import { DEMO_SITE_FILE, readSiteFile } from './core/site.ts';
 import type { Db } from './core/store/db.ts';
 import { resetPresence } from './core/store/devices.ts';
 import { migrate } from './core/store/migrations.ts';
-import { openPglite } from './core/store/pglite.ts';
+import { openPgliteWorker } from './core/store/pglite-worker.ts';
 import { pruneReadings } from './core/store/readings.ts';
 import { getSetting, setSetting } from './core/store/settings.ts';
 import { DEVICES_DIR, loadCatalog, type Catalog } from './devices/lib/catalog.ts';
@@ -55,7 +55,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   mkdirSync(config.DATA_DIR, { recursive: true });
 
   const catalog = await loadCatalog(opts.catalogDir ?? DEVICES_DIR);
-  const db = await openPglite(path.join(config.DATA_DIR, 'store'));
+  const db = await openPgliteWorker(path.join(config.DATA_DIR, 'store'));
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'store migrated');
   await resetPresence(db);
@@ -78,7 +78,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     process.stderr.write(`\nGenerated admin token (shown once; also saved to ${file}):\n  ${generatedAdminToken}\n\n`);
   }
 
-  const ingest = new Ingest({ catalog, db, log: log.child({ component: 'ingest' }), sinks: [new EmbeddedSink(db)], maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
+  const ingest = new Ingest({ catalog, db, log: log.child({ component: 'ingest' }), sinks: [new EmbeddedSink(db, log.child({ component: 'sink' }))], maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
   const broker = new PlatformBroker({
     db,
     log: log.child({ component: 'broker' }),

@@ -44,7 +44,7 @@ export class Ingest {
             await sink.write(batch);
             if (i === 0) this.counters.stored += batch.length;
           },
-          { name: `sink:${sink.name}`, log: opts.log, maxBatch: 5000, flushMs: 200, highWater: 50_000 },
+          { name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? 5000, flushMs: 200, highWater: 50_000 },
         ),
     );
     this.deadLetters = new WriteBuffer((batch) => insertDeadLetters(opts.db, batch), {
@@ -140,6 +140,7 @@ export class Ingest {
   /** Writes everything accepted so far. */
   async flush(): Promise<void> {
     await Promise.all([...this.buffers.map((b) => b.flush()), this.deadLetters.flush()]);
+    for (const s of this.opts.sinks) await s.flush?.();
   }
 
   async close(): Promise<void> {

@@ -30,9 +30,9 @@ const RETRY_MS = 1000;
 
 /**
  * Writes alarm changes behind the engine, off its synchronous path: whatever changed while the
- * previous write ran goes out in the next one, in one transaction, as soon as that one ends. So a
- * burst of 1,000 repeats costs a handful of UPDATEs, and an idle engine writes within a tick.
- * Lifecycle events are emitted only after the write that makes them true has committed.
+ * previous round ran goes out in the next one, as soon as that one ends. So a burst of 1,000
+ * repeats costs a handful of UPDATEs, and an idle engine writes within a tick. An alarm's event is
+ * emitted only after the statement that makes it true; storms are settled right after.
  */
 export class AlarmWriter {
   private dirty = new Set<AlarmRecord>();
@@ -99,62 +99,104 @@ export class AlarmWriter {
   }
 
   private async write(): Promise<void> {
-    const batch = [...this.dirty].map((a) => ({ a, version: a.version, unsaved: a.unsaved, events: a.events.splice(0), persisted: a.persisted }));
+    const alarms = [...this.dirty];
     this.dirty.clear();
     const commands = this.commands.splice(0);
     const answers = this.answers.splice(0);
     const memory = [...this.memory.values()];
     this.memory.clear();
-    const results = new Map<AlarmRecord, { id: string; count: number; inserted?: boolean; incidentId: string | null; gone?: boolean }>();
-    const incidentEvents: RulesEvent[] = [];
+    let failed = false;
     try {
-      const unanswered = await this.db.transaction(async (tx) => {
-        for (const b of batch) results.set(b.a, await this.writeAlarm(tx, b));
-        for (const b of batch) {
-          const r = results.get(b.a)!;
+      // 1. Alarm rows, one statement each (no transaction: one round trip to the store's thread is
+      //    what stands between a breach and its event). A row that fails waits for the next round.
+      const events: RulesEvent[] = [];
+      const storms: AlarmRecord[] = [];
+      const ended: AlarmRecord[] = [];
+      for (const a of alarms) {
+        const snap = { version: a.version, unsaved: a.unsaved, events: a.events.splice(0), persisted: a.persisted };
+        try {
+          const r = await this.writeAlarm(this.db, a, snap);
           if (r.gone) continue;
-          if (b.events.includes('raised') && (r.inserted ?? true) && b.a.state !== 'cleared' && b.a.storm.scopeId) {
-            const joined = await joinStorm(tx, {
-              alarmId: r.id, deviceId: b.a.deviceId, group: b.a.storm.group, scopeKind: b.a.storm.scope, scopeId: b.a.storm.scopeId,
-              windowS: b.a.storm.windowS, at: b.a.raisedAt ?? this.now(), gridId: b.a.placement.gridId, communityId: b.a.placement.communityId,
-            });
-            if (joined) r.incidentId = joined.incidentId;
-            if (joined?.changed) incidentEvents.push({ kind: 'incident', event: joined.changed.event, at: new Date(this.now()).toISOString(), incident: joined.changed.incident });
-          }
-          if (b.events.includes('cleared') && r.incidentId) {
-            const closed = await closeIncidentIfDone(tx, r.incidentId, b.a.clearedAt ?? this.now());
-            if (closed) incidentEvents.push({ kind: 'incident', event: 'closed', at: closed.closedAt!, incident: closed });
-          }
+          const names = this.applyResult(a, snap, r);
+          for (const n of names) events.push({ kind: 'alarm', event: n, at: new Date(this.now()).toISOString(), alarm: alarmView(a) });
+          if (names.includes('raised') && a.state !== 'cleared' && a.storm.scopeId && !a.incidentId) storms.push(a);
+          if (names.includes('cleared') && a.incidentId) ended.push(a);
+        } catch (err) {
+          failed = true;
+          a.events.unshift(...snap.events);
+          this.dirty.add(a);
+          this.throttle.error('alarm_write_failed', { err, alarmId: a.id, deviceId: a.deviceId, ruleId: a.ruleId }, 'alarm write failed; retrying');
         }
-        await insertCommands(tx, commands.map((c) => ({ ...c, alarmId: results.get(c.alarm)?.id ?? c.alarm.id })));
-        const missed: QueuedAnswer[] = [];
-        for (const a of answers) if (!(await answerCommand(tx, a))) missed.push(a);
-        await saveMemory(tx, memory);
-        return missed;
-      });
-      this.writes++;
-      for (const a of unanswered) this.throttle.warn(`unanswerable:${a.deviceId}`, { deviceId: a.deviceId, commandId: a.id, status: a.status }, 'device answered a command that is not waiting (unknown, or already answered or timed out)');
-      this.emitAfterCommit(batch, results, incidentEvents);
-    } catch (err) {
-      this.failures++;
-      this.throttle.error('write_failed', { err, alarms: batch.map((b) => b.a.id).slice(0, 10), commands: commands.length }, 'alarm write failed; retrying');
-      // Put everything back, ahead of what came since, and try again shortly.
-      for (const b of batch) {
-        b.a.events.unshift(...b.events);
-        this.dirty.add(b.a);
       }
-      this.commands.unshift(...commands);
-      this.answers.unshift(...answers);
-      for (const m of memory) if (!this.memory.has(`${m.deviceId}\u0000${m.ruleId}`)) this.memory.set(`${m.deviceId}\u0000${m.ruleId}`, m);
-      await new Promise((r) => setTimeout(r, RETRY_MS));
+      // 2. What hangs off the alarms: commands (after their alarm rows), answers, rule memory.
+      try {
+        await insertCommands(this.db, commands.map((c) => ({ ...c, alarmId: c.alarm.id })));
+        commands.length = 0;
+        for (const a of answers.splice(0)) {
+          if (!(await answerCommand(this.db, a))) this.throttle.warn(`unanswerable:${a.deviceId}`, { deviceId: a.deviceId, commandId: a.id, status: a.status }, 'device answered a command that is not waiting (unknown, or already answered or timed out)');
+        }
+        await saveMemory(this.db, memory);
+        memory.length = 0;
+      } catch (err) {
+        failed = true;
+        this.throttle.error('rules_write_failed', { err, commands: commands.length, answers: answers.length, memory: memory.length }, 'writing commands, answers or rule memory failed; retrying');
+        this.commands.unshift(...commands);
+        this.answers.unshift(...answers);
+        for (const m of memory) if (!this.memory.has(`${m.deviceId}\u0000${m.ruleId}`)) this.memory.set(`${m.deviceId}\u0000${m.ruleId}`, m);
+      }
+      this.writes++;
+      if (events.length) this.emit(events);
+      // 3. Storms, once the alarms themselves are out: one transaction each, so two nodes agree.
+      const incidentEvents: RulesEvent[] = [];
+      for (const a of storms) {
+        try {
+          const joined = await this.db.transaction((tx) =>
+            joinStorm(tx, {
+              alarmId: a.id, deviceId: a.deviceId, group: a.storm.group, scopeKind: a.storm.scope, scopeId: a.storm.scopeId!, windowS: a.storm.windowS,
+              at: a.raisedAt ?? this.now(), gridId: a.placement.gridId, communityId: a.placement.communityId,
+            }),
+          );
+          if (joined) a.incidentId = joined.incidentId;
+          if (joined?.changed) incidentEvents.push({ kind: 'incident', event: joined.changed.event, at: new Date(this.now()).toISOString(), incident: joined.changed.incident });
+        } catch (err) {
+          this.throttle.error('storm_failed', { err, alarmId: a.id, deviceId: a.deviceId }, 'storm grouping failed; the alarm stands alone');
+        }
+      }
+      for (const a of ended) {
+        try {
+          const closed = await closeIncidentIfDone(this.db, a.incidentId!, a.clearedAt ?? this.now());
+          if (closed) incidentEvents.push({ kind: 'incident', event: 'closed', at: closed.closedAt!, incident: closed });
+        } catch (err) {
+          this.throttle.error('incident_close_failed', { err, alarmId: a.id, incidentId: a.incidentId }, 'closing an incident failed');
+        }
+      }
+      if (incidentEvents.length) this.emit(incidentEvents);
+      if (failed) {
+        this.failures++;
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+      }
     } finally {
       this.running = undefined;
       if (this.pending) this.schedule();
     }
   }
 
-  private async writeAlarm(tx: Queryable, b: { a: AlarmRecord; unsaved: number; persisted: boolean }): Promise<{ id: string; count: number; inserted?: boolean; incidentId: string | null; gone?: boolean }> {
-    const a = b.a;
+  /** Takes the store's answer into the record; returns the events it makes true. */
+  private applyResult(a: AlarmRecord, snap: { version: number; unsaved: number; events: AlarmEventName[] }, r: { id: string; count: number; inserted?: boolean; incidentId: string | null }): AlarmEventName[] {
+    a.persisted = true;
+    a.id = r.id;
+    a.incidentId = r.incidentId ?? a.incidentId;
+    a.unsaved -= snap.unsaved;
+    a.count = r.count + a.unsaved;
+    a.savedVersion = snap.version;
+    // Another writer had already raised this alarm: for us it is a repeat.
+    const names = r.inserted === false ? snap.events.map((n) => (n === 'raised' ? 'updated' : n)) : snap.events;
+    const out: AlarmEventName[] = [];
+    for (const n of names) if (!out.includes(n) && !(n === 'updated' && out.includes('raised'))) out.push(n);
+    return out;
+  }
+
+  private async writeAlarm(tx: Queryable, a: AlarmRecord, b: { unsaved: number; persisted: boolean }): Promise<{ id: string; count: number; inserted?: boolean; incidentId: string | null; gone?: boolean }> {
     if (a.dropped) {
       if (b.persisted) await deletePendingAlarm(tx, a.id);
       return { id: a.id, count: a.count, incidentId: null, gone: true };
@@ -163,33 +205,5 @@ export class AlarmWriter {
     const r = await updateAlarm(tx, a, b.unsaved);
     // A row that vanished was a pending one dropped by another writer: write it anew.
     return r ? { id: a.id, count: r.count, incidentId: r.incidentId } : insertAlarm(tx, a, a.count);
-  }
-
-  private emitAfterCommit(batch: { a: AlarmRecord; version: number; unsaved: number; events: AlarmEventName[] }[], results: Map<AlarmRecord, { id: string; count: number; inserted?: boolean; incidentId: string | null; gone?: boolean }>, incidentEvents: RulesEvent[]): void {
-    const events: RulesEvent[] = [];
-    const at = new Date(this.now()).toISOString();
-    for (const b of batch) {
-      const a = b.a;
-      const r = results.get(a)!;
-      if (r.gone) continue;
-      a.persisted = true;
-      a.id = r.id;
-      a.incidentId = r.incidentId;
-      a.unsaved -= b.unsaved;
-      a.count = r.count + a.unsaved;
-      a.savedVersion = b.version;
-      let names = b.events;
-      // Another writer had already raised this alarm: for us it is a repeat.
-      if (r.inserted === false) names = names.map((n) => (n === 'raised' ? 'updated' : n));
-      const seen = new Set<AlarmEventName>();
-      const view = alarmView(a);
-      for (const n of names) {
-        if (seen.has(n) || (n === 'updated' && seen.has('raised'))) continue;
-        seen.add(n);
-        events.push({ kind: 'alarm', event: n, at, alarm: view });
-      }
-    }
-    events.push(...incidentEvents);
-    if (events.length) this.emit(events);
   }
 }

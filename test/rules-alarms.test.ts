@@ -126,10 +126,12 @@ describe('storms', () => {
     const t = await h.engine();
     for (const d of ['ba1-smoke-detector-1', 'ba1-smoke-detector-2', 'ba1-smoke-detector-3']) t.tel(d, { alarm: true });
     await t.settle();
-    expect(t.events.filter((e) => e.kind === 'incident').map((e) => e.event)).toEqual(['opened']);
-    const raised = t.events.filter((e) => e.kind === 'alarm' && e.event === 'raised');
-    expect(new Set(raised.map((e) => e.kind === 'alarm' && e.alarm.incidentId)).size).toBe(1);
-    expect(raised.every((e) => e.kind === 'alarm' && e.alarm.incidentId)).toBe(true);
+    const incidentEvents = t.events.filter((e) => e.kind === 'incident');
+    expect(incidentEvents.map((e) => e.event)).toEqual(['opened']);
+    expect(incidentEvents[0]!.kind === 'incident' && incidentEvents[0]!.incident.deviceIds).toEqual(['ba1-smoke-detector-1', 'ba1-smoke-detector-2', 'ba1-smoke-detector-3']);
+    // Alarm events go out first (a raised alarm does not wait for its storm); the rows carry the incident.
+    const rows = await open({ ruleId: 'smoke-device-alarm' });
+    expect(new Set(rows.map((a) => a.incidentId))).toEqual(new Set([incidentEvents[0]!.kind === 'incident' && incidentEvents[0]!.incident.id]));
   });
 
   it('alarms further apart than the window stay apart', async () => {

@@ -1,51 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCredentials } from '../simulators/credentials.ts';
 import { connect, eventually } from './helpers/platform.ts';
+import { startPlatformProcess, type PlatformProcess, ROOT } from './helpers/process.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SITE = path.join(root, 'test', 'fixtures', 'small-site-overrides.json');
+const SITE = path.join(ROOT, 'test', 'fixtures', 'small-site-overrides.json');
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sps-kill-'));
 const TOKEN = 'kill-test-token';
-let child: ChildProcess | undefined;
-afterAll(() => {
-  if (child?.exitCode === null) child.kill('SIGKILL');
+let run: PlatformProcess | undefined;
+afterAll(async () => {
+  await run?.stop('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Starts `npm start`'s entry point as its own process and resolves with its ports. */
-async function start(): Promise<{ proc: ChildProcess; mqtt: number; http: number }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
-    cwd: root,
-    env: { ...process.env, HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', DATA_DIR: dataDir, SITE_FILE: SITE, PLATFORM_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  proc.stderr!.on('data', (d) => (stderr += d));
-  const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (const line of buf.split('\n')) if (line.includes('"platform started"')) resolve(JSON.parse(line).ports);
-    });
-    proc.once('exit', (code) => reject(new Error(`platform exited early (${code}): ${stderr}`)));
-  });
-  return { proc, ...ports };
-}
+const start = () => startPlatformProcess({ DATA_DIR: dataDir, SITE_FILE: SITE, PLATFORM_ADMIN_TOKEN: TOKEN });
 
 describe('alarm state across a kill -9', () => {
   it('resumes a pending hold and an active alarm: none lost, none duplicated', async () => {
-    let run = await start();
-    child = run.proc;
-    const api = async (url: string) => (await fetch(`http://127.0.0.1:${run.http}${url}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    run = await start();
+    const api = async (url: string) => (await fetch(`http://127.0.0.1:${run!.ports.http}${url}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
     const creds = readCredentials(path.join(dataDir, 'device-credentials.json')).filter((c) => c.type === 'smoke-detector');
     const [a, b] = creds as [(typeof creds)[0], (typeof creds)[0]];
     const publish = async (c: typeof a, props: Record<string, unknown>) => {
-      const client = await connect(`mqtt://127.0.0.1:${run.mqtt}`, c.id, c.secret);
+      const client = await connect(`mqtt://127.0.0.1:${run!.ports.mqtt}`, c.id, c.secret);
       await client.publishAsync(`v1/smoke-detector/${c.id}/telemetry`, JSON.stringify({ props }), { qos: 1 });
       await client.endAsync();
     };
@@ -58,12 +37,8 @@ describe('alarm state across a kill -9', () => {
       return pa && ab && { pa, ab };
     }, 5000, 'one pending, one active');
 
-    const exited = new Promise((r) => run.proc.once('exit', r));
-    run.proc.kill('SIGKILL');
-    await exited;
-
+    await run.stop('SIGKILL');
     run = await start();
-    child = run.proc;
     await publish(b, { alarm: true }); // a repeat of the active alarm, after the restart
     const after = await eventually(async () => {
       const all = (await api('/api/v1/alarms?limit=100')).items as { id: string; deviceId: string; ruleId: string; state: string; count: number; pendingSince: string; raisedAt: string }[];
@@ -78,8 +53,6 @@ describe('alarm state across a kill -9', () => {
     expect(after.forB).toHaveLength(1);
     expect(after.forB[0]!.id).toBe(before.ab.id);
 
-    const stopped = new Promise<number | null>((r) => run.proc.once('exit', (code) => r(code)));
-    run.proc.kill('SIGTERM');
-    expect(await stopped).toBe(0);
+    expect(await run.stop('SIGTERM')).toBe(0);
   });
 });

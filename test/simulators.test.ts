@@ -71,8 +71,10 @@ describe('simulator scenarios', () => {
     await watcher.subscribeAsync('v1/+/+/status', { qos: 1 });
     const sim = await run(['offline-storm'], 6);
     expect(sim.stats.dropped).toBeGreaterThan(0);
-    expect(offline.size).toBe(sim.stats.dropped);
+    // Every dropped device went offline and came back; at the end of the run all devices leave, so
+    // `offline` may hold more than the dropped ones by the time it is read.
     expect(backOnline.size).toBe(sim.stats.dropped);
+    expect(offline.size).toBeGreaterThanOrEqual(sim.stats.dropped);
     await watcher.endAsync();
   });
 

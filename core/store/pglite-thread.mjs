@@ -1,0 +1,69 @@
+// The embedded store's own thread: PGlite (PostgreSQL in WASM) runs here, so its work never blocks
+// the broker's thread. Plain JavaScript, so it loads the same way under tsx, vitest and node.
+// Protocol (one message in, one out, matched by `id`): query, exec, begin, commit, rollback, close.
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+
+const pg = await PGlite.create(workerData.dir);
+/** Open transactions by the main side's number: the PGlite transaction and how to end it. */
+const txs = new Map();
+
+const errorOf = (err) => ({ message: err?.message ?? String(err), code: err?.code, detail: err?.detail, constraint: err?.constraint });
+
+async function handle(m) {
+  switch (m.op) {
+    case 'query': {
+      const target = m.tx ? txs.get(m.tx)?.tx : pg;
+      if (!target) throw new Error(`transaction ${m.tx} is not open`);
+      const r = await target.query(m.sql, m.params);
+      return { rows: r.rows, affectedRows: r.affectedRows };
+    }
+    case 'exec':
+      await pg.exec(m.sql);
+      return {};
+    case 'begin': {
+      const t = { tx: undefined, commit: undefined, rollback: undefined, done: undefined };
+      let opened;
+      const isOpen = new Promise((r) => (opened = r));
+      // PGlite keeps the transaction open until the promise given to it settles: commit or rollback.
+      t.done = pg.transaction(
+        (tx) =>
+          new Promise((commit, rollback) => {
+            Object.assign(t, { tx, commit, rollback });
+            opened();
+          }),
+      );
+      t.done.catch(() => undefined);
+      txs.set(m.tx, t);
+      await Promise.race([isOpen, t.done]);
+      return {};
+    }
+    case 'commit':
+    case 'rollback': {
+      const t = txs.get(m.tx);
+      if (!t) throw new Error(`transaction ${m.tx} is not open`);
+      txs.delete(m.tx);
+      if (m.op === 'commit') t.commit();
+      else t.rollback(new Error('rolled back'));
+      try {
+        await t.done;
+      } catch (err) {
+        if (m.op === 'commit') throw err;
+      }
+      return {};
+    }
+    case 'close':
+      await pg.close();
+      return {};
+    default:
+      throw new Error(`unknown op ${m.op}`);
+  }
+}
+
+parentPort.on('message', (m) => {
+  handle(m).then(
+    (result) => parentPort.postMessage({ id: m.id, ...result }),
+    (err) => parentPort.postMessage({ id: m.id, error: errorOf(err) }),
+  );
+});
+parentPort.postMessage({ ready: true });

@@ -1,0 +1,82 @@
+import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import type { Db, Queryable } from './db.ts';
+
+type Reply = { id: number; rows?: unknown[]; affectedRows?: number; error?: { message: string; code?: string; detail?: string; constraint?: string } };
+
+/**
+ * The embedded store on its own thread (see pglite-thread.mjs). The broker's thread only posts
+ * messages; PostgreSQL's work (a batch of readings, an alarm's transaction) runs beside it, on the
+ * machine's other core. Same interface and SQL as the in-thread `openPglite`.
+ */
+export async function openPgliteWorker(dir: string): Promise<Db> {
+  mkdirSync(dir, { recursive: true });
+  // No inherited --import hooks: the thread is plain JavaScript.
+  const worker = new Worker(new URL('./pglite-thread.mjs', import.meta.url), { workerData: { dir }, execArgv: [] });
+  const waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let nextTx = 1;
+  let failed: Error | undefined;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(new Error(`embedded store thread failed to start: ${err.message}`));
+    worker.once('error', onError);
+    worker.once('message', (m: { ready?: boolean }) => {
+      worker.off('error', onError);
+      if (m.ready) resolve();
+    });
+  });
+  worker.on('message', (m: Reply) => {
+    const w = waiting.get(m.id);
+    if (!w) return;
+    waiting.delete(m.id);
+    if (m.error) w.reject(Object.assign(new Error(m.error.message), m.error));
+    else w.resolve(m);
+  });
+  const failAll = (err: Error) => {
+    failed = err;
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  };
+  worker.on('error', (err) => failAll(new Error(`embedded store thread failed: ${err.message}`)));
+  worker.on('exit', (code) => failAll(new Error(`embedded store thread exited (${code})`)));
+
+  const call = (msg: Record<string, unknown>): Promise<Reply> => {
+    if (failed) return Promise.reject(failed);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      worker.postMessage({ ...msg, id });
+    });
+  };
+  const queryable = (tx?: number): Queryable => ({
+    query: async <T>(sql: string, params?: unknown[]) => {
+      const r = await call({ op: 'query', sql, params, tx });
+      return { rows: (r.rows ?? []) as T[], affectedRows: r.affectedRows };
+    },
+  });
+
+  return {
+    ...queryable(),
+    exec: async (sql) => {
+      await call({ op: 'exec', sql });
+    },
+    transaction: async (fn) => {
+      const tx = nextTx++;
+      await call({ op: 'begin', tx });
+      let result;
+      try {
+        result = await fn(queryable(tx));
+      } catch (err) {
+        await call({ op: 'rollback', tx }).catch(() => undefined);
+        throw err;
+      }
+      await call({ op: 'commit', tx });
+      return result;
+    },
+    close: async () => {
+      if (!failed) await call({ op: 'close' });
+      await worker.terminate();
+    },
+  };
+}
