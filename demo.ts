@@ -35,8 +35,10 @@ log.info(
 const stop = async () => {
   await sim.stop();
   await platform.ingest.flush();
+  await platform.rules.flush();
   const stored = await countReadingsByType(platform.db);
-  log.info({ storedByType: stored, ingest: platform.ingest.stats(), simulator: sim.stats }, 'demo summary');
+  const alarms = await platform.db.query<{ rule_id: string; state: string; n: number }>('SELECT rule_id, state, count(*)::int AS n FROM alarms GROUP BY rule_id, state ORDER BY rule_id');
+  log.info({ storedByType: stored, alarms: alarms.rows.map((r) => `${r.rule_id} ${r.state} ×${r.n}`), rules: platform.rules.stats(), ingest: platform.ingest.stats(), simulator: sim.stats }, 'demo summary');
   await platform.stop();
 };
 onShutdown(log, stop);
