@@ -6,10 +6,10 @@
  *     breach mode), on one core, against a real embedded store. Target: ≥ 200,000/s.
  *  2. Breach → alarm-event latency through the real broker (device publish → `platform/alarms/raised`
  *     at a service account), and ebike detection → `hold_door` at the device, while a simulator
- *     process keeps 2,000 messages/s of background load on the same broker. Targets: p99 < 20 ms
- *     and < 200 ms.
+ *     process (at nice 10) keeps 2,000 messages/s of background load on the same broker. Targets:
+ *     p99 < 20 ms and < 200 ms.
  *
- * Options: --readings N (default 200000), --samples N (default 300), --rate R (default 2000).
+ * Options: --readings N (default 200000), --samples N (default 1000), --rate R (default 2000).
  * Everything runs on loopback, in a temp folder, and stops by itself.
  */
 import { spawn } from 'node:child_process';
@@ -32,7 +32,7 @@ import { createRng, seedFor } from '../simulators/rng.ts';
 import { ROOT, startPlatformProcess } from '../test/helpers/process.ts';
 import { percentile, printTable } from './report.ts';
 
-const { values } = parseArgs({ options: { readings: { type: 'string', default: '200000' }, samples: { type: 'string', default: '300' }, rate: { type: 'string', default: '2000' } } });
+const { values } = parseArgs({ options: { readings: { type: 'string', default: '200000' }, samples: { type: 'string', default: '1000' }, rate: { type: 'string', default: '2000' } } });
 const READINGS = Number(values.readings);
 const SAMPLES = Number(values.samples);
 const RATE = Number(values.rate);
@@ -118,7 +118,9 @@ async function benchLatency() {
     return res.json();
   };
   const url = `mqtt://127.0.0.1:${platform.ports.mqtt}`;
-  const sim = spawn(process.execPath, ['--import', 'tsx', 'simulators/cli.ts', '--url', url, '--credentials', path.join(dir, 'device-credentials.json'), '--rate', String(RATE), '--duration', '600', '--qos', '1'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  // The load generator shares this 2-core machine with the platform; on a site it would not, so it
+  // runs at a lower priority (nice 10) and the platform gets the CPU first.
+  const sim = spawn('nice', ['-n', '10', process.execPath, '--import', 'tsx', 'simulators/cli.ts', '--url', url, '--credentials', path.join(dir, 'device-credentials.json'), '--rate', String(RATE), '--duration', '600', '--qos', '1'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: 'ignore' });
   const clients: mqtt.MqttClient[] = [];
   try {
     const smoke = await api('POST', '/api/v1/devices', { type: 'smoke-detector', buildingId: 'b01', id: 'bench-probe-smoke' });
@@ -153,7 +155,7 @@ async function benchLatency() {
       });
 
     await new Promise((r) => setTimeout(r, 5000)); // the simulator connects its 200 devices and reaches its rate
-    const health = () => api('GET', '/api/v1/health') as Promise<{ ingest: { received: number }; eventLoop: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number } }>;
+    const health = () => api('GET', '/api/v1/health') as Promise<{ ingest: { received: number }; rules: { announceP50Ms: number; announceP99Ms: number }; eventLoop: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number } }>;
     const received0 = (await health()).ingest.received; // also starts the event-loop window
     const t0 = performance.now();
     const alarmLat: number[] = [];
@@ -166,7 +168,7 @@ async function benchLatency() {
     }
     const end = await health();
     const loadRate = (end.ingest.received - received0) / ((performance.now() - t0) / 1000);
-    return { alarmLat, cmdLat, loadRate, eventLoop: end.eventLoop };
+    return { alarmLat, cmdLat, loadRate, eventLoop: end.eventLoop, announce: end.rules };
   } finally {
     for (const c of clients) await c.endAsync().catch(() => undefined);
     sim.kill('SIGTERM');
@@ -194,6 +196,7 @@ printTable('latency through the real broker', [
   ['background load measured', `${Math.round(l.loadRate).toLocaleString()} msg/s`],
   ['platform event-loop delay p50 / p99 / max', `${l.eventLoop.delayP50Ms} / ${l.eventLoop.delayP99Ms} / ${l.eventLoop.delayMaxMs} ms`],
   ['breach → platform/alarms/raised p50 / p99', `${a50.toFixed(1)} ms / ${a99.toFixed(1)} ms`],
+  ['  of which raise → written and announced p50 / p99', `${l.announce.announceP50Ms} ms / ${l.announce.announceP99Ms} ms`],
   ['limit p99', '20 ms'],
   ['ratio p99 to limit', `${(a99 / 20).toFixed(2)}× (below 1 meets it)`],
   ['ebike_detected → hold_door p50 / p99', `${c50.toFixed(1)} ms / ${c99.toFixed(1)} ms`],

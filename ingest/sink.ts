@@ -16,6 +16,7 @@ export interface ReadingSink {
 
 /** How often devices' latest properties are merged into the store: the API's view may lag this much. */
 const LATEST_EVERY_MS = 1000;
+const LATEST_SLICE = 50;
 
 /**
  * The embedded time series (DESIGN §2): readings in the relational store, pruned by a retention
@@ -60,7 +61,11 @@ export class EmbeddedSink implements ReadingSink {
     if (this.latest.size === 0) return;
     const batch = this.latest;
     this.latest = new Map();
-    this.merging = mergeLatest(this.db, [...batch].map(([id, l]) => ({ id, props: l.props, at: new Date(l.at) }))).catch((err: Error) => {
+    const rows = [...batch].map(([id, l]) => ({ id, props: l.props, at: new Date(l.at) }));
+    this.merging = (async () => {
+      // In slices, so an alarm's write never waits behind the whole site's merge.
+      for (let i = 0; i < rows.length; i += LATEST_SLICE) await mergeLatest(this.db, rows.slice(i, i + LATEST_SLICE));
+    })().catch((err: Error) => {
       this.log?.error({ err, devices: batch.size }, 'merging latest properties failed; will retry');
       // Newer values that came in meanwhile win over the failed ones.
       for (const [id, l] of batch) {

@@ -7,6 +7,7 @@ import { answerCommand, insertCommands, type CommandStatus } from './command-sto
 import type { RulesEvent } from './events.ts';
 import { closeIncidentIfDone, joinStorm } from './incident-store.ts';
 import { saveMemory, type RuleMemory } from './memory-store.ts';
+import { WriteLane } from './write-lane.ts';
 
 export interface QueuedCommand {
   id: string;
@@ -26,159 +27,164 @@ export interface QueuedAnswer {
   answer?: unknown;
 }
 
-const RETRY_MS = 1000;
-
 /**
- * Writes alarm changes behind the engine, off its synchronous path: whatever changed while the
- * previous round ran goes out in the next one, as soon as that one ends. So a burst of 1,000
- * repeats costs a handful of UPDATEs, and an idle engine writes within a tick. An alarm's event is
- * emitted only after the statement that makes it true; storms are settled right after.
+ * Writes alarm changes behind the engine, off its synchronous path, in two lanes that never wait
+ * for each other's rounds:
+ *  - alarms: rows, one statement each (one round trip to the store's thread is all that stands
+ *    between a breach and its event), then their lifecycle events;
+ *  - aftermath: downlink commands (once their alarm row exists), devices' answers, rule memory,
+ *    storms and incident closes, then incident events.
+ * Whatever changed while a lane's round ran goes out in its next one, so a burst of 1,000 repeats
+ * costs a handful of UPDATEs, and an idle engine writes within a tick.
  */
 export class AlarmWriter {
   private dirty = new Set<AlarmRecord>();
   private commands: QueuedCommand[] = [];
   private answers: QueuedAnswer[] = [];
   private memory = new Map<string, { deviceId: string; ruleId: string; data: RuleMemory; at: number }>();
-  private running: Promise<void> | undefined;
-  private scheduled = false;
-  private closed = false;
+  private storms: AlarmRecord[] = [];
+  private ended: AlarmRecord[] = [];
+  private readonly alarms: WriteLane;
+  private readonly aftermath: WriteLane;
   private readonly throttle: LogThrottle;
   writes = 0;
   failures = 0;
 
-  constructor(private readonly db: Db, private readonly log: Logger, private readonly emit: (events: RulesEvent[]) => void, private readonly now: () => number) {
+  constructor(private readonly db: Db, log: Logger, private readonly emit: (events: RulesEvent[]) => void, private readonly now: () => number) {
     this.throttle = new LogThrottle(log);
+    this.alarms = new WriteLane(() => this.alarmRound(), () => this.dirty.size > 0);
+    this.aftermath = new WriteLane(() => this.aftermathRound(), () => this.aftermathReady());
   }
 
   get pending(): number {
-    return this.dirty.size + this.commands.length + this.answers.length + this.memory.size;
+    return this.dirty.size + this.commands.length + this.answers.length + this.memory.size + this.storms.length + this.ended.length;
   }
 
   alarm(a: AlarmRecord): void {
     a.version++;
     this.dirty.add(a);
-    this.schedule();
+    this.alarms.schedule();
   }
 
   command(c: QueuedCommand): void {
     this.commands.push(c);
-    this.schedule();
+    this.aftermath.schedule();
   }
 
   answer(a: QueuedAnswer): void {
     this.answers.push(a);
-    this.schedule();
+    this.aftermath.schedule();
   }
 
   remember(deviceId: string, ruleId: string, data: RuleMemory, at: number): void {
     this.memory.set(`${deviceId}\u0000${ruleId}`, { deviceId, ruleId, data, at });
-    this.schedule();
+    this.aftermath.schedule();
   }
 
   /** Resolves once everything queued before the call is written. */
   async flush(): Promise<void> {
-    while (this.running || this.pending) {
-      if (this.running) await this.running;
-      else await (this.running = this.write());
+    while (this.pending) {
+      const before = this.pending;
+      await this.alarms.flush();
+      await this.aftermath.flush();
+      if (this.pending && this.pending === before && !this.aftermathReady() && this.dirty.size === 0) break;
     }
   }
 
   async close(): Promise<void> {
     await this.flush();
-    this.closed = true;
+    this.alarms.close();
+    this.aftermath.close();
     this.throttle.close();
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.running || this.closed) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (!this.running && this.pending) this.running = this.write();
-    });
+  /** Commands wait for their alarm's row; everything else in the aftermath can go at once. */
+  private aftermathReady(): boolean {
+    return this.commands.some((c) => c.alarm.persisted) || this.answers.length > 0 || this.memory.size > 0 || this.storms.length > 0 || this.ended.length > 0;
   }
 
-  private async write(): Promise<void> {
-    const alarms = [...this.dirty];
+  private async alarmRound(): Promise<boolean> {
+    const batch = [...this.dirty];
     this.dirty.clear();
-    const commands = this.commands.splice(0);
-    const answers = this.answers.splice(0);
-    const memory = [...this.memory.values()];
-    this.memory.clear();
+    const events: RulesEvent[] = [];
     let failed = false;
-    try {
-      // 1. Alarm rows, one statement each (no transaction: one round trip to the store's thread is
-      //    what stands between a breach and its event). A row that fails waits for the next round.
-      const events: RulesEvent[] = [];
-      const storms: AlarmRecord[] = [];
-      const ended: AlarmRecord[] = [];
-      for (const a of alarms) {
-        const snap = { version: a.version, unsaved: a.unsaved, events: a.events.splice(0), persisted: a.persisted };
-        try {
-          const r = await this.writeAlarm(this.db, a, snap);
-          if (r.gone) continue;
-          const names = this.applyResult(a, snap, r);
-          for (const n of names) events.push({ kind: 'alarm', event: n, at: new Date(this.now()).toISOString(), alarm: alarmView(a) });
-          if (names.includes('raised') && a.state !== 'cleared' && a.storm.scopeId && !a.incidentId) storms.push(a);
-          if (names.includes('cleared') && a.incidentId) ended.push(a);
-        } catch (err) {
-          failed = true;
-          a.events.unshift(...snap.events);
-          this.dirty.add(a);
-          this.throttle.error('alarm_write_failed', { err, alarmId: a.id, deviceId: a.deviceId, ruleId: a.ruleId }, 'alarm write failed; retrying');
-        }
-      }
-      // 2. What hangs off the alarms: commands (after their alarm rows), answers, rule memory.
+    for (const a of batch) {
+      const snap = { version: a.version, unsaved: a.unsaved, events: a.events.splice(0), persisted: a.persisted };
       try {
-        await insertCommands(this.db, commands.map((c) => ({ ...c, alarmId: c.alarm.id })));
-        commands.length = 0;
-        for (const a of answers.splice(0)) {
-          if (!(await answerCommand(this.db, a))) this.throttle.warn(`unanswerable:${a.deviceId}`, { deviceId: a.deviceId, commandId: a.id, status: a.status }, 'device answered a command that is not waiting (unknown, or already answered or timed out)');
-        }
-        await saveMemory(this.db, memory);
-        memory.length = 0;
+        const r = await this.writeAlarm(this.db, a, snap);
+        if (r.gone) continue;
+        const names = this.applyResult(a, snap, r);
+        for (const n of names) events.push({ kind: 'alarm', event: n, at: new Date(this.now()).toISOString(), alarm: alarmView(a) });
+        if (names.includes('raised') && a.state !== 'cleared' && a.storm.scopeId && !a.incidentId) this.storms.push(a);
+        if (names.includes('cleared') && a.incidentId) this.ended.push(a);
       } catch (err) {
         failed = true;
-        this.throttle.error('rules_write_failed', { err, commands: commands.length, answers: answers.length, memory: memory.length }, 'writing commands, answers or rule memory failed; retrying');
-        this.commands.unshift(...commands);
-        this.answers.unshift(...answers);
-        for (const m of memory) if (!this.memory.has(`${m.deviceId}\u0000${m.ruleId}`)) this.memory.set(`${m.deviceId}\u0000${m.ruleId}`, m);
+        a.events.unshift(...snap.events);
+        this.dirty.add(a);
+        this.throttle.error('alarm_write_failed', { err, alarmId: a.id, deviceId: a.deviceId, ruleId: a.ruleId }, 'alarm write failed; retrying');
       }
-      this.writes++;
-      if (events.length) this.emit(events);
-      // 3. Storms, once the alarms themselves are out: one transaction each, so two nodes agree.
-      const incidentEvents: RulesEvent[] = [];
-      for (const a of storms) {
-        try {
-          const joined = await this.db.transaction((tx) =>
-            joinStorm(tx, {
-              alarmId: a.id, deviceId: a.deviceId, group: a.storm.group, scopeKind: a.storm.scope, scopeId: a.storm.scopeId!, windowS: a.storm.windowS,
-              at: a.raisedAt ?? this.now(), gridId: a.placement.gridId, communityId: a.placement.communityId,
-            }),
-          );
-          if (joined) a.incidentId = joined.incidentId;
-          if (joined?.changed) incidentEvents.push({ kind: 'incident', event: joined.changed.event, at: new Date(this.now()).toISOString(), incident: joined.changed.incident });
-        } catch (err) {
-          this.throttle.error('storm_failed', { err, alarmId: a.id, deviceId: a.deviceId }, 'storm grouping failed; the alarm stands alone');
-        }
-      }
-      for (const a of ended) {
-        try {
-          const closed = await closeIncidentIfDone(this.db, a.incidentId!, a.clearedAt ?? this.now());
-          if (closed) incidentEvents.push({ kind: 'incident', event: 'closed', at: closed.closedAt!, incident: closed });
-        } catch (err) {
-          this.throttle.error('incident_close_failed', { err, alarmId: a.id, incidentId: a.incidentId }, 'closing an incident failed');
-        }
-      }
-      if (incidentEvents.length) this.emit(incidentEvents);
-      if (failed) {
-        this.failures++;
-        await new Promise((r) => setTimeout(r, RETRY_MS));
-      }
-    } finally {
-      this.running = undefined;
-      if (this.pending) this.schedule();
     }
+    this.writes++;
+    if (failed) this.failures++;
+    if (events.length) this.emit(events);
+    if (this.aftermathReady()) this.aftermath.schedule();
+    return failed;
+  }
+
+  private async aftermathRound(): Promise<boolean> {
+    let failed = false;
+    const ready = this.commands.filter((c) => c.alarm.persisted);
+    const waitingIds = new Set(this.commands.filter((c) => !c.alarm.persisted).map((c) => c.id));
+    const answers = this.answers.filter((a) => !waitingIds.has(a.id));
+    const memory = [...this.memory.values()];
+    const storms = this.storms.splice(0);
+    const ended = this.ended.splice(0);
+    this.commands = this.commands.filter((c) => !c.alarm.persisted);
+    this.answers = this.answers.filter((a) => waitingIds.has(a.id));
+    this.memory.clear();
+    try {
+      await insertCommands(this.db, ready.map((c) => ({ ...c, alarmId: c.alarm.id })));
+      ready.length = 0;
+      while (answers.length) {
+        const a = answers[0]!;
+        if (!(await answerCommand(this.db, a))) this.throttle.warn(`unanswerable:${a.deviceId}`, { deviceId: a.deviceId, commandId: a.id, status: a.status }, 'device answered a command that is not waiting (unknown, or already answered or timed out)');
+        answers.shift();
+      }
+      await saveMemory(this.db, memory);
+      memory.length = 0;
+    } catch (err) {
+      failed = true;
+      this.throttle.error('rules_write_failed', { err, commands: ready.length, answers: answers.length, memory: memory.length }, 'writing commands, answers or rule memory failed; retrying');
+      this.commands.unshift(...ready);
+      this.answers.unshift(...answers);
+      for (const m of memory) if (!this.memory.has(`${m.deviceId}\u0000${m.ruleId}`)) this.memory.set(`${m.deviceId}\u0000${m.ruleId}`, m);
+    }
+    const incidentEvents: RulesEvent[] = [];
+    for (const a of storms) {
+      try {
+        const joined = await this.db.transaction((tx) =>
+          joinStorm(tx, {
+            alarmId: a.id, deviceId: a.deviceId, group: a.storm.group, scopeKind: a.storm.scope, scopeId: a.storm.scopeId!, windowS: a.storm.windowS,
+            at: a.raisedAt ?? this.now(), gridId: a.placement.gridId, communityId: a.placement.communityId,
+          }),
+        );
+        if (joined) a.incidentId = joined.incidentId;
+        if (joined?.changed) incidentEvents.push({ kind: 'incident', event: joined.changed.event, at: new Date(this.now()).toISOString(), incident: joined.changed.incident });
+      } catch (err) {
+        this.throttle.error('storm_failed', { err, alarmId: a.id, deviceId: a.deviceId }, 'storm grouping failed; the alarm stands alone');
+      }
+    }
+    for (const a of ended) {
+      try {
+        const closed = await closeIncidentIfDone(this.db, a.incidentId!, a.clearedAt ?? this.now());
+        if (closed) incidentEvents.push({ kind: 'incident', event: 'closed', at: closed.closedAt!, incident: closed });
+      } catch (err) {
+        this.throttle.error('incident_close_failed', { err, alarmId: a.id, incidentId: a.incidentId }, 'closing an incident failed');
+      }
+    }
+    if (incidentEvents.length) this.emit(incidentEvents);
+    if (failed) this.failures++;
+    return failed;
   }
 
   /** Takes the store's answer into the record; returns the events it makes true. */

@@ -10,6 +10,7 @@ import { AlarmWriter } from './alarm-writer.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadWaitingCommands } from './command-store.ts';
 import { Deadlines, type Schedulable } from './deadlines.ts';
+import { Reservoir } from '../core/reservoir.ts';
 import { loadPlacement, loadPlacements, stormScopeId, type Placement } from './directory.ts';
 import { eventTopic, type RulesEvent } from './events.ts';
 import { loadMemory } from './memory-store.ts';
@@ -84,6 +85,8 @@ export class RuleEngine {
   private readonly writer: AlarmWriter;
   private readonly listeners: ((e: RulesEvent) => void)[] = [];
   private readonly commandTimeoutMs: number;
+  /** Raise (in memory) → event out (written): the store's share of an alarm's latency. */
+  private readonly announceMs = new Reservoir(1000);
   readonly counters = { readings: 0, evaluations: 0, raised: 0, cleared: 0, commandsSent: 0, commandsAnswered: 0, commandsTimedOut: 0, unknownDevices: 0 };
 
   constructor(private readonly opts: EngineOptions) {
@@ -206,7 +209,7 @@ export class RuleEngine {
   stats() {
     let open = 0;
     for (const d of this.devices.values()) for (const s of d.states) if (s?.alarm) open++;
-    return { ...this.counters, openAlarms: open, deadlines: this.deadlines.size, waitingCommands: this.waiting.size, writeQueue: this.writer.pending, writes: this.writer.writes, writeFailures: this.writer.failures };
+    return { ...this.counters, announceP50Ms: this.announceMs.percentile(50), announceP99Ms: this.announceMs.percentile(99), openAlarms: open, deadlines: this.deadlines.size, waitingCommands: this.waiting.size, writeQueue: this.writer.pending, writes: this.writer.writes, writeFailures: this.writer.failures };
   }
 
   /** Resolves once every change so far is in the store and its events are out. */
@@ -509,7 +512,9 @@ export class RuleEngine {
   }
 
   private emit(events: RulesEvent[]): void {
+    const now = this.clock.now();
     for (const e of events) {
+      if (e.kind === 'alarm' && e.event === 'raised' && e.alarm.raisedAt) this.announceMs.add(now - Date.parse(e.alarm.raisedAt));
       this.opts.publish(eventTopic(e), JSON.stringify(e), { qos: 1 }).catch((err: Error) => this.opts.log.error({ err, topic: eventTopic(e) }, 'rules event publish failed'));
       for (const l of this.listeners) {
         try {

@@ -15,7 +15,7 @@ const healthSchema = z.object({
     acks: z.number(),
     pending: z.record(z.string(), z.number()),
   }),
-  rules: z.object({ readings: z.number(), evaluations: z.number(), raised: z.number(), cleared: z.number(), openAlarms: z.number(), commandsSent: z.number(), commandsTimedOut: z.number(), writeQueue: z.number(), writeFailures: z.number() }),
+  rules: z.object({ readings: z.number(), announceP50Ms: z.number(), announceP99Ms: z.number(), evaluations: z.number(), raised: z.number(), cleared: z.number(), openAlarms: z.number(), commandsSent: z.number(), commandsTimedOut: z.number(), writeQueue: z.number(), writeFailures: z.number() }),
   /** How late the broker's thread ran timers since the previous health request: the platform's headroom. */
   eventLoop: z.object({ delayP50Ms: z.number(), delayP99Ms: z.number(), delayMaxMs: z.number() }),
   uptimeS: z.number(),

@@ -14,10 +14,11 @@ export interface PlatformProcess {
 
 /**
  * Runs `npm start`'s entry point as its own process on free loopback ports and resolves once it
- * has logged the ports it chose. `env` adds to (and overrides) the defaults below.
+ * has logged the ports it chose. `env` adds to (and overrides) the defaults below; `nodeArgs` go to
+ * node itself (e.g. `--cpu-prof` to profile the platform under a benchmark's load).
  */
-export async function startPlatformProcess(env: Record<string, string>): Promise<PlatformProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
+export async function startPlatformProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<PlatformProcess> {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'main.ts'], {
     cwd: ROOT,
     env: { ...process.env, HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
