@@ -161,6 +161,111 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'users, duty, work items with their append-only timeline, whistles',
+    sql: `
+      CREATE TABLE users (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        role text NOT NULL CHECK (role IN ('admin','property_manager','grid_worker','property_staff','department','resident')),
+        token_sha256 text NOT NULL UNIQUE,
+        grid_ids text[] NOT NULL DEFAULT '{}',
+        community_ids text[] NOT NULL DEFAULT '{}',
+        department text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- The grid worker on duty in each grid: grid work orders of that grid go to them.
+      CREATE TABLE duty (
+        grid_id text PRIMARY KEY REFERENCES org_units(id),
+        user_id text NOT NULL REFERENCES users(id)
+      );
+
+      CREATE TABLE work_items (
+        id text PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('work_order','ticket')),
+        status text NOT NULL CHECK (status IN ('collected','accepted','dispatched','in_progress','resolved','closed','rejected')),
+        severity text NOT NULL CHECK (severity IN ('critical','major','minor')),
+        category text,
+        title text NOT NULL,
+        description text,
+        source text NOT NULL CHECK (source IN ('alarm','resident','staff')),
+        source_key text,
+        alarm_id text,
+        incident_id text,
+        device_id text,
+        rule_id text,
+        building_id text,
+        micro_grid_id text,
+        grid_id text,
+        community_id text,
+        street_id text,
+        location jsonb NOT NULL DEFAULT '{}'::jsonb,
+        reporter_id text,
+        assignee_id text,
+        escalation_level text NOT NULL DEFAULT 'grid' CHECK (escalation_level IN ('grid','community','street')),
+        count integer NOT NULL DEFAULT 1,
+        auto_close boolean NOT NULL DEFAULT false,
+        verify_s integer NOT NULL DEFAULT 0,
+        evidence jsonb NOT NULL DEFAULT '{}'::jsonb,
+        photos jsonb NOT NULL DEFAULT '[]'::jsonb,
+        accept_due timestamptz,
+        resolve_due timestamptz,
+        reminders integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL,
+        accepted_at timestamptz,
+        resolved_at timestamptz,
+        closed_at timestamptz,
+        rating jsonb,
+        revisit jsonb,
+        version integer NOT NULL DEFAULT 1
+      );
+      -- One open item per alarm or incident: repeats count on it, never a new item.
+      CREATE UNIQUE INDEX work_items_one_open ON work_items(source_key) WHERE status NOT IN ('closed','rejected') AND source_key IS NOT NULL;
+      CREATE INDEX work_items_status ON work_items(status);
+      CREATE INDEX work_items_grid ON work_items(grid_id);
+      CREATE INDEX work_items_device ON work_items(device_id);
+      CREATE INDEX work_items_assignee ON work_items(assignee_id);
+
+      CREATE TABLE work_item_events (
+        item_id text NOT NULL REFERENCES work_items(id),
+        seq integer NOT NULL,
+        at timestamptz NOT NULL,
+        actor_id text NOT NULL,
+        actor_role text NOT NULL,
+        action text NOT NULL,
+        from_status text,
+        to_status text,
+        note text,
+        photos jsonb NOT NULL DEFAULT '[]'::jsonb,
+        data jsonb NOT NULL DEFAULT '{}'::jsonb,
+        PRIMARY KEY (item_id, seq)
+      );
+      -- 操作留痕: the timeline is append-only in the store itself, whatever code runs against it.
+      CREATE FUNCTION work_item_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'work item timeline is append-only';
+      END
+      $$;
+      CREATE TRIGGER work_item_events_no_update BEFORE UPDATE OR DELETE ON work_item_events
+        FOR EACH ROW EXECUTE FUNCTION work_item_events_append_only();
+      CREATE TRIGGER work_item_events_no_truncate BEFORE TRUNCATE ON work_item_events
+        FOR EACH STATEMENT EXECUTE FUNCTION work_item_events_append_only();
+
+      -- 网格吹哨、部门报到: each whistled department reports in by its deadline and finishes its part.
+      CREATE TABLE work_item_whistles (
+        item_id text NOT NULL REFERENCES work_items(id),
+        department text NOT NULL,
+        whistled_at timestamptz NOT NULL,
+        report_due timestamptz NOT NULL,
+        reported_at timestamptz,
+        finished_at timestamptz,
+        late boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (item_id, department)
+      );
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number[]> {
@@ -180,11 +285,26 @@ export async function migrate(db: Db): Promise<number[]> {
   return applied;
 }
 
-/** Splits a migration into statements (ours never put a semicolon inside a literal). */
-function splitStatements(sql: string): string[] {
-  return sql
-    .replace(/--[^\n]*/g, '')
-    .split(';')
-    .map((s) => s.trim())
-    .filter(Boolean);
+/**
+ * Splits a migration into statements: at semicolons outside `$$ … $$` bodies (ours never put a
+ * semicolon inside a string literal).
+ */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  const parts = sql.replace(/--[^\n]*/g, '').split('$$');
+  parts.forEach((part, i) => {
+    if (i % 2 === 1) {
+      current += `$$${part}$$`;
+      return;
+    }
+    const pieces = part.split(';');
+    current += pieces[0];
+    for (const piece of pieces.slice(1)) {
+      out.push(current);
+      current = piece;
+    }
+  });
+  out.push(current);
+  return out.map((s) => s.trim()).filter(Boolean);
 }

@@ -1,0 +1,51 @@
+import type { Queryable } from './db.ts';
+
+export type UserRole = 'admin' | 'property_manager' | 'grid_worker' | 'property_staff' | 'department' | 'resident';
+
+/** Who a bearer token belongs to, and where they may act. */
+export interface User {
+  id: string;
+  name: string;
+  role: UserRole;
+  /** Grid worker: the grids they serve. */
+  gridIds: string[];
+  /** Property manager and staff: the compounds (communities) they serve. */
+  communityIds: string[];
+  /** Department users: which department (fire_brigade, police, …). */
+  department: string | null;
+}
+
+type Row = { id: string; name: string; role: UserRole; grid_ids: string[]; community_ids: string[]; department: string | null };
+const toUser = (r: Row): User => ({ id: r.id, name: r.name, role: r.role, gridIds: r.grid_ids, communityIds: r.community_ids, department: r.department });
+
+export async function insertUser(db: Queryable, u: User & { tokenSha256: string }): Promise<boolean> {
+  const r = await db.query(
+    `INSERT INTO users (id, name, role, token_sha256, grid_ids, community_ids, department) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+    [u.id, u.name, u.role, u.tokenSha256, u.gridIds, u.communityIds, u.department],
+  );
+  return (r.affectedRows ?? 0) > 0;
+}
+
+export async function userByToken(db: Queryable, tokenSha256: string): Promise<User | undefined> {
+  const { rows } = await db.query<Row>('SELECT * FROM users WHERE token_sha256 = $1', [tokenSha256]);
+  return rows[0] && toUser(rows[0]);
+}
+
+export async function getUser(db: Queryable, id: string): Promise<User | undefined> {
+  const { rows } = await db.query<Row>('SELECT * FROM users WHERE id = $1', [id]);
+  return rows[0] && toUser(rows[0]);
+}
+
+export async function listUsers(db: Queryable, f: { role?: UserRole } = {}): Promise<User[]> {
+  const { rows } = await db.query<Row>(`SELECT * FROM users ${f.role ? 'WHERE role = $1' : ''} ORDER BY id`, f.role ? [f.role] : []);
+  return rows.map(toUser);
+}
+
+export async function setDuty(db: Queryable, gridId: string, userId: string): Promise<void> {
+  await db.query('INSERT INTO duty (grid_id, user_id) VALUES ($1, $2) ON CONFLICT (grid_id) DO UPDATE SET user_id = EXCLUDED.user_id', [gridId, userId]);
+}
+
+export async function onDuty(db: Queryable, gridId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ user_id: string }>('SELECT user_id FROM duty WHERE grid_id = $1', [gridId]);
+  return rows[0]?.user_id;
+}

@@ -1,0 +1,228 @@
+import type { Queryable } from '../../core/store/db.ts';
+import type { Role, Status } from './transitions.ts';
+
+/** SQL for work items, their timeline and whistles. */
+
+export interface WorkItem {
+  id: string;
+  kind: 'work_order' | 'ticket';
+  status: Status;
+  severity: 'critical' | 'major' | 'minor';
+  category: string | null;
+  title: string;
+  description: string | null;
+  source: 'alarm' | 'resident' | 'staff';
+  sourceKey: string | null;
+  alarmId: string | null;
+  incidentId: string | null;
+  deviceId: string | null;
+  ruleId: string | null;
+  buildingId: string | null;
+  microGridId: string | null;
+  gridId: string | null;
+  communityId: string | null;
+  streetId: string | null;
+  location: Record<string, unknown>;
+  reporterId: string | null;
+  assigneeId: string | null;
+  escalationLevel: 'grid' | 'community' | 'street';
+  count: number;
+  autoClose: boolean;
+  verifyS: number;
+  evidence: Record<string, unknown>;
+  photos: string[];
+  acceptDue: string | null;
+  resolveDue: string | null;
+  reminders: number;
+  createdAt: string;
+  acceptedAt: string | null;
+  resolvedAt: string | null;
+  closedAt: string | null;
+  rating: { overall: number; speed: number; service: number; comment?: string; at: string } | null;
+  revisit: { result: 'satisfied' | 'fair' | 'unsatisfied'; note?: string; at: string; by: string } | null;
+  version: number;
+}
+
+export interface TimelineEntry {
+  seq: number;
+  at: string;
+  actorId: string;
+  actorRole: string;
+  action: string;
+  fromStatus: string | null;
+  toStatus: string | null;
+  note: string | null;
+  photos: string[];
+  data: Record<string, unknown>;
+}
+
+export interface Whistle {
+  department: string;
+  whistledAt: string;
+  reportDue: string;
+  reportedAt: string | null;
+  finishedAt: string | null;
+  late: boolean;
+}
+
+const COLUMNS: [keyof WorkItem, string][] = [
+  ['id', 'id'], ['kind', 'kind'], ['status', 'status'], ['severity', 'severity'], ['category', 'category'], ['title', 'title'], ['description', 'description'],
+  ['source', 'source'], ['sourceKey', 'source_key'], ['alarmId', 'alarm_id'], ['incidentId', 'incident_id'], ['deviceId', 'device_id'], ['ruleId', 'rule_id'],
+  ['buildingId', 'building_id'], ['microGridId', 'micro_grid_id'], ['gridId', 'grid_id'], ['communityId', 'community_id'], ['streetId', 'street_id'],
+  ['location', 'location'], ['reporterId', 'reporter_id'], ['assigneeId', 'assignee_id'], ['escalationLevel', 'escalation_level'], ['count', 'count'],
+  ['autoClose', 'auto_close'], ['verifyS', 'verify_s'], ['evidence', 'evidence'], ['photos', 'photos'], ['acceptDue', 'accept_due'], ['resolveDue', 'resolve_due'],
+  ['reminders', 'reminders'], ['createdAt', 'created_at'], ['acceptedAt', 'accepted_at'], ['resolvedAt', 'resolved_at'], ['closedAt', 'closed_at'],
+  ['rating', 'rating'], ['revisit', 'revisit'], ['version', 'version'],
+];
+const JSON_COLUMNS = new Set(['location', 'evidence', 'photos', 'rating', 'revisit']);
+
+function toItem(r: Record<string, unknown>): WorkItem {
+  const out: Record<string, unknown> = {};
+  for (const [k, c] of COLUMNS) {
+    const v = r[c];
+    out[k] = v instanceof Date ? v.toISOString() : v;
+  }
+  return out as unknown as WorkItem;
+}
+
+const param = (k: string, v: unknown) => (v === undefined ? null : JSON_COLUMNS.has(k) ? JSON.stringify(v) : v);
+
+/**
+ * Inserts an item unless an open one with the same source key exists; then that one's count goes
+ * up instead. Returns the row and whether it is new.
+ */
+export async function insertOrCount(db: Queryable, item: WorkItem): Promise<{ item: WorkItem; created: boolean }> {
+  const cols = COLUMNS.map(([, c]) => c);
+  const { rows } = await db.query<Record<string, unknown> & { created: boolean }>(
+    `INSERT INTO work_items (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})
+     ON CONFLICT (source_key) WHERE status NOT IN ('closed','rejected') AND source_key IS NOT NULL
+     DO UPDATE SET count = work_items.count + 1, version = work_items.version + 1
+     RETURNING *, (xmax = 0) AS created`,
+    COLUMNS.map(([k, c]) => param(c, item[k])),
+  );
+  return { item: toItem(rows[0]!), created: rows[0]!.created };
+}
+
+/** Writes the given fields if the row is still at `version` (optimistic: two staff grabbing at once, one wins). */
+export async function updateItem(db: Queryable, id: string, version: number, fields: Partial<WorkItem>): Promise<WorkItem | undefined> {
+  const sets: string[] = [];
+  const params: unknown[] = [id, version];
+  for (const [k, c] of COLUMNS) {
+    if (!(k in fields) || k === 'id' || k === 'version') continue;
+    params.push(param(c, fields[k]));
+    sets.push(`${c} = $${params.length}`);
+  }
+  const { rows } = await db.query<Record<string, unknown>>(
+    `UPDATE work_items SET ${[...sets, 'version = version + 1'].join(', ')} WHERE id = $1 AND version = $2 RETURNING *`,
+    params,
+  );
+  return rows[0] && toItem(rows[0]);
+}
+
+export async function getItem(db: Queryable, id: string): Promise<WorkItem | undefined> {
+  const { rows } = await db.query<Record<string, unknown>>('SELECT * FROM work_items WHERE id = $1', [id]);
+  return rows[0] && toItem(rows[0]);
+}
+
+export async function openItemBySource(db: Queryable, sourceKey: string): Promise<WorkItem | undefined> {
+  const { rows } = await db.query<Record<string, unknown>>(`SELECT * FROM work_items WHERE source_key = $1 AND status NOT IN ('closed','rejected')`, [sourceKey]);
+  return rows[0] && toItem(rows[0]);
+}
+
+/** The most recent item of a source closed since `since` (a relapse reopens it). */
+export async function recentlyClosedBySource(db: Queryable, sourceKeys: string[], since: string): Promise<WorkItem | undefined> {
+  const { rows } = await db.query<Record<string, unknown>>(
+    `SELECT * FROM work_items WHERE source_key = ANY($1::text[]) AND status = 'closed' AND closed_at >= $2 ORDER BY closed_at DESC LIMIT 1`,
+    [sourceKeys, since],
+  );
+  return rows[0] && toItem(rows[0]);
+}
+
+export async function openItems(db: Queryable): Promise<WorkItem[]> {
+  const { rows } = await db.query<Record<string, unknown>>(`SELECT * FROM work_items WHERE status NOT IN ('closed','rejected')`);
+  return rows.map(toItem);
+}
+
+export interface ItemFilter {
+  kind: 'work_order' | 'ticket';
+  status?: Status;
+  severity?: string;
+  gridId?: string;
+  deviceId?: string;
+  /** Access scoping, added by the API from the caller. */
+  scope?: { gridIds?: string[]; communityIds?: string[]; reporterId?: string; assigneeId?: string; department?: string };
+  limit?: number;
+  offset?: number;
+}
+
+export async function listItems(db: Queryable, f: ItemFilter): Promise<{ items: WorkItem[]; total: number }> {
+  const where: string[] = ['kind = $1'];
+  const params: unknown[] = [f.kind];
+  const add = (clause: string, v: unknown) => where.push(clause.replaceAll('?', `$${params.push(v)}`));
+  if (f.status) add('status = ?', f.status);
+  if (f.severity) add('severity = ?', f.severity);
+  if (f.gridId) add('grid_id = ?', f.gridId);
+  if (f.deviceId) add('device_id = ?', f.deviceId);
+  const s = f.scope;
+  if (s?.gridIds) add('grid_id = ANY(?::text[])', s.gridIds);
+  if (s?.communityIds) add('community_id = ANY(?::text[])', s.communityIds);
+  if (s?.reporterId) add('reporter_id = ?', s.reporterId);
+  if (s?.department) add('id IN (SELECT item_id FROM work_item_whistles WHERE department = ?)', s.department);
+  const w = `WHERE ${where.join(' AND ')}`;
+  const total = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM work_items ${w}`, params)).rows[0]!.n;
+  const { rows } = await db.query<Record<string, unknown>>(`SELECT * FROM work_items ${w} ORDER BY created_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`, [...params, f.limit ?? 50, f.offset ?? 0]);
+  return { items: rows.map(toItem), total };
+}
+
+/** Appends to an item's timeline (the store refuses any change to what is there). */
+export async function appendEvent(db: Queryable, itemId: string, e: Omit<TimelineEntry, 'seq'>): Promise<TimelineEntry> {
+  const { rows } = await db.query<{ seq: number }>(
+    `INSERT INTO work_item_events (item_id, seq, at, actor_id, actor_role, action, from_status, to_status, note, photos, data)
+     SELECT $1, COALESCE(max(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM work_item_events WHERE item_id = $1
+     RETURNING seq`,
+    [itemId, e.at, e.actorId, e.actorRole, e.action, e.fromStatus, e.toStatus, e.note, JSON.stringify(e.photos), JSON.stringify(e.data)],
+  );
+  return { ...e, seq: rows[0]!.seq };
+}
+
+export async function timeline(db: Queryable, itemId: string): Promise<TimelineEntry[]> {
+  const { rows } = await db.query<{ seq: number; at: Date; actor_id: string; actor_role: string; action: string; from_status: string | null; to_status: string | null; note: string | null; photos: string[]; data: Record<string, unknown> }>(
+    'SELECT * FROM work_item_events WHERE item_id = $1 ORDER BY seq',
+    [itemId],
+  );
+  return rows.map((r) => ({ seq: r.seq, at: r.at.toISOString(), actorId: r.actor_id, actorRole: r.actor_role, action: r.action, fromStatus: r.from_status, toStatus: r.to_status, note: r.note, photos: r.photos, data: r.data }));
+}
+
+export async function whistles(db: Queryable, itemId: string): Promise<Whistle[]> {
+  const { rows } = await db.query<{ department: string; whistled_at: Date; report_due: Date; reported_at: Date | null; finished_at: Date | null; late: boolean }>(
+    'SELECT * FROM work_item_whistles WHERE item_id = $1 ORDER BY whistled_at, department',
+    [itemId],
+  );
+  return rows.map((r) => ({ department: r.department, whistledAt: r.whistled_at.toISOString(), reportDue: r.report_due.toISOString(), reportedAt: r.reported_at?.toISOString() ?? null, finishedAt: r.finished_at?.toISOString() ?? null, late: r.late }));
+}
+
+export async function addWhistles(db: Queryable, itemId: string, departments: string[], at: string, reportDue: string): Promise<string[]> {
+  const { rows } = await db.query<{ department: string }>(
+    `INSERT INTO work_item_whistles (item_id, department, whistled_at, report_due)
+     SELECT $1, d, $3, $4 FROM unnest($2::text[]) AS d ON CONFLICT DO NOTHING RETURNING department`,
+    [itemId, departments, at, reportDue],
+  );
+  return rows.map((r) => r.department);
+}
+
+export async function markWhistle(db: Queryable, itemId: string, department: string, field: 'reported_at' | 'finished_at' | 'late', at: string): Promise<boolean> {
+  const set = field === 'late' ? 'late = true' : `${field} = COALESCE(${field}, $3::timestamptz)`;
+  const r = await db.query(`UPDATE work_item_whistles SET ${set} WHERE item_id = $1 AND department = $2`, field === 'late' ? [itemId, department] : [itemId, department, at]);
+  return (r.affectedRows ?? 0) > 0;
+}
+
+/** Whistles not yet reported in, across open items (their deadlines are re-armed after a restart). */
+export async function pendingReportIns(db: Queryable): Promise<{ itemId: string; department: string; reportDue: string }[]> {
+  const { rows } = await db.query<{ item_id: string; department: string; report_due: Date }>(
+    `SELECT w.item_id, w.department, w.report_due FROM work_item_whistles w JOIN work_items i ON i.id = w.item_id
+     WHERE w.reported_at IS NULL AND NOT w.late AND i.status NOT IN ('closed','rejected')`,
+  );
+  return rows.map((r) => ({ itemId: r.item_id, department: r.department, reportDue: r.report_due.toISOString() }));
+}
+
+export type UserRole = Role;

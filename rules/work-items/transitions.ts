@@ -1,0 +1,79 @@
+/**
+ * The six-step closed loop (DESIGN §4) as one table: which action moves an item from which status
+ * to which, for which kind of item, and who may take it. The API answers a refused action with 409
+ * and the actions this actor may take now, computed from the same table.
+ *
+ *   collected ─accept→ accepted ─dispatch→ dispatched ─start→ in_progress ─resolve→ resolved ─verify→ closed
+ *   信息收集           立案受理            分流转办              问题处置              结果反馈            核查结单
+ */
+export const STATUSES = ['collected', 'accepted', 'dispatched', 'in_progress', 'resolved', 'closed', 'rejected'] as const;
+export type Status = (typeof STATUSES)[number];
+export const OPEN_STATUSES: readonly Status[] = ['collected', 'accepted', 'dispatched', 'in_progress', 'resolved'];
+
+export const ROLES = ['admin', 'property_manager', 'grid_worker', 'property_staff', 'department', 'resident'] as const;
+export type Role = (typeof ROLES)[number];
+/** The platform itself: auto-close, escalation, relapse. Not a role anyone logs in with. */
+export type Actor = Role | 'platform';
+
+export const ACTIONS = ['accept', 'dispatch', 'grab', 'start', 'resolve', 'verify', 'reject', 'reopen', 'escalate', 'whistle', 'report_in', 'transfer', 'return', 'rate', 'revisit', 'auto_close'] as const;
+export type Action = (typeof ACTIONS)[number];
+export type Kind = 'work_order' | 'ticket';
+
+interface Rule {
+  from: readonly Status[];
+  /** Where a role's own use of the action starts elsewhere (a department finishes its part while the item is open). */
+  fromByRole?: Partial<Record<Actor, readonly Status[]>>;
+  /** The status after; `same` leaves it where it is (escalate, whistle, report_in, rate, revisit). */
+  to: Status | 'same';
+  kinds: readonly Kind[];
+  roles: readonly Actor[];
+  /** Not even an admin takes it by hand. */
+  platformOnly?: boolean;
+}
+
+const BOTH: readonly Kind[] = ['work_order', 'ticket'];
+const OPEN = OPEN_STATUSES;
+
+/**
+ * Who does what. Grid workers run grid work orders in their own grids; property managers run
+ * tickets in their compounds and property staff work the ones given to them; whistled departments
+ * report in and finish their part; residents rate their own tickets. An admin may take every action.
+ */
+export const TRANSITIONS: Record<Action, Rule> = {
+  accept: { from: ['collected'], to: 'accepted', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager'] },
+  dispatch: { from: ['accepted'], to: 'dispatched', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager'] },
+  grab: { from: ['accepted'], to: 'dispatched', kinds: ['ticket'], roles: ['property_staff'] },
+  start: { from: ['dispatched'], to: 'in_progress', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_staff', 'department'] },
+  // A department's resolve finishes its own part; the item moves on once every whistled department has.
+  resolve: { from: ['in_progress'], fromByRole: { department: ['accepted', 'dispatched', 'in_progress'] }, to: 'resolved', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_staff', 'department'] },
+  verify: { from: ['resolved'], to: 'closed', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', 'platform'] },
+  reject: { from: ['collected', 'accepted'], to: 'rejected', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager'] },
+  reopen: { from: ['resolved', 'closed', 'rejected'], to: 'accepted', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', 'platform'] },
+  escalate: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['admin', 'grid_worker', 'platform'] },
+  whistle: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['admin', 'grid_worker', 'platform'] },
+  report_in: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['department'] },
+  transfer: { from: ['dispatched', 'in_progress'], to: 'dispatched', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager'] },
+  return: { from: ['dispatched'], to: 'accepted', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_staff'] },
+  rate: { from: ['resolved', 'closed'], to: 'same', kinds: ['ticket'], roles: ['resident'] },
+  revisit: { from: ['closed'], to: 'same', kinds: ['ticket'], roles: ['admin', 'property_manager'] },
+  // 无感销: only the platform, once the sensor has stayed normal for the rule's verify time.
+  auto_close: { from: OPEN, to: 'closed', kinds: BOTH, roles: ['platform'], platformOnly: true },
+};
+
+/** Whether the table lets this actor take this action on an item of this kind in this status. */
+export function permitted(action: Action, kind: Kind, status: Status, actor: Actor): boolean {
+  const t = TRANSITIONS[action];
+  const from = t.fromByRole?.[actor] ?? t.from;
+  return t.kinds.includes(kind) && from.includes(status) && (t.roles.includes(actor) || (actor === 'admin' && !t.platformOnly));
+}
+
+/** The status an action leads to. */
+export function nextStatus(action: Action, status: Status): Status {
+  const to = TRANSITIONS[action].to;
+  return to === 'same' ? status : to;
+}
+
+/** Every action the table allows this actor on an item of this kind in this status. */
+export function allowedActions(kind: Kind, status: Status, actor: Actor): Action[] {
+  return ACTIONS.filter((a) => permitted(a, kind, status, actor));
+}
