@@ -22,6 +22,7 @@ import { EmbeddedSink } from './ingest/sink.ts';
 import type { Clock } from './rules/clock.ts';
 import { RuleEngine } from './rules/engine.ts';
 import { seedOverrides } from './rules/overrides.ts';
+import { WorkItems } from './rules/work-items/service.ts';
 
 export interface Platform {
   config: Config;
@@ -31,6 +32,7 @@ export interface Platform {
   broker: PlatformBroker;
   ingest: Ingest;
   rules: RuleEngine;
+  workItems: WorkItems;
   app: App;
   ports: { http: number; mqtt: number; ws: number; tls?: number };
   /** Where the seeded devices' secrets were written (the provisioning sheet). */
@@ -97,6 +99,16 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     publish: (topic, payload, o) => (broker.aedes.closed ? Promise.resolve() : broker.publish(topic, payload, o)),
   });
   await rules.start();
+  const workItems = new WorkItems({
+    db,
+    catalog,
+    log: log.child({ component: 'work-items' }),
+    clock: rules.clock,
+    publish: (topic, payload, o) => (broker.aedes.closed ? Promise.resolve() : broker.publish(topic, payload, o)),
+    placement: (id) => rules.placement(id),
+  });
+  await workItems.start();
+  rules.onEvent((e) => workItems.handleRulesEvent(e));
   ingest.onReading((r) => rules.handleReading(r));
   ingest.onAck((deviceId, ack) => rules.handleAck(deviceId, ack));
   let listeners: Listeners | undefined;
@@ -111,7 +123,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       tlsKey: config.MQTT_TLS_KEY,
       maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     });
-    app = await buildApp({ db, catalog, broker, ingest, rules, adminTokenSha256 }, log);
+    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, adminTokenSha256 }, log);
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
   } catch (err) {
     await listeners?.close();
@@ -147,11 +159,13 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       await broker.close();
       await ingest.close();
       await rules.close();
+      await workItems.idle();
+      workItems.close();
       await db.close();
       log.info({ stats: ingest.stats(), rules: rules.stats() }, 'platform stopped');
     })());
 
-  return { config, log, catalog, db, broker, ingest, rules, app, ports, credentialsFile, generatedAdminToken, stop };
+  return { config, log, catalog, db, broker, ingest, rules, workItems, app, ports, credentialsFile, generatedAdminToken, stop };
 }
 
 async function adminToken(db: Db, config: Config): Promise<{ digest: Buffer; generated?: string }> {

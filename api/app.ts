@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from '../core/logger.ts';
-import { bearerGuard } from './auth.ts';
+import { bearerGuard, requireRole } from './auth.ts';
 import type { ApiDeps, App } from './deps.ts';
 import { ApiError } from './errors.ts';
 import alarmRoutes from './routes/alarms.ts';
@@ -12,6 +12,8 @@ import healthRoutes from './routes/health.ts';
 import orgRoutes from './routes/org.ts';
 import ruleRoutes from './routes/rules.ts';
 import serviceAccountRoutes from './routes/service-accounts.ts';
+import userRoutes from './routes/users.ts';
+import workItemRoutes from './routes/work-items.ts';
 
 /** Builds the HTTP app without listening, so tests can `inject()` and the platform can `listen()`. */
 export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
@@ -48,12 +50,22 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
       await api.register(healthRoutes, deps);
       // Everything else under /api/v1 needs a token.
       await api.register(async (secured: App) => {
-        secured.addHook('onRequest', bearerGuard(deps.adminTokenSha256));
+        secured.addHook('onRequest', bearerGuard(deps.adminTokenSha256, deps.db));
+        // Everyone signed in may read the org tree and act on work items within their reach.
         await secured.register(orgRoutes, deps);
-        await secured.register(deviceRoutes, deps);
-        await secured.register(serviceAccountRoutes, deps);
-        await secured.register(alarmRoutes, deps);
-        await secured.register(ruleRoutes, deps);
+        await secured.register(workItemRoutes, deps);
+        await secured.register(async (staff: App) => {
+          staff.addHook('preHandler', requireRole('property_manager', 'grid_worker'));
+          await staff.register(alarmRoutes, deps);
+        });
+        // Platform administration.
+        await secured.register(async (admin: App) => {
+          admin.addHook('preHandler', requireRole());
+          await admin.register(deviceRoutes, deps);
+          await admin.register(serviceAccountRoutes, deps);
+          await admin.register(ruleRoutes, deps);
+          await admin.register(userRoutes, deps);
+        });
       });
     },
     { prefix: '/api/v1' },

@@ -5,6 +5,7 @@ import type { Db } from '../core/store/db.ts';
 import type { Catalog } from '../devices/lib/catalog.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { RuleEngine } from '../rules/engine.ts';
+import type { WorkItems } from '../rules/work-items/service.ts';
 
 /** What the HTTP surface needs from the rest of the platform. */
 export interface ApiDeps {
@@ -13,6 +14,7 @@ export interface ApiDeps {
   broker: PlatformBroker;
   ingest: Ingest;
   rules: RuleEngine;
+  workItems: WorkItems;
   /** SHA-256 of the admin bearer token; the token itself is never kept. */
   adminTokenSha256: Buffer;
 }

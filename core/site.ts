@@ -33,6 +33,20 @@ export const siteSchema = z.object({
    * Rule parameters that differ from the catalog's defaults at some level of the tree (the nearest
    * wins). Checked against the catalog when the store is seeded; the API changes them afterwards.
    */
+  /**
+   * The people who work the items: grid workers (with the grids they serve and where they are on
+   * duty), property managers and staff (their compounds), department liaisons, residents. Each gets
+   * a bearer token at seeding, written once to DATA_DIR/user-tokens.json.
+   */
+  people: z.array(z.object({
+    id: idSchema,
+    name: z.string().min(1),
+    role: z.enum(['admin', 'property_manager', 'grid_worker', 'property_staff', 'department', 'resident']),
+    gridIds: z.array(z.string()).default([]),
+    communityIds: z.array(z.string()).default([]),
+    department: z.enum(['fire_brigade', 'municipal_works', 'police', 'city_management']).optional(),
+    onDuty: z.array(z.string()).default([]).describe('grids where this grid worker is on duty'),
+  })).default([]),
   ruleOverrides: z.array(z.object({
     ruleId: z.string(),
     orgUnitId: z.string().optional(),

@@ -42,3 +42,17 @@ export function orgChain(p: Placement): string[] {
 export function stormScopeId(p: Placement, scope: 'building' | 'micro_grid' | 'grid'): string | null {
   return scope === 'building' ? p.buildingId : scope === 'micro_grid' ? p.microGridId : p.gridId;
 }
+
+/** The org units above a building (for a resident's ticket, which has no device). */
+export async function buildingPlacement(db: Queryable, buildingId: string): Promise<Omit<Placement, 'deviceId' | 'type'> | undefined> {
+  const { rows } = await db.query<{ building: string; micro: string | null; grid: string | null; community: string | null; street: string | null }>(
+    `SELECT b.id AS building, m.id AS micro, g.id AS grid, c.id AS community, s.id AS street
+     FROM org_units b
+     LEFT JOIN org_units m ON m.id = b.parent_id LEFT JOIN org_units g ON g.id = m.parent_id
+     LEFT JOIN org_units c ON c.id = g.parent_id LEFT JOIN org_units s ON s.id = c.parent_id
+     WHERE b.id = $1 AND b.kind = 'building'`,
+    [buildingId],
+  );
+  const r = rows[0];
+  return r && { buildingId: r.building, microGridId: r.micro, gridId: r.grid, communityId: r.community, streetId: r.street };
+}

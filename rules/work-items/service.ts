@@ -118,6 +118,15 @@ export class WorkItems {
     this.listeners.push(listener);
   }
 
+  /** Like onEvent, with a way to stop listening (an SSE client that goes away). */
+  subscribe(listener: (e: WorkItemEvent) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
   /** Alarm events from the rules engine, in order. */
   handleRulesEvent(e: RulesEvent): void {
     if (e.kind !== 'alarm') return;

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { idSchema } from '../../core/ids.ts';
+import { generateSecret, tokenDigest } from '../../core/secrets.ts';
+import { getOrgUnit } from '../../core/store/org.ts';
+import { insertUser, listUsers, setDuty, getUser } from '../../core/store/users.ts';
+import { DEPARTMENTS } from '../../devices/lib/rules.ts';
+import { ROLES } from '../../rules/work-items/transitions.ts';
+import { badRequest, conflict, notFound } from '../errors.ts';
+import type { ApiDeps, App } from '../deps.ts';
+
+const userBody = z.object({
+  id: idSchema.optional(),
+  name: z.string().min(1).max(100),
+  role: z.enum(ROLES),
+  gridIds: z.array(z.string()).default([]),
+  communityIds: z.array(z.string()).default([]),
+  department: z.enum(DEPARTMENTS).optional(),
+});
+
+export default async function userRoutes(app: App, deps: ApiDeps) {
+  app.post('/users', {
+    schema: { tags: ['users'], summary: 'Adds a user (grid worker, property staff, department, resident, …); the bearer token is returned once and stored only hashed', body: userBody },
+  }, async (req, reply) => {
+    const b = req.body;
+    if (b.role === 'department' && !b.department) throw badRequest('department', 'required for the department role');
+    if (b.role === 'grid_worker' && b.gridIds.length === 0) throw badRequest('gridIds', 'a grid worker serves at least one grid');
+    for (const g of b.gridIds) if ((await getOrgUnit(deps.db, g))?.kind !== 'grid') throw badRequest('gridIds', `no grid "${g}"`);
+    for (const c of b.communityIds) if ((await getOrgUnit(deps.db, c))?.kind !== 'community') throw badRequest('communityIds', `no community "${c}"`);
+    const id = b.id ?? `${b.role.replace('_', '-')}-${generateSecret().slice(0, 8).toLowerCase()}`;
+    const token = generateSecret();
+    const created = await insertUser(deps.db, { id, name: b.name, role: b.role, gridIds: b.gridIds, communityIds: b.communityIds, department: b.department ?? null, tokenSha256: tokenDigest(token).toString('hex') });
+    if (!created) throw conflict(`user ${id} already exists`);
+    req.log.info({ userId: id, role: b.role }, 'user added');
+    return reply.code(201).send({ id, role: b.role, token });
+  });
+
+  app.get('/users', {
+    schema: { tags: ['users'], summary: 'Users (never their tokens)', querystring: z.object({ role: z.enum(ROLES).optional() }) },
+  }, async (req) => {
+    const items = await listUsers(deps.db, req.query);
+    return { items, total: items.length };
+  });
+
+  app.put('/duty/:gridId', {
+    schema: { tags: ['users'], summary: 'Puts a grid worker on duty for a grid: its new work orders go to them', params: z.object({ gridId: z.string() }), body: z.object({ userId: z.string() }) },
+  }, async (req) => {
+    if ((await getOrgUnit(deps.db, req.params.gridId))?.kind !== 'grid') throw notFound('grid', req.params.gridId);
+    const user = await getUser(deps.db, req.body.userId);
+    if (user?.role !== 'grid_worker' || !user.gridIds.includes(req.params.gridId)) throw badRequest('userId', `${req.body.userId} is not a grid worker of ${req.params.gridId}`);
+    await setDuty(deps.db, req.params.gridId, user.id);
+    return { gridId: req.params.gridId, userId: user.id };
+  });
+}

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { DEPARTMENTS } from '../../devices/lib/rules.ts';
+import { buildingPlacement } from '../../rules/directory.ts';
+import { listItems, type ItemFilter } from '../../rules/work-items/store.ts';
+import { WorkItemError, type WorkItemEvent } from '../../rules/work-items/service.ts';
+import { ACTIONS, STATUSES } from '../../rules/work-items/transitions.ts';
+import { canSee } from '../../rules/work-items/access.ts';
+import type { User } from '../../core/store/users.ts';
+import { ApiError, badRequest } from '../errors.ts';
+import type { ApiDeps, App } from '../deps.ts';
+
+const listQuery = z.object({
+  status: z.enum(STATUSES).optional(),
+  severity: z.enum(['critical', 'major', 'minor']).optional(),
+  gridId: z.string().optional(),
+  deviceId: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+const photos = z.array(z.string().url().max(1000)).max(20);
+const actionBody = z.object({
+  action: z.enum(ACTIONS),
+  note: z.string().max(2000).optional(),
+  photos: photos.optional(),
+  assigneeId: z.string().optional().describe('dispatch / transfer: who takes it (tickets: omitted = round-robin among the compound\'s staff)'),
+  departments: z.array(z.enum(DEPARTMENTS)).optional().describe('whistle: the departments to call in'),
+  rating: z.object({ overall: z.number().int().min(1).max(5), speed: z.number().int().min(1).max(5), service: z.number().int().min(1).max(5), comment: z.string().max(1000).optional() }).optional(),
+  revisit: z.object({ result: z.enum(['satisfied', 'fair', 'unsatisfied']), note: z.string().max(1000).optional() }).optional(),
+});
+
+const ticketBody = z.object({
+  category: z.string().min(1).max(50).describe('e.g. plumbing, electrical, elevator, sanitation'),
+  description: z.string().min(1).max(2000),
+  buildingId: z.string(),
+  unit: z.string().max(20).optional(),
+  room: z.string().max(20).optional(),
+  photos: photos.optional(),
+});
+
+/** What a caller may list: their own reach (DESIGN §4). */
+function scopeOf(u: User): ItemFilter['scope'] {
+  switch (u.role) {
+    case 'admin':
+      return undefined;
+    case 'grid_worker':
+      return { gridIds: u.gridIds };
+    case 'property_manager':
+    case 'property_staff':
+      return { communityIds: u.communityIds };
+    case 'department':
+      return { department: u.department ?? '' };
+    case 'resident':
+      return { reporterId: u.id };
+  }
+}
+
+const asHttp = (err: unknown) => {
+  if (err instanceof WorkItemError) {
+    const code = err.status === 409 ? 'conflict' : err.status === 403 ? 'forbidden' : err.status === 404 ? 'not_found' : 'bad_request';
+    return new ApiError(err.status, code, err.message, err.extra);
+  }
+  return err;
+};
+
+export default async function workItemRoutes(app: App, deps: ApiDeps) {
+  for (const [path, kind] of [['/work-orders', 'work_order'], ['/tickets', 'ticket']] as const) {
+    const tag = kind === 'work_order' ? 'work orders' : 'tickets';
+    app.get(path, {
+      schema: { tags: [tag], summary: `${tag} within the caller's reach, newest first`, querystring: listQuery },
+    }, async (req) => listItems(deps.db, { kind, ...req.query, scope: scopeOf(req.user) }));
+
+    app.get(`${path}/:id`, {
+      schema: { tags: [tag], summary: 'One item with its timeline, whistles and the actions the caller may take now', params: z.object({ id: z.string() }) },
+    }, async (req) => {
+      try {
+        const item = await deps.workItems.get(req.params.id, req.user);
+        if (item.kind !== kind) throw new WorkItemError(404, `${kind} ${req.params.id} does not exist`);
+        return item;
+      } catch (err) {
+        throw asHttp(err);
+      }
+    });
+
+    app.post(`${path}/:id/actions`, {
+      schema: { tags: [tag], summary: 'Moves the item: accept, dispatch, grab, start, resolve, verify, reject, reopen, escalate, whistle, report_in, transfer, return, rate, revisit', params: z.object({ id: z.string() }), body: actionBody },
+    }, async (req) => {
+      try {
+        const { action, ...input } = req.body;
+        return await deps.workItems.act(req.params.id, action, req.user, input);
+      } catch (err) {
+        throw asHttp(err);
+      }
+    });
+  }
+
+  app.post('/tickets', {
+    schema: { tags: ['tickets'], summary: '一键报修: a resident (or property staff for them) files a repair ticket', body: ticketBody },
+  }, async (req, reply) => {
+    const u = req.user;
+    if (!['resident', 'property_manager', 'property_staff', 'admin'].includes(u.role)) throw new ApiError(403, 'forbidden', `${u.role} may not file tickets`);
+    const placement = await buildingPlacement(deps.db, req.body.buildingId);
+    if (!placement) throw badRequest('buildingId', `no building "${req.body.buildingId}"`);
+    if ((u.role === 'property_manager' || u.role === 'property_staff') && !u.communityIds.includes(placement.communityId ?? '')) throw new ApiError(403, 'forbidden', 'that building is not in your compound');
+    return reply.code(201).send(await deps.workItems.fileTicket(u, req.body, placement));
+  });
+
+  app.get('/events', {
+    schema: { tags: ['work orders'], summary: 'Server-Sent Events: work-item events within the caller\'s reach, as they happen' },
+  }, async (req, reply) => {
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    reply.raw.write(': connected\n\n');
+    const user = req.user;
+    const send = (e: WorkItemEvent) => {
+      const whistled = (e.data?.departments as string[] | undefined)?.map((department) => ({ department, whistledAt: '', reportDue: '', reportedAt: null, finishedAt: null, late: false })) ?? [];
+      if (!canSee(user, e.item, whistled)) return;
+      reply.raw.write(`event: ${e.event}\ndata: ${JSON.stringify(e)}\n\n`);
+    };
+    const off = deps.workItems.subscribe(send);
+    const ping = setInterval(() => reply.raw.write(': ping\n\n'), 15_000);
+    req.raw.on('close', () => {
+      clearInterval(ping);
+      off();
+    });
+    return reply;
+  });
+}
