@@ -81,13 +81,13 @@ export class AlarmWriter {
     this.aftermath.schedule();
   }
 
-  /** Resolves once everything queued before the call is written. */
+  /** Resolves once everything queued before the call is written (rounds in flight included). */
   async flush(): Promise<void> {
-    while (this.pending) {
-      const before = this.pending;
+    for (;;) {
       await this.alarms.flush();
       await this.aftermath.flush();
-      if (this.pending && this.pending === before && !this.aftermathReady() && this.dirty.size === 0) break;
+      // Done, or only commands left whose alarm rows keep failing (they go with a later round).
+      if (!this.pending || (this.dirty.size === 0 && !this.aftermathReady())) return;
     }
   }
 

@@ -22,6 +22,8 @@ export interface Evidence {
   last?: EvidenceReading;
   /** Camera and elevator snapshot URLs from the events (bounded). */
   snapshots: string[];
+  /** The readings back past the clear level that ended it (bounded): proof for 无感销. */
+  recovery?: EvidenceReading[];
 }
 
 export const MAX_EVIDENCE_READINGS = 10;

@@ -3,7 +3,7 @@ import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Reading } from '../core/store/readings.ts';
 import type { Catalog, DeviceType } from '../devices/lib/catalog.ts';
-import { addEvidence, type AlarmEventName, type AlarmRecord, type EvidenceReading } from './alarm.ts';
+import { addEvidence, MAX_EVIDENCE_READINGS, type AlarmEventName, type AlarmRecord, type EvidenceReading } from './alarm.ts';
 import { loadOpenAlarms } from './alarm-store.ts';
 import { dueCount, dueLevel, dueSilence, levelOf, stepCount, stepEvent, stepLevel, stepSilenceMessage, trimWindow, type Phase, type Step } from './alarm-state.ts';
 import { AlarmWriter } from './alarm-writer.ts';
@@ -235,8 +235,12 @@ export class RuleEngine {
     // The common case, a normal reading on a quiet rule, allocates nothing.
     if (!st && level !== 'breach') return;
     const s = st ?? this.newState(dev, i);
-    const step = stepLevel(s.phase, level, rule, now, s.due);
-    this.apply(s, step, now, { ts: r.ts, at: now, value });
+    const reading = { ts: r.ts, at: now, value };
+    if (s.alarm && level === 'clear') {
+      const recovery = (s.alarm.evidence.recovery ??= []);
+      if (recovery.length < MAX_EVIDENCE_READINGS) recovery.push(reading);
+    }
+    this.apply(s, stepLevel(s.phase, level, rule, now, s.due), now, reading);
   }
 
   private evalEvent(dev: DeviceEntry, i: number, r: Reading, now: number): void {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../core/store/db.ts';
 import type { Logger } from '../../core/logger.ts';
-import { listReadings } from '../../core/store/readings.ts';
 import { getUser, listUsers, onDuty, type User } from '../../core/store/users.ts';
 import type { Catalog } from '../../devices/lib/catalog.ts';
 import type { AlarmView } from '../alarm.ts';
@@ -235,8 +234,8 @@ export class WorkItems {
     const item = await openItemBySource(this.opts.db, `alarm:${alarm.deviceId}:${alarm.ruleId}`);
     if (!item || !item.autoClose) return;
     if ((await whistles(this.opts.db, item.id)).some((w) => !w.finishedAt)) return; // departments still on it
-    const since = new Date(Date.parse(alarm.clearedAt ?? new Date().toISOString()) - item.verifyS * 1000 - 1000);
-    const proof = (await listReadings(this.opts.db, { deviceId: alarm.deviceId, since, limit: 20 })).map((r) => ({ ts: r.ts.toISOString(), data: r.data }));
+    // Proof: the readings back past the clear level, as the engine saw them.
+    const proof = (alarm.evidence.recovery ?? []).map((r) => ({ ts: new Date(r.ts).toISOString(), value: r.value }));
     await this.transition(item, 'auto_close', PLATFORM, { note: `closed by the platform (无感销): ${alarm.ruleId} normal for ${item.verifyS} s` }, { closedAt: new Date(this.opts.clock.now()).toISOString() }, { closedBy: 'platform', proof, alarmId: alarm.id });
   }
 

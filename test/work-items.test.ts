@@ -1,0 +1,240 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getUser, type User } from '../core/store/users.ts';
+import { ManualClock } from '../rules/clock.ts';
+import type { WorkItemEvent } from '../rules/work-items/service.ts';
+import { updateItem } from '../rules/work-items/store.ts';
+import { ACTIONS, permitted, ROLES, STATUSES, type Kind } from '../rules/work-items/transitions.ts';
+import { connectDevice, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+
+const SITE = path.join(import.meta.dirname, 'fixtures', 'workitems-site.json');
+const S = 1000;
+let p: TestPlatform;
+const clock = new ManualClock(Date.now());
+const events: WorkItemEvent[] = [];
+let tokens: Record<string, string>;
+const devices = new Map<string, MqttClient>();
+
+beforeAll(async () => {
+  p = await startTestPlatform({ SITE_FILE: SITE }, { clock });
+  tokens = Object.fromEntries((JSON.parse(readFileSync(path.join(p.dataDir, 'user-tokens.json'), 'utf8')).users as { id: string; token: string }[]).map((u) => [u.id, u.token]));
+  p.workItems.onEvent((e) => events.push(e));
+});
+afterAll(async () => {
+  for (const c of devices.values()) await c.endAsync();
+  await p?.dispose();
+});
+
+const as = (userId: string) => ({
+  get: (url: string) => p.api('GET', url, undefined, tokens[userId]),
+  post: (url: string, body: unknown) => p.api('POST', url, body, tokens[userId]),
+});
+const act = (userId: string, id: string, action: string, extra: Record<string, unknown> = {}) => as(userId).post(`/api/v1/${id.startsWith('WO') ? 'work-orders' : 'tickets'}/${id}/actions`, { action, ...extra });
+
+/** Publishes telemetry as a device of the test site and waits until the rules and work items have acted on it. */
+async function send(deviceId: string, props: Record<string, unknown>): Promise<void> {
+  const type = p.catalog.ids().find((t) => deviceId.includes(`-${t}-`))!;
+  let c = devices.get(deviceId);
+  if (!c) {
+    const cred = p.credentials.find((x) => x.id === deviceId)!;
+    c = await connectDevice(p, cred);
+    devices.set(deviceId, c);
+  }
+  await c.publishAsync(`v1/${type}/${deviceId}/telemetry`, JSON.stringify({ props }), { qos: 1 });
+  await settle();
+}
+async function settle(): Promise<void> {
+  await p.rules.flush();
+  await p.workItems.idle();
+  await p.rules.flush();
+  await p.workItems.idle();
+}
+async function openItemOf(deviceId: string, kind: 'work-orders' | 'tickets' = 'work-orders') {
+  return eventually(async () => (await as('admin').get(`/api/v1/${kind}?deviceId=${deviceId}`)).body.items.find((i: { status: string }) => !['closed', 'rejected'].includes(i.status)), 3000, `open item of ${deviceId}`);
+}
+
+
+describe('from alarms to work orders', () => {
+  it('a detector alarm opens one critical work order for the on-duty grid worker, fire brigade whistled; repeats count on it', async () => {
+    await send('ba1-smoke-detector-1', { alarm: true });
+    const wo = await openItemOf('ba1-smoke-detector-1');
+    expect(wo).toMatchObject({ kind: 'work_order', status: 'collected', severity: 'critical', gridId: 'g-a', assigneeId: 'gw-a', ruleId: 'smoke-device-alarm', escalationLevel: 'grid' });
+    const full = (await as('gw-a').get(`/api/v1/work-orders/${wo.id}`)).body;
+    expect(full.whistles.map((w: { department: string }) => w.department)).toEqual(['fire_brigade']);
+    expect(full.evidence.rule.id).toBe('smoke-device-alarm');
+    expect(full.timeline.map((t: { action: string }) => t.action)).toEqual(['collect', 'whistle']);
+    expect(full.allowedActions).toEqual(expect.arrayContaining(['accept', 'reject', 'escalate', 'whistle']));
+    // The alarm clears and comes back while the work order is open: counted, not a new item.
+    await send('ba1-smoke-detector-1', { alarm: false });
+    clock.advance(61 * S);
+    await settle();
+    await send('ba1-smoke-detector-1', { alarm: true });
+    const again = await openItemOf('ba1-smoke-detector-1');
+    expect(again.id).toBe(wo.id);
+    expect(again.count).toBe(2);
+    // Access: the other grid's worker does not see it; the whistled department does, the police do not.
+    expect((await as('gw-b').get(`/api/v1/work-orders/${wo.id}`)).status).toBe(404);
+    expect((await act('gw-b', wo.id, 'accept')).status).toBe(404);
+    expect((await as('fire-1').get('/api/v1/work-orders')).body.items.map((i: { id: string }) => i.id)).toContain(wo.id);
+    expect((await as('police-1').get('/api/v1/work-orders')).body.items.map((i: { id: string }) => i.id)).not.toContain(wo.id);
+    expect((await as('res-1').get('/api/v1/work-orders')).body.total).toBe(0);
+  });
+
+  it('SLA: reminders until accepted, then escalation grid → community → street at each missed deadline', async () => {
+    await send('ba1-manhole-cover-1', { gasPpm: 1500 });
+    const wo = await openItemOf('ba1-manhole-cover-1');
+    const mine = () => events.filter((e) => e.item.id === wo.id).map((e) => e.event);
+    clock.advance(150 * S); // half the 5-minute accept window: 督办
+    await settle();
+    expect(mine()).toContain('reminder');
+    expect(mine()).not.toContain('escalated');
+    clock.advance(150 * S);
+    await settle();
+    expect((await as('admin').get(`/api/v1/work-orders/${wo.id}`)).body.escalationLevel).toBe('community');
+    clock.advance(300 * S);
+    await settle();
+    const top = (await as('admin').get(`/api/v1/work-orders/${wo.id}`)).body;
+    expect(top.escalationLevel).toBe('street');
+    expect(top.timeline.filter((t: { action: string }) => t.action === 'escalate').map((t: { data: { level: string }; actorRole: string }) => [t.data.level, t.actorRole])).toEqual([['community', 'platform'], ['street', 'platform']]);
+    expect(mine().filter((e) => e === 'escalated')).toHaveLength(2);
+    // Accepted at last: no more reminders.
+    expect((await act('gw-a', wo.id, 'accept')).status).toBe(200);
+    const before = mine().length;
+    clock.advance(200 * S);
+    await settle();
+    expect(mine().slice(before)).not.toContain('reminder');
+  });
+
+  it('two whistled departments: the item closes only after both finish; a late report-in escalates', async () => {
+    await send('ba1-smoke-detector-2', { temperatureC: 80 });
+    const wo = await openItemOf('ba1-smoke-detector-2');
+    expect((await act('gw-a', wo.id, 'whistle', { departments: ['police'] })).status).toBe(200);
+    for (const [who, action, extra] of [['gw-a', 'accept', {}], ['gw-a', 'dispatch', { assigneeId: 'gw-a' }], ['gw-a', 'start', {}]] as const) expect((await act(who, wo.id, action, extra)).status).toBe(200);
+    expect((await act('fire-1', wo.id, 'report_in')).status).toBe(200);
+    // A department cannot finish before it has reported in; the item cannot be resolved while one is still working.
+    expect((await act('police-1', wo.id, 'resolve')).status).toBe(409);
+    expect((await act('fire-1', wo.id, 'resolve', { note: 'fire out' })).status).toBe(200);
+    expect((await as('admin').get(`/api/v1/work-orders/${wo.id}`)).body.status).toBe('in_progress');
+    const refused = await act('gw-a', wo.id, 'resolve');
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toContain('police');
+    // The police report in late: recorded and escalated.
+    clock.advance(1801 * S);
+    await settle();
+    const late = (await as('admin').get(`/api/v1/work-orders/${wo.id}`)).body;
+    expect(late.whistles.find((w: { department: string }) => w.department === 'police')).toMatchObject({ late: true, reportedAt: null });
+    expect(late.timeline.map((t: { action: string }) => t.action)).toContain('report_in_late');
+    expect(late.escalationLevel).toBe('community');
+    expect((await act('police-1', wo.id, 'report_in')).status).toBe(200);
+    expect((await act('police-1', wo.id, 'resolve', { note: 'area secured' })).status).toBe(200);
+    expect((await as('admin').get(`/api/v1/work-orders/${wo.id}`)).body.status).toBe('resolved');
+    expect((await act('gw-a', wo.id, 'verify')).status).toBe(200);
+    expect((await as('admin').get(`/api/v1/work-orders/${wo.id}`)).body.status).toBe('closed');
+  });
+});
+
+describe('无感销 and relapse', () => {
+  it('a full bin ticket closes itself when emptied, with the readings as proof; a relapse within 24 h reopens it', async () => {
+    await send('ba1-overflow-bin-1', { fillPct: 90 });
+    const tk = await openItemOf('ba1-overflow-bin-1', 'tickets');
+    expect(tk).toMatchObject({ kind: 'ticket', severity: 'minor', autoClose: true });
+    await send('ba1-overflow-bin-1', { fillPct: 10 });
+    const closed = await eventually(async () => {
+      const t = (await as('admin').get(`/api/v1/tickets/${tk.id}`)).body;
+      return t.status === 'closed' && t;
+    }, 3000, 'auto-closed');
+    const last = closed.timeline.at(-1);
+    expect(last).toMatchObject({ action: 'auto_close', actorRole: 'platform', toStatus: 'closed' });
+    expect(last.note).toContain('closed by the platform');
+    expect(last.data.proof).toEqual([expect.objectContaining({ value: 10 })]);
+    clock.advance(3600 * S);
+    await send('ba1-overflow-bin-1', { fillPct: 95 });
+    const reopened = await openItemOf('ba1-overflow-bin-1', 'tickets');
+    expect(reopened.id).toBe(tk.id);
+    expect(reopened).toMatchObject({ status: 'accepted', count: 2 });
+  });
+});
+
+describe('一键报修 through the six steps', () => {
+  it('file → accept → dispatch → start → resolve → verify → rate → return visit; a poor rating reopens', async () => {
+    const filed = await as('res-1').post('/api/v1/tickets', { category: 'plumbing', description: '厨房水管漏水', buildingId: 'ba1', unit: '2', room: '301', photos: ['https://photos.example/leak.jpg'] });
+    expect(filed.status).toBe(201);
+    const id = filed.body.id as string;
+    expect(filed.body).toMatchObject({ status: 'collected', communityId: 'c-r', reporterId: 'res-1', location: { unit: '2', room: '301' } });
+    expect((await as('res-2').get(`/api/v1/tickets/${id}`)).status).toBe(404);
+    expect((await act('res-1', id, 'accept')).status).toBe(409);
+    for (const [who, action, extra] of [['pm-1', 'accept', {}], ['pm-1', 'dispatch', { assigneeId: 'ps-1' }], ['ps-1', 'start', {}], ['ps-1', 'resolve', { note: '换了阀门', photos: ['https://photos.example/fixed.jpg'] }], ['pm-1', 'verify', {}]] as const) {
+      const r = await act(who, id, action, extra);
+      expect(r.status, `${who} ${action}: ${JSON.stringify(r.body)}`).toBe(200);
+    }
+    expect((await act('ps-2', id, 'start')).status).toBe(403);
+    expect((await act('res-1', id, 'rate', { rating: { overall: 5, speed: 4, service: 5, comment: '师傅很专业' } })).status).toBe(200);
+    expect((await act('res-1', id, 'rate', { rating: { overall: 1, speed: 1, service: 1 } })).status).toBe(409);
+    expect((await act('pm-1', id, 'revisit', { revisit: { result: 'satisfied' } })).status).toBe(200);
+    const done = (await as('res-1').get(`/api/v1/tickets/${id}`)).body;
+    expect(done).toMatchObject({ status: 'closed', rating: { overall: 5 }, revisit: { result: 'satisfied', by: 'pm-1' } });
+    expect(done.timeline.map((t: { action: string }) => t.action)).toEqual(['collect', 'accept', 'dispatch', 'start', 'resolve', 'verify', 'rate', 'revisit']);
+    expect(done.timeline[4]).toMatchObject({ actorId: 'ps-1', actorRole: 'property_staff', fromStatus: 'in_progress', toStatus: 'resolved', photos: ['https://photos.example/fixed.jpg'] });
+
+    const second = (await as('res-2').post('/api/v1/tickets', { category: 'electrical', description: '楼道灯不亮', buildingId: 'ba2' })).body.id as string;
+    for (const [who, action, extra] of [['pm-1', 'accept', {}], ['pm-1', 'dispatch', { assigneeId: 'ps-2' }], ['ps-2', 'start', {}], ['ps-2', 'resolve', {}]] as const) expect((await act(who, second, action, extra)).status).toBe(200);
+    expect((await act('res-2', second, 'rate', { rating: { overall: 2, speed: 1, service: 3 } })).status).toBe(200);
+    expect((await as('pm-1').get(`/api/v1/tickets/${second}`)).body).toMatchObject({ status: 'accepted', assigneeId: null });
+  });
+
+  it('dispatch modes: round-robin, grab (two at once: one wins), transfer and return', async () => {
+    const file = async () => (await as('res-1').post('/api/v1/tickets', { category: 'elevator', description: '电梯异响', buildingId: 'ba1' })).body.id as string;
+    const a = await file();
+    const b = await file();
+    for (const id of [a, b]) expect((await act('pm-1', id, 'accept')).status).toBe(200);
+    const ra = await act('pm-1', a, 'dispatch');
+    const rb = await act('pm-1', b, 'dispatch');
+    expect(new Set([ra.body.assigneeId, rb.body.assigneeId])).toEqual(new Set(['ps-1', 'ps-2']));
+    expect((await act('pm-1', a, 'transfer', { assigneeId: ra.body.assigneeId === 'ps-1' ? 'ps-2' : 'ps-1' })).body.assigneeId).toBe(rb.body.assigneeId);
+    expect((await act(rb.body.assigneeId, a, 'return', { note: '不是我的专业' })).body).toMatchObject({ status: 'accepted', assigneeId: null });
+
+    const c = await file();
+    expect((await act('pm-1', c, 'accept')).status).toBe(200);
+    const [g1, g2] = await Promise.all([act('ps-1', c, 'grab'), act('ps-2', c, 'grab')]);
+    expect([g1.status, g2.status].sort()).toEqual([200, 409]);
+    const winner = g1.status === 200 ? 'ps-1' : 'ps-2';
+    expect((await as('admin').get(`/api/v1/tickets/${c}`)).body).toMatchObject({ status: 'dispatched', assigneeId: winner });
+  });
+});
+
+describe('the transition table', () => {
+  it('refuses every action the table does not allow, for every role, with the allowed ones listed', async () => {
+    const users: Record<string, User> = {};
+    for (const id of ['admin', 'gw-a', 'pm-1', 'ps-1', 'fire-1', 'res-1']) users[id] = id === 'admin' ? { id: 'admin', name: 'admin', role: 'admin', gridIds: [], communityIds: [], department: null } : (await getUser(p.db, id))!;
+    const ticket = (await as('res-1').post('/api/v1/tickets', { category: 'door', description: '单元门坏了', buildingId: 'ba1' })).body;
+    await send('ba1-manhole-cover-1', { open: true });
+    const wo = await openItemOf('ba1-manhole-cover-1');
+    await act('gw-a', wo.id, 'whistle', { departments: ['fire_brigade'] });
+    let refusals = 0;
+    for (const [kind, item] of [['ticket', ticket], ['work_order', (await as('admin').get(`/api/v1/work-orders/${wo.id}`)).body]] as [Kind, { id: string }][]) {
+      for (const status of STATUSES) {
+        const fresh = (await as('admin').get(`/api/v1/${kind === 'ticket' ? 'tickets' : 'work-orders'}/${item.id}`)).body;
+        await updateItem(p.db, item.id, fresh.version, { status, assigneeId: kind === 'ticket' ? 'ps-1' : 'gw-a' });
+        for (const user of Object.values(users)) {
+          for (const action of ACTIONS) {
+            if (permitted(action, kind, status, user.role)) continue;
+            const r = await p.workItems.act(item.id, action, user, {}).then(() => undefined, (e: { status: number; extra: { allowed?: string[] } }) => e);
+            expect(r, `${user.role} ${action} on a ${status} ${kind}`).toBeDefined();
+            expect([403, 404, 409]).toContain(r!.status);
+            if (r!.status === 409) expect(r!.extra.allowed).not.toContain(action);
+            refusals++;
+          }
+        }
+      }
+    }
+    expect(refusals).toBeGreaterThan(1000);
+  });
+
+  it('the timeline is append-only in the store itself', async () => {
+    const some = (await p.db.query<{ item_id: string }>('SELECT item_id FROM work_item_events LIMIT 1')).rows[0]!;
+    await expect(p.db.query(`UPDATE work_item_events SET note = 'rewritten' WHERE item_id = $1`, [some.item_id])).rejects.toThrow(/append-only/);
+    await expect(p.db.query(`DELETE FROM work_item_events WHERE item_id = $1`, [some.item_id])).rejects.toThrow(/append-only/);
+  });
+});
