@@ -17,7 +17,7 @@ import workItemRoutes from './routes/work-items.ts';
 
 /** Builds the HTTP app without listening, so tests can `inject()` and the platform can `listen()`. */
 export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
-  const app = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024, forceCloseConnections: true }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

@@ -238,3 +238,46 @@ describe('the transition table', () => {
     await expect(p.db.query(`DELETE FROM work_item_events WHERE item_id = $1`, [some.item_id])).rejects.toThrow(/append-only/);
   });
 });
+
+describe('grid profile and live events', () => {
+  it('网格画像 sums up the grid: items, times, SLA breaches, auto-closes, repeat devices, ratings, whistles', async () => {
+    const r = await as('gw-a').get('/api/v1/grids/g-a/profile');
+    expect(r.status).toBe(200);
+    const prof = r.body;
+    expect(prof.items).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'work_order', severity: 'critical' }), expect.objectContaining({ kind: 'ticket', severity: 'minor' })]));
+    expect(prof.meanAcceptS).toBeGreaterThan(0);
+    expect(prof.slaBreachRate).toBeGreaterThan(0);
+    expect(prof.autoClosed).toBeGreaterThanOrEqual(1);
+    expect(prof.repeatDevices).toEqual(expect.arrayContaining([{ deviceId: 'ba1-smoke-detector-1', ruleId: 'smoke-device-alarm', alarms: 2 }]));
+    expect(prof.rating.count).toBeGreaterThanOrEqual(2);
+    expect(prof.revisits).toMatchObject({ satisfied: 1 });
+    expect(prof.whistles.find((w: { department: string }) => w.department === 'police')).toMatchObject({ late: 1 });
+    expect((await as('pm-1').get('/api/v1/communities/c-r/profile')).status).toBe(200);
+    expect((await as('gw-b').get('/api/v1/grids/g-a/profile')).status).toBe(403);
+    expect((await as('res-1').get('/api/v1/grids/g-a/profile')).status).toBe(403);
+    expect((await as('admin').get('/api/v1/grids/nowhere/profile')).status).toBe(404);
+  });
+
+  it("streams work-item events over SSE within the caller's reach, and publishes them on platform/workitems/…", async () => {
+    const account = (await p.api('POST', '/api/v1/service-accounts', { name: 'notifier', subscribe: ['platform/workitems/#'] })).body;
+    const { connect } = await import('./helpers/platform.ts');
+    const watcher = await connect(p.mqttUrl, account.username, account.secret);
+    const onMqtt: string[] = [];
+    watcher.on('message', (topic) => onMqtt.push(topic));
+    await watcher.subscribeAsync('platform/workitems/#', { qos: 1 });
+    const ctrl = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/events`, { headers: { authorization: `Bearer ${tokens['res-2']}` }, signal: ctrl.signal });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    const filed = (await as('res-2').post('/api/v1/tickets', { category: 'noise', description: '楼上装修噪音', buildingId: 'bb1' })).body;
+    await as('res-1').post('/api/v1/tickets', { category: 'noise', description: '别人的报修', buildingId: 'bb1' });
+    while (!text.includes(filed.id)) text += new TextDecoder().decode((await reader.read()).value);
+    ctrl.abort();
+    expect(text).toContain('event: created');
+    await eventually(() => onMqtt.includes(`platform/workitems/created/ticket/g-b/${filed.id}`), 3000, 'MQTT work-item event');
+    // The other resident's ticket did not reach this stream.
+    expect(text.match(/"reporterId":"res-1"/)).toBeNull();
+    await watcher.endAsync();
+  });
+});

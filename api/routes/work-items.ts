@@ -5,6 +5,8 @@ import { listItems, type ItemFilter } from '../../rules/work-items/store.ts';
 import { WorkItemError, type WorkItemEvent } from '../../rules/work-items/service.ts';
 import { ACTIONS, STATUSES } from '../../rules/work-items/transitions.ts';
 import { canSee } from '../../rules/work-items/access.ts';
+import { gridProfile } from '../../rules/work-items/profile.ts';
+import { getOrgUnit } from '../../core/store/org.ts';
 import type { User } from '../../core/store/users.ts';
 import { ApiError, badRequest } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
@@ -104,6 +106,19 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
     if ((u.role === 'property_manager' || u.role === 'property_staff') && !u.communityIds.includes(placement.communityId ?? '')) throw new ApiError(403, 'forbidden', 'that building is not in your compound');
     return reply.code(201).send(await deps.workItems.fileTicket(u, req.body, placement));
   });
+
+  for (const [path, kind] of [['/grids/:id/profile', 'grid'], ['/communities/:id/profile', 'community']] as const) {
+    app.get(path, {
+      schema: { tags: ['work orders'], summary: `网格画像: items, response and closing times, SLA breaches, repeat devices, ratings and whistles of one ${kind}`, params: z.object({ id: z.string() }) },
+    }, async (req) => {
+      const u = req.user;
+      const unit = await getOrgUnit(deps.db, req.params.id);
+      if (unit?.kind !== kind) throw new ApiError(404, 'not_found', `${kind} ${req.params.id} does not exist`);
+      const mine = u.role === 'admin' || (kind === 'grid' ? u.gridIds.includes(unit.id) || u.communityIds.includes(unit.parentId ?? '') : u.communityIds.includes(unit.id));
+      if (!mine || u.role === 'resident' || u.role === 'department') throw new ApiError(403, 'forbidden', `the profile of ${unit.id} is not yours to see`);
+      return gridProfile(deps.db, kind, unit.id);
+    });
+  }
 
   app.get('/events', {
     schema: { tags: ['work orders'], summary: 'Server-Sent Events: work-item events within the caller\'s reach, as they happen' },
