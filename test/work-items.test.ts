@@ -135,6 +135,23 @@ describe('from alarms to work orders', () => {
   });
 });
 
+describe('storms and one item per fire', () => {
+  it('smoke, heat and the alarm of one detector are one work order; three detectors of a building fold into the incident\'s one', async () => {
+    await send('bb1-smoke-detector-1', { temperatureC: 70 });
+    await send('bb1-smoke-detector-1', { alarm: true });
+    const first = await openItemOf('bb1-smoke-detector-1');
+    expect(first.count).toBe(2);
+    await send('bb1-smoke-detector-2', { alarm: true });
+    await settle();
+    const open = (await as('gw-b').get('/api/v1/work-orders')).body.items.filter((i: { status: string }) => i.status !== 'closed');
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ id: first.id, incidentId: expect.stringMatching(/^inc-/), count: 3 });
+    const merged = (await as('gw-b').get('/api/v1/work-orders?deviceId=bb1-smoke-detector-2')).body.items[0];
+    expect(merged.status).toBe('closed');
+    expect((await as('gw-b').get(`/api/v1/work-orders/${merged.id}`)).body.timeline.at(-1)).toMatchObject({ action: 'merge', actorRole: 'platform', data: { into: first.id } });
+  });
+});
+
 describe('无感销 and relapse', () => {
   it('a full bin ticket closes itself when emptied, with the readings as proof; a relapse within 24 h reopens it', async () => {
     await send('ba1-overflow-bin-1', { fillPct: 90 });

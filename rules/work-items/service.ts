@@ -8,6 +8,7 @@ import type { Clock } from '../clock.ts';
 import { Deadlines, type Schedulable } from '../deadlines.ts';
 import type { Placement } from '../directory.ts';
 import type { RulesEvent } from '../events.ts';
+import type { Incident } from '../incident-store.ts';
 import { actProblem, canSee } from './access.ts';
 import { DEFAULT_SLA, nextLevel, type Sla } from './sla.ts';
 import {
@@ -128,7 +129,10 @@ export class WorkItems {
 
   /** Alarm events from the rules engine, in order. */
   handleRulesEvent(e: RulesEvent): void {
-    if (e.kind !== 'alarm') return;
+    if (e.kind === 'incident') {
+      if (e.event !== 'closed') this.enqueue(() => this.gatherIncident(e.incident));
+      return;
+    }
     if (e.event === 'raised') this.enqueue(() => this.fromAlarm(e.alarm));
     else if (e.event === 'cleared') this.enqueue(() => this.alarmCleared(e.alarm));
   }
@@ -165,8 +169,11 @@ export class WorkItems {
     const raises = found?.rule.raises;
     if (!raises) return; // a rule that only acts (hold_door) and records
     const db = this.opts.db;
-    const sourceKey = `alarm:${alarm.deviceId}:${alarm.ruleId}`;
+    const sourceKey = itemKey(alarm.deviceId, found.rule.storm.group ?? alarm.ruleId);
     const now = this.opts.clock.now();
+    // An alarm whose incident already has an item counts on that one.
+    const incidentItem = alarm.incidentId ? await openItemBySource(db, `incident:${alarm.incidentId}`) : undefined;
+    if (incidentItem) return this.count(incidentItem, alarm);
     // A relapse within 24 h of closing reopens the same item.
     if (!(await openItemBySource(db, sourceKey))) {
       const relapsed = await recentlyClosedBySource(db, [sourceKey], new Date(now - RELAPSE_WINDOW_MS).toISOString());
@@ -229,9 +236,44 @@ export class WorkItems {
     this.armSla(stored);
   }
 
+  /** A repeat on an existing item: counted, on the timeline. */
+  private async count(item: WorkItem, alarm: AlarmView): Promise<void> {
+    const updated = await updateItem(this.opts.db, item.id, item.version, { count: item.count + 1 });
+    if (!updated) return this.count((await getItem(this.opts.db, item.id))!, alarm);
+    await appendEvent(this.opts.db, item.id, this.entry(PLATFORM, 'count', item.status, item.status, `${alarm.deviceId}: ${alarm.ruleId}`, [], { alarmId: alarm.id, count: updated.count }));
+    this.emit({ kind: 'work_item', event: 'counted', at: new Date(this.opts.clock.now()).toISOString(), item: updated });
+  }
+
+  /**
+   * A storm: one item for the incident. The oldest open item among its devices becomes the
+   * incident's; the others fold into it (closed as merged, their counts carried over).
+   */
+  private async gatherIncident(incident: Incident): Promise<void> {
+    const db = this.opts.db;
+    const keys = [`incident:${incident.id}`, ...incident.deviceIds.map((d) => itemKey(d, incident.groupKey))];
+    const open = (await Promise.all(keys.map((k) => openItemBySource(db, k)))).filter((x): x is WorkItem => !!x).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const keeper = open.find((x) => x.sourceKey === `incident:${incident.id}`) ?? open[0];
+    if (!keeper) return;
+    let kept = keeper;
+    for (const other of open) {
+      if (other.id === keeper.id) continue;
+      await this.transition(other, 'merge', PLATFORM, { note: `merged into ${keeper.id} (incident ${incident.id})` }, { closedAt: new Date(this.opts.clock.now()).toISOString(), sourceKey: `merged:${other.sourceKey}` }, { into: keeper.id, incidentId: incident.id });
+      const fresh = (await getItem(db, kept.id))!;
+      kept = (await updateItem(db, fresh.id, fresh.version, { count: fresh.count + other.count })) ?? fresh;
+      await appendEvent(db, kept.id, this.entry(PLATFORM, 'merge', kept.status, kept.status, `${other.deviceId ?? other.id} joins this incident`, [], { merged: other.id, deviceId: other.deviceId }));
+    }
+    if (kept.sourceKey !== `incident:${incident.id}`) {
+      const fresh = (await getItem(db, kept.id))!;
+      kept = (await updateItem(db, fresh.id, fresh.version, { sourceKey: `incident:${incident.id}`, incidentId: incident.id, title: `${fresh.title} (${incident.deviceIds.length} devices)` })) ?? fresh;
+      await appendEvent(db, kept.id, this.entry(PLATFORM, 'incident', kept.status, kept.status, `storm in ${incident.scopeId}: ${incident.deviceIds.join(', ')}`, [], { incidentId: incident.id, deviceIds: incident.deviceIds }));
+      this.emit({ kind: 'work_item', event: 'counted', at: new Date(this.opts.clock.now()).toISOString(), item: kept, data: { incidentId: incident.id, deviceIds: incident.deviceIds } });
+    }
+  }
+
   /** 无感销: the sensor is back to normal and has stayed there for the rule's verify time. */
   private async alarmCleared(alarm: AlarmView): Promise<void> {
-    const item = await openItemBySource(this.opts.db, `alarm:${alarm.deviceId}:${alarm.ruleId}`);
+    const group = this.opts.catalog.rule(alarm.ruleId)?.rule.storm.group ?? alarm.ruleId;
+    const item = await openItemBySource(this.opts.db, itemKey(alarm.deviceId, group));
     if (!item || !item.autoClose) return;
     if ((await whistles(this.opts.db, item.id)).some((w) => !w.finishedAt)) return; // departments still on it
     // Proof: the readings back past the clear level, as the engine saw them.
@@ -499,6 +541,12 @@ export class WorkItems {
     }
   }
 }
+
+/**
+ * The source an alarm's item is keyed by: one open item per device and storm group (a detector's
+ * smoke, heat and own alarm are one fire), the rule itself for rules without a group.
+ */
+const itemKey = (deviceId: string, group: string) => `alarm:${deviceId}:${group}`;
 
 /** `WO-20261121-3fa9c2` / `TK-…`: readable on a phone, unique. */
 function newId(kind: 'work_order' | 'ticket', now: number): string {

@@ -15,7 +15,7 @@ export type Role = (typeof ROLES)[number];
 /** The platform itself: auto-close, escalation, relapse. Not a role anyone logs in with. */
 export type Actor = Role | 'platform';
 
-export const ACTIONS = ['accept', 'dispatch', 'grab', 'start', 'resolve', 'verify', 'reject', 'reopen', 'escalate', 'whistle', 'report_in', 'transfer', 'return', 'rate', 'revisit', 'auto_close'] as const;
+export const ACTIONS = ['accept', 'dispatch', 'grab', 'start', 'resolve', 'verify', 'reject', 'reopen', 'escalate', 'whistle', 'report_in', 'transfer', 'return', 'rate', 'revisit', 'auto_close', 'merge'] as const;
 export type Action = (typeof ACTIONS)[number];
 export type Kind = 'work_order' | 'ticket';
 
@@ -58,6 +58,8 @@ export const TRANSITIONS: Record<Action, Rule> = {
   revisit: { from: ['closed'], to: 'same', kinds: ['ticket'], roles: ['admin', 'property_manager'] },
   // 无感销: only the platform, once the sensor has stayed normal for the rule's verify time.
   auto_close: { from: OPEN, to: 'closed', kinds: BOTH, roles: ['platform'], platformOnly: true },
+  // A storm: the items of the incident's devices fold into the incident's one item.
+  merge: { from: OPEN, to: 'closed', kinds: BOTH, roles: ['platform'], platformOnly: true },
 };
 
 /** Whether the table lets this actor take this action on an item of this kind in this status. */
