@@ -8,7 +8,10 @@
 import { loadConfig } from './core/config.ts';
 import { createLogger } from './core/logger.ts';
 import { onShutdown } from './core/shutdown.ts';
+import path from 'node:path';
 import { countReadingsByType } from './core/store/readings.ts';
+import { getUser } from './core/store/users.ts';
+import { buildingPlacement } from './rules/directory.ts';
 import { startPlatform } from './platform.ts';
 import { readCredentials } from './simulators/credentials.ts';
 import { Simulator } from './simulators/simulator.ts';
@@ -27,8 +30,20 @@ const sim = new Simulator({
   log: log.child({ component: 'simulator' }),
 });
 await sim.start();
+// A resident's 一键报修 next to what the devices raise, so every board has something on it.
+const resident = await getUser(platform.db, 'resident-1');
+if (resident) {
+  const b = await buildingPlacement(platform.db, 'b01');
+  if (b) await platform.workItems.fileTicket(resident, { category: 'plumbing', description: '厨房水管漏水 (demo)', buildingId: 'b01', unit: '1', room: '502' }, b);
+}
 log.info(
-  { console: `http://127.0.0.1:${platform.ports.http}/docs`, health: `http://127.0.0.1:${platform.ports.http}/api/v1/health`, devices: sim.devices.length, assignments: Object.fromEntries(sim.assignments) },
+  {
+    console: `http://127.0.0.1:${platform.ports.http}/docs`,
+    health: `http://127.0.0.1:${platform.ports.http}/api/v1/health`,
+    userTokens: path.join(config.DATA_DIR, 'user-tokens.json'),
+    devices: sim.devices.length,
+    assignments: Object.fromEntries(sim.assignments),
+  },
   'demo running: simulated devices connected',
 );
 
@@ -37,8 +52,10 @@ const stop = async () => {
   await platform.ingest.flush();
   await platform.rules.flush();
   const stored = await countReadingsByType(platform.db);
+  await platform.workItems.idle();
   const alarms = await platform.db.query<{ rule_id: string; state: string; n: number }>('SELECT rule_id, state, count(*)::int AS n FROM alarms GROUP BY rule_id, state ORDER BY rule_id');
-  log.info({ storedByType: stored, alarms: alarms.rows.map((r) => `${r.rule_id} ${r.state} ×${r.n}`), rules: platform.rules.stats(), ingest: platform.ingest.stats(), simulator: sim.stats }, 'demo summary');
+  const items = await platform.db.query<{ kind: string; severity: string; status: string; n: number }>('SELECT kind, severity, status, count(*)::int AS n FROM work_items GROUP BY 1, 2, 3 ORDER BY 1, 2, 3');
+  log.info({ storedByType: stored, alarms: alarms.rows.map((r) => `${r.rule_id} ${r.state} ×${r.n}`), workItems: items.rows.map((r) => `${r.kind} ${r.severity} ${r.status} ×${r.n}`), rules: platform.rules.stats(), ingest: platform.ingest.stats(), simulator: sim.stats }, 'demo summary');
   await platform.stop();
 };
 onShutdown(log, stop);
