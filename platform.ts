@@ -106,6 +106,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     clock: rules.clock,
     publish: (topic, payload, o) => (broker.aedes.closed ? Promise.resolve() : broker.publish(topic, payload, o)),
     placement: (id) => rules.placement(id),
+    ruleFor: (deviceId, ruleId) => rules.effectiveRules(deviceId)?.find((r) => r.id === ruleId),
   });
   await workItems.start();
   rules.onEvent((e) => workItems.handleRulesEvent(e));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ruleParamsProblem, type Rule } from '../devices/lib/rules.ts';
+import { ruleParamsProblem, SEVERITIES, type Rule } from '../devices/lib/rules.ts';
 
 /**
  * What a site may change about a rule: its numbers and whether it runs, never its shape. One zod
@@ -17,6 +17,11 @@ export const overrideParamsSchema = z
     count: z.number().int().min(2),
     windowS: z.number().positive(),
     heartbeats: z.number().int().min(1),
+    // The policy: which work item the alarm opens (`none`: only the alarm), how urgent, and whether
+    // it may close itself once the sensor recovers (无感销).
+    item: z.enum(['work_order', 'ticket', 'none']),
+    severity: z.enum(SEVERITIES),
+    autoClose: z.boolean(),
   })
   .partial()
   .strict();
@@ -24,13 +29,15 @@ export const overrideParamsSchema = z
 export type OverrideParams = z.infer<typeof overrideParamsSchema>;
 export type ParamName = keyof OverrideParams;
 
-/** The parameters each kind of rule has. */
+const POLICY: readonly ParamName[] = ['item', 'severity', 'autoClose'];
+
+/** The parameters each kind of rule has (every kind also has the work-item policy). */
 export const PARAMS_BY_KIND: Record<Rule['kind'], readonly ParamName[]> = {
-  threshold: ['enabled', 'trigger', 'clear', 'holdS', 'verifyS'],
-  boolean: ['enabled', 'holdS', 'verifyS'],
-  event: ['enabled', 'minConfidence', 'clearAfterS'],
-  count: ['enabled', 'minConfidence', 'count', 'windowS'],
-  silence: ['enabled', 'heartbeats', 'verifyS'],
+  threshold: ['enabled', 'trigger', 'clear', 'holdS', 'verifyS', ...POLICY],
+  boolean: ['enabled', 'holdS', 'verifyS', ...POLICY],
+  event: ['enabled', 'minConfidence', 'clearAfterS', ...POLICY],
+  count: ['enabled', 'minConfidence', 'count', 'windowS', ...POLICY],
+  silence: ['enabled', 'heartbeats', 'verifyS', ...POLICY],
 };
 
 /** A rule with the overrides in force for one device applied, and where each changed number came from. */
@@ -64,6 +71,15 @@ export function applyOverrides(rule: Rule, layers: readonly OverrideLayer[]): Ef
     }
   }
   merged.sources = sources;
+  // The policy lives in `raises`; overrides name its fields flat.
+  if (merged.item !== undefined || merged.severity !== undefined || merged.autoClose !== undefined) {
+    const base = rule.raises ?? { item: 'ticket' as const, severity: 'minor' as const, whistle: [], autoClose: false };
+    const item = (merged.item as string | undefined) ?? base.item;
+    merged.raises = item === 'none' ? undefined : { ...base, item, severity: merged.severity ?? base.severity, autoClose: merged.autoClose ?? base.autoClose };
+    delete merged.item;
+    delete merged.severity;
+    delete merged.autoClose;
+  }
   return merged as EffectiveRule;
 }
 
@@ -76,7 +92,12 @@ export function effectiveProblem(rule: EffectiveRule): { field: string; message:
 /** The numbers an alarm records as "the parameters in force". */
 export function paramsInForce(rule: EffectiveRule): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of PARAMS_BY_KIND[rule.kind]) out[key] = (rule as Record<string, unknown>)[key];
+  for (const key of PARAMS_BY_KIND[rule.kind]) if (!POLICY.includes(key)) out[key] = (rule as Record<string, unknown>)[key];
+  out.item = rule.raises?.item ?? 'none';
+  if (rule.raises) {
+    out.severity = rule.raises.severity;
+    out.autoClose = rule.raises.autoClose;
+  }
   if (rule.kind === 'threshold') out.direction = rule.direction;
   if (rule.kind === 'boolean' || rule.kind === 'threshold') out.prop = rule.prop;
   if (rule.kind === 'event' || rule.kind === 'count') out.event = rule.event;

@@ -135,6 +135,20 @@ describe('from alarms to work orders', () => {
   });
 });
 
+describe('the policy table', () => {
+  it('which item an alarm opens, and how urgent, is overridable down the tree like a threshold', async () => {
+    expect((await p.api('PUT', '/api/v1/rule-overrides', { ruleId: 'manhole-water', orgUnitId: 'g-a', params: { item: 'ticket', severity: 'critical' } })).status).toBe(200);
+    expect((await p.api('PUT', '/api/v1/rule-overrides', { ruleId: 'smoke-tamper', orgUnitId: 'ba1', params: { item: 'none' } })).status).toBe(200);
+    expect((await p.api('PUT', '/api/v1/rule-overrides', { ruleId: 'smoke-tamper', orgUnitId: 'ba1', params: { item: 'email' } })).status).toBe(400);
+    await send('ba1-manhole-cover-1', { waterLevelCm: 20 });
+    const tk = await openItemOf('ba1-manhole-cover-1', 'tickets');
+    expect(tk).toMatchObject({ kind: 'ticket', severity: 'critical', ruleId: 'manhole-water' });
+    await send('ba1-smoke-detector-3', { tamper: true });
+    expect((await p.api('GET', '/api/v1/alarms?deviceId=ba1-smoke-detector-3&ruleId=smoke-tamper')).body.items[0]).toMatchObject({ state: 'active', item: null });
+    expect((await as('admin').get('/api/v1/tickets?deviceId=ba1-smoke-detector-3')).body.items.filter((i: { ruleId: string }) => i.ruleId === 'smoke-tamper')).toEqual([]);
+  });
+});
+
 describe('storms and one item per fire', () => {
   it('smoke, heat and the alarm of one detector are one work order; three detectors of a building fold into the incident\'s one', async () => {
     await send('bb1-smoke-detector-1', { temperatureC: 70 });

@@ -9,6 +9,7 @@ import { Deadlines, type Schedulable } from '../deadlines.ts';
 import type { Placement } from '../directory.ts';
 import type { RulesEvent } from '../events.ts';
 import type { Incident } from '../incident-store.ts';
+import type { EffectiveRule } from '../params.ts';
 import { actProblem, canSee } from './access.ts';
 import { DEFAULT_SLA, nextLevel, type Sla } from './sla.ts';
 import {
@@ -66,6 +67,8 @@ export interface WorkItemsOptions {
   publish(topic: string, payload: string, opts: { qos: 0 | 1 }): Promise<void>;
   /** Where a device hangs in the org tree (the rules engine knows). */
   placement(deviceId: string): Placement | undefined;
+  /** The rule as it applies to a device, overrides and policy included (the rules engine knows). */
+  ruleFor(deviceId: string, ruleId: string): EffectiveRule | undefined;
   sla?: Sla;
   /** Seconds a whistled department has to report in (报到). */
   reportInS?: number;
@@ -165,9 +168,10 @@ export class WorkItems {
   // ── from alarms ───────────────────────────────────────────────────────────────────────────
 
   private async fromAlarm(alarm: AlarmView): Promise<void> {
-    const found = this.opts.catalog.rule(alarm.ruleId);
-    const raises = found?.rule.raises;
-    if (!raises) return; // a rule that only acts (hold_door) and records
+    const rule = this.opts.ruleFor(alarm.deviceId, alarm.ruleId);
+    const raises = rule?.raises;
+    if (!rule || !raises) return; // a rule that only acts (hold_door) and records, or a policy of `none`
+    const found = { rule };
     const db = this.opts.db;
     const sourceKey = itemKey(alarm.deviceId, found.rule.storm.group ?? alarm.ruleId);
     const now = this.opts.clock.now();
@@ -272,7 +276,7 @@ export class WorkItems {
 
   /** 无感销: the sensor is back to normal and has stayed there for the rule's verify time. */
   private async alarmCleared(alarm: AlarmView): Promise<void> {
-    const group = this.opts.catalog.rule(alarm.ruleId)?.rule.storm.group ?? alarm.ruleId;
+    const group = this.opts.ruleFor(alarm.deviceId, alarm.ruleId)?.storm.group ?? alarm.ruleId;
     const item = await openItemBySource(this.opts.db, itemKey(alarm.deviceId, group));
     if (!item || !item.autoClose) return;
     if ((await whistles(this.opts.db, item.id)).some((w) => !w.finishedAt)) return; // departments still on it
