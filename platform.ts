@@ -23,6 +23,7 @@ import type { Clock } from './rules/clock.ts';
 import { RuleEngine } from './rules/engine.ts';
 import { seedOverrides } from './rules/overrides.ts';
 import { WorkItems } from './rules/work-items/service.ts';
+import { DEFAULT_SLA, slaSchema, type Sla } from './rules/work-items/sla.ts';
 
 export interface Platform {
   config: Config;
@@ -107,6 +108,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     publish: (topic, payload, o) => (broker.aedes.closed ? Promise.resolve() : broker.publish(topic, payload, o)),
     placement: (id) => rules.placement(id),
     ruleFor: (deviceId, ruleId) => rules.effectiveRules(deviceId)?.find((r) => r.id === ruleId),
+    sla: parseSla(config.WORK_ITEM_SLA),
+    reportInS: config.WHISTLE_REPORT_IN_S,
   });
   await workItems.start();
   rules.onEvent((e) => workItems.handleRulesEvent(e));
@@ -167,6 +170,20 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     })());
 
   return { config, log, catalog, db, broker, ingest, rules, workItems, app, ports, credentialsFile, generatedAdminToken, stop };
+}
+
+/** WORK_ITEM_SLA over the defaults, severity by severity; a bad value stops the start, named. */
+function parseSla(json: string | undefined): Sla {
+  if (!json) return DEFAULT_SLA;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new Error(`WORK_ITEM_SLA: not JSON: ${(err as Error).message}`);
+  }
+  const parsed = slaSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`WORK_ITEM_SLA: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
+  return { ...DEFAULT_SLA, ...parsed.data };
 }
 
 async function adminToken(db: Db, config: Config): Promise<{ digest: Buffer; generated?: string }> {

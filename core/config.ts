@@ -28,6 +28,13 @@ export const configSchema = z.object({
   SITE_FILE: optionalString,
   PLATFORM_ADMIN_TOKEN: optionalString,
   READINGS_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  /**
+   * Work-item deadlines per severity, JSON: {"critical": {"acceptS": 300, "resolveS": 3600}, …}
+   * (DESIGN §4 defaults when unset). Checked at start.
+   */
+  WORK_ITEM_SLA: optionalString,
+  /** Seconds a whistled department has to report in (报到). */
+  WHISTLE_REPORT_IN_S: z.coerce.number().positive().default(1800),
   /** Seconds a device has to answer a downlink command (hold_door) before the alarm records no answer. */
   RULES_COMMAND_TIMEOUT_S: z.coerce.number().positive().default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

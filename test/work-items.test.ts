@@ -213,6 +213,13 @@ describe('一键报修 through the six steps', () => {
     for (const [who, action, extra] of [['pm-1', 'accept', {}], ['pm-1', 'dispatch', { assigneeId: 'ps-2' }], ['ps-2', 'start', {}], ['ps-2', 'resolve', {}]] as const) expect((await act(who, second, action, extra)).status).toBe(200);
     expect((await act('res-2', second, 'rate', { rating: { overall: 2, speed: 1, service: 3 } })).status).toBe(200);
     expect((await as('pm-1').get(`/api/v1/tickets/${second}`)).body).toMatchObject({ status: 'accepted', assigneeId: null });
+
+    const third = (await as('res-2').post('/api/v1/tickets', { category: 'door', description: '门禁失灵', buildingId: 'ba2' })).body.id as string;
+    for (const [who, action, extra] of [['pm-1', 'accept', {}], ['pm-1', 'dispatch', { assigneeId: 'ps-1' }], ['ps-1', 'start', {}], ['ps-1', 'resolve', {}], ['pm-1', 'verify', {}]] as const) expect((await act(who, third, action, extra)).status).toBe(200);
+    expect((await act('pm-1', third, 'revisit', { revisit: { result: 'unsatisfied', note: '门禁还是时好时坏' } })).status).toBe(200);
+    const back = (await as('pm-1').get(`/api/v1/tickets/${third}`)).body;
+    expect(back).toMatchObject({ status: 'accepted', revisit: { result: 'unsatisfied' } });
+    expect(back.timeline.at(-1)).toMatchObject({ action: 'reopen', actorRole: 'platform', fromStatus: 'closed', toStatus: 'accepted' });
   });
 
   it('dispatch modes: round-robin, grab (two at once: one wins), transfer and return', async () => {

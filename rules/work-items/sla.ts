@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /** Per-severity deadlines (DESIGN §4 defaults): accept within, resolve within, in seconds. */
-export const slaSchema = z.record(z.enum(['critical', 'major', 'minor']), z.object({ acceptS: z.number().positive(), resolveS: z.number().positive() }));
-export type Sla = z.infer<typeof slaSchema>;
+export const slaSchema = z.partialRecord(z.enum(['critical', 'major', 'minor']), z.object({ acceptS: z.number().positive(), resolveS: z.number().positive() }).strict());
+export type Sla = Record<'critical' | 'major' | 'minor', { acceptS: number; resolveS: number }>;
 
 export const DEFAULT_SLA: Sla = {
   critical: { acceptS: 5 * 60, resolveS: 3600 },
