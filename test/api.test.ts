@@ -70,7 +70,9 @@ describe('HTTP API', () => {
   it('serves OpenAPI generated from the zod schemas', async () => {
     const res = await fetch(`http://127.0.0.1:${p.ports.http}/docs/json`);
     const doc = (await res.json()) as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/health', '/api/v1/org', '/api/v1/devices', '/api/v1/devices/{id}', '/api/v1/service-accounts']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/health', '/api/v1/org', '/api/v1/devices', '/api/v1/devices/{id}', '/api/v1/service-accounts',
+      '/api/v1/alarms', '/api/v1/work-orders', '/api/v1/work-orders/{id}', '/api/v1/work-orders/{id}/actions', '/api/v1/tickets', '/api/v1/tickets/{id}', '/api/v1/tickets/{id}/actions',
+      '/api/v1/grids/{id}/profile', '/api/v1/users', '/api/v1/events', '/api/v1/rule-overrides']));
     expect(JSON.stringify(doc.paths['/api/v1/devices']!.post!.requestBody)).toContain('buildingId');
   });
 });

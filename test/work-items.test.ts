@@ -291,6 +291,7 @@ describe('grid profile and live events', () => {
     expect(prof.revisits).toMatchObject({ satisfied: 1 });
     expect(prof.whistles.find((w: { department: string }) => w.department === 'police')).toMatchObject({ late: 1 });
     expect((await as('pm-1').get('/api/v1/communities/c-r/profile')).status).toBe(200);
+    expect((await as('pm-1').get('/api/v1/staff')).body.items.map((x: { id: string }) => x.id)).toEqual(['ps-1', 'ps-2']);
     expect((await as('gw-b').get('/api/v1/grids/g-a/profile')).status).toBe(403);
     expect((await as('res-1').get('/api/v1/grids/g-a/profile')).status).toBe(403);
     expect((await as('admin').get('/api/v1/grids/nowhere/profile')).status).toBe(404);

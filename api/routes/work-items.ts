@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { DEPARTMENTS } from '../../devices/lib/rules.ts';
 import { buildingPlacement } from '../../rules/directory.ts';
-import { listItems, type ItemFilter } from '../../rules/work-items/store.ts';
+import { listItems, whistles, type ItemFilter } from '../../rules/work-items/store.ts';
 import { WorkItemError, type WorkItemEvent } from '../../rules/work-items/service.ts';
 import { ACTIONS, STATUSES } from '../../rules/work-items/transitions.ts';
 import { canSee } from '../../rules/work-items/access.ts';
 import { gridProfile } from '../../rules/work-items/profile.ts';
 import { getOrgUnit } from '../../core/store/org.ts';
-import type { User } from '../../core/store/users.ts';
+import { listUsers, type User } from '../../core/store/users.ts';
 import { ApiError, badRequest } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
@@ -107,6 +107,18 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
     return reply.code(201).send(await deps.workItems.fileTicket(u, req.body, placement));
   });
 
+  app.get('/staff', {
+    schema: { tags: ['users'], summary: 'The people a caller can dispatch to: property staff of their compounds, grid workers of their grids' },
+  }, async (req) => {
+    const u = req.user;
+    const all = await listUsers(deps.db);
+    const items = all
+      .filter((x) => x.role === 'property_staff' || x.role === 'grid_worker')
+      .filter((x) => u.role === 'admin' || x.communityIds.some((c) => u.communityIds.includes(c)) || x.gridIds.some((g) => u.gridIds.includes(g)))
+      .map(({ id, name, role, gridIds, communityIds }) => ({ id, name, role, gridIds, communityIds }));
+    return { items, total: items.length };
+  });
+
   for (const [path, kind] of [['/grids/:id/profile', 'grid'], ['/communities/:id/profile', 'community']] as const) {
     app.get(path, {
       schema: { tags: ['work orders'], summary: `网格画像: items, response and closing times, SLA breaches, repeat devices, ratings and whistles of one ${kind}`, params: z.object({ id: z.string() }) },
@@ -127,9 +139,14 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
     reply.raw.write(': connected\n\n');
     const user = req.user;
     const send = (e: WorkItemEvent) => {
-      const whistled = (e.data?.departments as string[] | undefined)?.map((department) => ({ department, whistledAt: '', reportDue: '', reportedAt: null, finishedAt: null, late: false })) ?? [];
-      if (!canSee(user, e.item, whistled)) return;
-      reply.raw.write(`event: ${e.event}\ndata: ${JSON.stringify(e)}\n\n`);
+      // Departments see what they were whistled to: that takes a look at the item's whistles.
+      const whistled = user.role === 'department' ? whistles(deps.db, e.item.id) : Promise.resolve([]);
+      void whistled.then(
+        (w) => {
+          if (canSee(user, e.item, w) && !reply.raw.destroyed) reply.raw.write(`event: ${e.event}\ndata: ${JSON.stringify(e)}\n\n`);
+        },
+        (err: Error) => req.log.error({ err, itemId: e.item.id }, 'SSE filter failed'),
+      );
     };
     const off = deps.workItems.subscribe(send);
     const ping = setInterval(() => reply.raw.write(': ping\n\n'), 15_000);
