@@ -102,7 +102,6 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   await rules.start();
   const workItems = new WorkItems({
     db,
-    catalog,
     log: log.child({ component: 'work-items' }),
     clock: rules.clock,
     publish: (topic, payload, o) => (broker.aedes.closed ? Promise.resolve() : broker.publish(topic, payload, o)),

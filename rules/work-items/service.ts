@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../core/store/db.ts';
 import type { Logger } from '../../core/logger.ts';
 import { getUser, listUsers, onDuty, type User } from '../../core/store/users.ts';
-import type { Catalog } from '../../devices/lib/catalog.ts';
 import type { AlarmView } from '../alarm.ts';
 import type { Clock } from '../clock.ts';
 import { Deadlines, type Schedulable } from '../deadlines.ts';
@@ -61,7 +60,6 @@ export interface TicketInput {
 
 export interface WorkItemsOptions {
   db: Db;
-  catalog: Catalog;
   log: Logger;
   clock: Clock;
   publish(topic: string, payload: string, opts: { qos: 0 | 1 }): Promise<void>;
