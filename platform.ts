@@ -18,7 +18,11 @@ import { pruneReadings } from './core/store/readings.ts';
 import { getSetting, setSetting } from './core/store/settings.ts';
 import { DEVICES_DIR, loadCatalog, type Catalog } from './devices/lib/catalog.ts';
 import { Ingest } from './ingest/ingest.ts';
-import { EmbeddedSink } from './ingest/sink.ts';
+import { EmbeddedSink, type ReadingSink } from './ingest/sink.ts';
+import type { PointTags } from './ingest/influx/line-protocol.ts';
+import { InfluxSink } from './ingest/influx/sink.ts';
+import { V1Writer, V2Writer } from './ingest/influx/writers.ts';
+import type { Placement } from './rules/directory.ts';
 import type { Clock } from './rules/clock.ts';
 import { RuleEngine } from './rules/engine.ts';
 import { seedOverrides } from './rules/overrides.ts';
@@ -81,7 +85,13 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     process.stderr.write(`\nGenerated admin token (shown once; also saved to ${file}):\n  ${generatedAdminToken}\n\n`);
   }
 
-  const ingest = new Ingest({ catalog, db, log: log.child({ component: 'ingest' }), sinks: [new EmbeddedSink(db, log.child({ component: 'sink' }))], maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
+  // Tags come from the rules' directory of devices, created below; readings only flow once it is.
+  let placementOf: (deviceId: string) => Placement | undefined = () => undefined;
+  const sinks = readingSinks(config, log, (id) => {
+    const p = placementOf(id);
+    return p && { building: p.buildingId, grid: p.gridId, community: p.communityId };
+  });
+  const ingest = new Ingest({ catalog, db, log: log.child({ component: 'ingest' }), sinks: sinks(db), maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
   const broker = new PlatformBroker({
     db,
     log: log.child({ component: 'broker' }),
@@ -100,6 +110,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     publish: (topic, payload, o) => (broker.aedes.closed ? Promise.resolve() : broker.publish(topic, payload, o)),
   });
   await rules.start();
+  placementOf = (id) => rules.placement(id);
   const workItems = new WorkItems({
     db,
     log: log.child({ component: 'work-items' }),
@@ -169,6 +180,26 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     })());
 
   return { config, log, catalog, db, broker, ingest, rules, workItems, app, ports, credentialsFile, generatedAdminToken, stop };
+}
+
+/**
+ * Where readings go: the embedded store (the default; READINGS_EMBEDDED=false turns it off) and,
+ * when INFLUX_URL is set, InfluxDB through the v2 API (token, org, bucket) or the v1 API (database).
+ */
+function readingSinks(config: Config, log: Logger, tags: (deviceId: string) => PointTags | undefined): (db: Db) => ReadingSink[] {
+  return (db) => {
+    const sinks: ReadingSink[] = [];
+    if (config.READINGS_EMBEDDED) sinks.push(new EmbeddedSink(db, log.child({ component: 'sink' })));
+    if (config.INFLUX_URL) {
+      if (!config.INFLUX_DATABASE && !(config.INFLUX_ORG && config.INFLUX_BUCKET)) throw new Error('INFLUX_URL: give INFLUX_ORG and INFLUX_BUCKET (v2 API) or INFLUX_DATABASE (v1 API)');
+      const writer = config.INFLUX_DATABASE
+        ? new V1Writer({ url: config.INFLUX_URL, database: config.INFLUX_DATABASE, username: config.INFLUX_USERNAME, password: config.INFLUX_PASSWORD })
+        : new V2Writer({ url: config.INFLUX_URL, token: config.INFLUX_TOKEN, org: config.INFLUX_ORG ?? '', bucket: config.INFLUX_BUCKET ?? '' });
+      sinks.push(new InfluxSink({ writer, tags, spoolDir: path.join(config.DATA_DIR, 'spool'), log: log.child({ component: 'influx' }) }));
+    }
+    if (sinks.length === 0) throw new Error('READINGS_EMBEDDED=false and no INFLUX_URL: readings would go nowhere');
+    return sinks;
+  };
 }
 
 /** WORK_ITEM_SLA over the defaults, severity by severity; a bad value stops the start, named. */

@@ -43,6 +43,10 @@ export const configSchema = z.object({
   INFLUX_ORG: optionalString,
   INFLUX_BUCKET: optionalString,
   INFLUX_DATABASE: optionalString,
+  INFLUX_USERNAME: optionalString,
+  INFLUX_PASSWORD: optionalString,
+  /** Keep readings in the embedded store too (the console's charts); `false` when InfluxDB has them. */
+  READINGS_EMBEDDED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   DATABASE_URL: optionalString,
   REDIS_URL: optionalString,
   WECOM_WEBHOOK_URL: optionalString,

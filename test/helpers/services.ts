@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Real servers for integration tests, from the Debian packages' binaries (installed by .ci/run):
+ * each on free loopback ports, in a temp folder, stopped by its PID afterwards. Without the binary
+ * a suite is skipped with a loud message, unless CI=true or REQUIRE_SERVICES=1, where it fails.
+ */
+export const servicesRequired = process.env.CI === 'true' || process.env.REQUIRE_SERVICES === '1';
+
+export function haveBinary(bin: string): boolean {
+  if (existsSync(bin)) return true;
+  if (servicesRequired) return true; // run, and fail at start with the reason
+  console.warn(`\n!!! ${bin} is not installed: the suites that need it are SKIPPED (apt-get install ${path.basename(bin)}; CI fails instead)\n`);
+  return false;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Service {
+  url: string;
+  dir: string;
+  /** Stops the server (SIGTERM, then SIGKILL) and waits for it to exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data. */
+  start(): Promise<void>;
+  /** Stops it and removes its folder. */
+  dispose(): Promise<void>;
+}
+
+async function waitReady(url: string, proc: ChildProcess, what: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not become ready at ${url}`);
+}
+
+function managed(bin: string, args: () => string[], readyPath: string, dir: string, port: number): Service {
+  let proc: ChildProcess | undefined;
+  let log = '';
+  const url = `http://127.0.0.1:${port}`;
+  const svc: Service = {
+    url,
+    dir,
+    async start() {
+      if (!existsSync(bin)) throw new Error(`${bin} is not installed (apt-get install ${path.basename(bin)})`);
+      proc = spawn(bin, args(), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      proc.stdout!.on('data', (d) => (log = (log + d).slice(-4000)));
+      proc.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
+      try {
+        await waitReady(url + readyPath, proc, path.basename(bin));
+      } catch (err) {
+        proc.kill('SIGKILL');
+        throw new Error(`${(err as Error).message}\n${log}`);
+      }
+    },
+    async stop() {
+      const p = proc;
+      proc = undefined;
+      if (!p || p.exitCode !== null) return;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async dispose() {
+      await svc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return svc;
+}
+
+export const VICTORIA_METRICS = '/usr/bin/victoria-metrics';
+export const INFLUXD = '/usr/bin/influxd';
+
+export async function startVictoriaMetrics(): Promise<Service> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-vm-'));
+  const port = await freePort();
+  const svc = managed(VICTORIA_METRICS, () => [`-storageDataPath=${path.join(dir, 'data')}`, `-httpListenAddr=127.0.0.1:${port}`, '-retentionPeriod=100y', '-search.latencyOffset=0s'], '/health', dir, port);
+  await svc.start();
+  return svc;
+}
+
+/** InfluxDB 1.x with every listener on loopback and nothing reported home. */
+export async function startInfluxDB1(): Promise<Service> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-influx-'));
+  const [port, rpc] = [await freePort(), await freePort()];
+  const conf = path.join(dir, 'influxdb.conf');
+  writeFileSync(conf, `reporting-disabled = true
+bind-address = "127.0.0.1:${rpc}"
+[meta]
+  dir = "${path.join(dir, 'meta')}"
+[data]
+  dir = "${path.join(dir, 'data')}"
+  wal-dir = "${path.join(dir, 'wal')}"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:${port}"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+`);
+  const svc = managed(INFLUXD, () => ['run', '-config', conf], '/ping', dir, port);
+  await svc.start();
+  return svc;
+}
+
+/** An InfluxQL query against InfluxDB 1.x: the series of the first statement. */
+export async function influxQL(url: string, db: string, q: string): Promise<{ name: string; columns: string[]; values: unknown[][]; tags?: Record<string, string> }[]> {
+  const u = new URL('/query', url);
+  u.searchParams.set('db', db);
+  u.searchParams.set('q', q);
+  u.searchParams.set('epoch', 'ms');
+  const res = await fetch(u, { method: 'POST' });
+  const body = (await res.json()) as { results: { series?: { name: string; columns: string[]; values: unknown[][]; tags?: Record<string, string> }[]; error?: string }[]; error?: string };
+  if (body.error || body.results[0]?.error) throw new Error(`InfluxQL ${q}: ${body.error ?? body.results[0]!.error}`);
+  return body.results[0]?.series ?? [];
+}
