@@ -23,6 +23,7 @@ import type { PointTags } from './ingest/influx/line-protocol.ts';
 import { InfluxSink } from './ingest/influx/sink.ts';
 import { V1Writer, V2Writer } from './ingest/influx/writers.ts';
 import type { Placement } from './rules/directory.ts';
+import { PlatformMetrics } from './platform-metrics.ts';
 import type { Clock } from './rules/clock.ts';
 import { RuleEngine } from './rules/engine.ts';
 import { seedOverrides } from './rules/overrides.ts';
@@ -90,8 +91,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const sinks = readingSinks(config, log, (id) => {
     const p = placementOf(id);
     return p && { building: p.buildingId, grid: p.gridId, community: p.communityId };
-  });
-  const ingest = new Ingest({ catalog, db, log: log.child({ component: 'ingest' }), sinks: sinks(db), maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
+  })(db);
+  const ingest = new Ingest({ catalog, db, log: log.child({ component: 'ingest' }), sinks, maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
   const broker = new PlatformBroker({
     db,
     log: log.child({ component: 'broker' }),
@@ -123,6 +124,12 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   });
   await workItems.start();
   rules.onEvent((e) => workItems.handleRulesEvent(e));
+  const influx = sinks.find((x): x is InfluxSink => x instanceof InfluxSink);
+  const metrics = influx && new PlatformMetrics({ db, ingest, sink: influx, log: log.child({ component: 'metrics' }), everyMs: config.METRICS_EVERY_S * 1000 });
+  if (metrics) {
+    metrics.start();
+    workItems.onEvent((e) => metrics.workItemEvent(e));
+  }
   ingest.onReading((r) => rules.handleReading(r));
   ingest.onAck((deviceId, ack) => rules.handleAck(deviceId, ack));
   let listeners: Listeners | undefined;
@@ -167,6 +174,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(pruneTimer);
+      metrics?.stop();
       // Stop taking new work first, then write out everything already acknowledged.
       await app!.close();
       await listeners!.close();

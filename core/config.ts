@@ -45,6 +45,8 @@ export const configSchema = z.object({
   INFLUX_DATABASE: optionalString,
   INFLUX_USERNAME: optionalString,
   INFLUX_PASSWORD: optionalString,
+  /** Seconds between two samples of the platform's gauges written to InfluxDB (devices online, open alarms and items). */
+  METRICS_EVERY_S: z.coerce.number().positive().default(10),
   /** Keep readings in the embedded store too (the console's charts); `false` when InfluxDB has them. */
   READINGS_EMBEDDED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   DATABASE_URL: optionalString,

@@ -29,6 +29,20 @@ function field(key: string, v: unknown): string | undefined {
   return undefined;
 }
 
+/** A line from a measurement, tags and fields (nulls left out); numbers are written as floats. */
+export function line(measurement: string, tags: Record<string, string | null | undefined>, fields: Record<string, number | boolean | string | null | undefined>, ts: number): string | undefined {
+  const f = Object.entries(fields)
+    .map(([k, v]) => (v === null || v === undefined ? undefined : field(k, v)))
+    .filter((x): x is string => x !== undefined);
+  if (f.length === 0) return undefined;
+  const t = Object.entries(tags)
+    .filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '')
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `,${escTag(k)}=${escTag(v)}`)
+    .join('');
+  return `${escMeasurement(measurement)}${t} ${f.join(',')} ${Math.round(ts)}`;
+}
+
 /** One reading as one line of line protocol (ms precision), or undefined when it has no field. */
 export function toLine(r: Reading, tags: PointTags | undefined): string | undefined {
   const fields = Object.entries(r.data)

@@ -52,6 +52,11 @@ export class InfluxSink implements ReadingSink {
       const line = toLine(r, this.opts.tags(r.deviceId));
       if (line) lines.push(line);
     }
+    await this.send(lines);
+  }
+
+  /** Any other points (platform gauges, work-item figures), with the same ordering and spool. */
+  async send(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
     // Order: while older batches wait in the spool, newer ones queue behind them.
     if (!this.spool.empty) {
