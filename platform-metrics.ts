@@ -13,6 +13,8 @@ import type { WorkItemEvent } from './rules/work-items/service.ts';
  */
 export class PlatformMetrics {
   private timer: NodeJS.Timeout | undefined;
+  /** Groups that had open items: once empty they get a 0, so "last" in Grafana is not stale. */
+  private readonly itemGroups = new Map<string, Record<string, string | null>>();
 
   constructor(private readonly opts: { db: Db; ingest: Ingest; sink: InfluxSink; log: Logger; everyMs?: number; now?: () => number }) {}
 
@@ -39,7 +41,15 @@ export class PlatformMetrics {
               count(*) FILTER (WHERE (accepted_at IS NULL AND accept_due < now()) OR (resolved_at IS NULL AND resolve_due < now()))::int AS overdue
        FROM work_items WHERE status NOT IN ('closed','rejected') GROUP BY 1, 2, 3, 4`,
     );
-    for (const i of items.rows) lines.push(line('work_items_open', { kind: i.kind, severity: i.severity, grid: i.grid_id, community: i.community_id }, { count: i.n, overdue: i.overdue }, now));
+    const present = new Set<string>();
+    for (const i of items.rows) {
+      const tags = { kind: i.kind, severity: i.severity, grid: i.grid_id, community: i.community_id };
+      const key = JSON.stringify(tags);
+      present.add(key);
+      this.itemGroups.set(key, tags);
+      lines.push(line('work_items_open', tags, { count: i.n, overdue: i.overdue }, now));
+    }
+    for (const [key, tags] of this.itemGroups) if (!present.has(key)) lines.push(line('work_items_open', tags, { count: 0, overdue: 0 }, now));
     const c = this.opts.ingest.counters;
     lines.push(line('platform_ingest', {}, { received: c.received, stored: c.stored, rejected: c.rejected }, now));
     await this.opts.sink.send(lines.filter((l): l is string => !!l));
