@@ -1,0 +1,96 @@
+/**
+ * The load generator, run as its own process by the benchmarks so it never shares a thread with
+ * the broker under test. Connects `--publishers` clients (credentials from `--credentials`, or
+ * anonymous) and one wildcard subscriber, offers `--rate` msg/s in total for `--seconds`, and prints
+ * one JSON line: offered, delivered, latency p50/p99 (publish → deliver, same clock) and its own CPU.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import mqtt, { type MqttClient } from 'mqtt';
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    publishers: { type: 'string', default: '50' },
+    rate: { type: 'string', default: '20000' },
+    seconds: { type: 'string', default: '10' },
+    qos: { type: 'string', default: '0' },
+    credentials: { type: 'string' },
+    subscriber: { type: 'string', description: 'username:password of the wildcard subscriber' },
+    filter: { type: 'string', default: 'v1/+/+/telemetry' },
+  },
+});
+const N = Number(values.publishers);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const QOS = Number(values.qos) as 0 | 1;
+type Cred = { id: string; type: string; secret: string };
+const creds: Cred[] = values.credentials
+  ? (JSON.parse(readFileSync(values.credentials, 'utf8')).devices as Cred[]).filter((c) => c.type === 'smoke-detector').slice(0, N)
+  : Array.from({ length: N }, (_, i) => ({ id: `pub-${i}`, type: 'smoke-detector', secret: '' }));
+if (creds.length < N) throw new Error(`only ${creds.length} smoke detectors in the credentials, ${N} asked for`);
+
+const connect = (clientId: string, username?: string, password?: string) =>
+  new Promise<MqttClient>((resolve, reject) => {
+    const c = mqtt.connect(values.url!, { clientId, username, password, reconnectPeriod: 0, connectTimeout: 30_000, keepalive: 60 });
+    c.once('connect', () => resolve(c));
+    c.once('error', reject);
+  });
+
+const [su, sp] = (values.subscriber ?? '').split(':');
+const sub = await connect(su || 'bench-sub', su || undefined, sp || undefined);
+const latencies: number[] = [];
+let delivered = 0;
+let measuring = false;
+sub.on('message', (_t, payload) => {
+  if (!measuring) return;
+  delivered++;
+  // The send time rides in `seq`-adjacent bytes: {"ts":…} is the device time we set.
+  const i = payload.indexOf('"ts":');
+  if (i >= 0 && delivered % 10 === 0) latencies.push(performance.timeOrigin + performance.now() - Number(payload.subarray(i + 5, payload.indexOf(',', i)).toString()));
+});
+await sub.subscribeAsync(values.filter!, { qos: QOS });
+
+const pubs: { c: MqttClient; topic: string }[] = [];
+for (let i = 0; i < creds.length; i += 50) {
+  const batch = await Promise.all(creds.slice(i, i + 50).map((c) => connect(c.id, values.credentials ? c.id : undefined, values.credentials ? c.secret : undefined)));
+  batch.forEach((c, j) => pubs.push({ c, topic: `v1/smoke-detector/${creds[i + j]!.id}/telemetry` }));
+}
+
+// ~141-byte telemetry, a valid smoke-detector reading.
+const body = (ts: number, seq: number) => `{"ts":${ts},"seq":${seq},"props":{"smokeDbPerM":0.012,"temperatureC":21.5,"batteryPct":88.5,"alarm":false,"tamper":false}}`;
+let offered = 0;
+let seq = 0;
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+measuring = true;
+const tickMs = 10;
+await new Promise<void>((resolve) => {
+  const timer = setInterval(() => {
+    const elapsed = performance.now() - t0;
+    if (elapsed >= SECONDS * 1000) {
+      clearInterval(timer);
+      resolve();
+      return;
+    }
+    const due = Math.floor((elapsed / 1000) * RATE) - offered;
+    for (let k = 0; k < due; k++) {
+      const p = pubs[(offered + k) % pubs.length]!;
+      // Skip a publisher whose socket is backed up: offered load the broker cannot take is not queued here.
+      if (p.c.stream.writableNeedDrain) continue;
+      p.c.publish(p.topic, body(Math.round(performance.timeOrigin + performance.now()), seq++), { qos: QOS });
+    }
+    offered += due;
+  }, tickMs);
+});
+const secs = (performance.now() - t0) / 1000;
+await new Promise((r) => setTimeout(r, 1000)); // in-flight deliveries
+measuring = false;
+const cpu = process.cpuUsage(cpu0);
+latencies.sort((a, b) => a - b);
+const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN;
+console.log(JSON.stringify({ publishers: N, qos: QOS, seconds: secs, offered: offered / secs, sent: seq / secs, delivered: delivered / secs, p50Ms: pct(50), p99Ms: pct(99), generatorCpuPct: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100 }));
+for (const p of pubs) p.c.end(true);
+sub.end(true);
+process.exit(0);
