@@ -51,6 +51,9 @@ export interface BrokerOptions {
 
 type PlatformClient = Client & { identity?: Identity };
 
+/** What a QoS 1 subscriber may have waiting in its socket before its deliveries are shed. */
+const SLOW_SUBSCRIBER_BYTES = 1024 * 1024;
+
 const CONNACK_IDENTIFIER_REJECTED = Buffer.from([0x20, 0x02, 0x00, 0x02]);
 
 /**
@@ -68,6 +71,8 @@ export class PlatformBroker {
   /** Payloads ingest dead-lettered: delivered to no subscriber. Weak, so nothing lingers. */
   private readonly rejected = new WeakSet<Buffer>();
   private hooks: BrokerHooks;
+  /** Deliveries shed for subscribers that could not keep up. */
+  readonly load = { shed: 0 };
 
   constructor(private readonly opts: BrokerOptions) {
     this.hooks = opts.hooks ?? {};
@@ -79,7 +84,7 @@ export class PlatformBroker {
       authenticate: (client, username, password, cb) => this.authenticate(client as PlatformClient, username, password, cb),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client as PlatformClient | null, packet, cb),
       authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client as PlatformClient, sub, cb),
-      authorizeForward: (_client, packet) => (this.rejected.has(packet.payload as Buffer) ? null : packet),
+      authorizeForward: (client, packet) => (this.forward(client as PlatformClient | null, packet) ? packet : null),
       // Sessions of devices are clean by protocol; keep aedes' default bounds otherwise.
       connectTimeout: 10_000,
     });
@@ -91,6 +96,10 @@ export class PlatformBroker {
 
   async start(): Promise<void> {
     await this.aedes.listen();
+    // Every message gets one delivery that completes on a later tick. Without it, a message no
+    // one is subscribed to completes synchronously, and a backlog of them (a wildcard subscriber
+    // that just left) is drained by recursion until the stack overflows (mcollina/mqemitter#204).
+    (this.aedes as unknown as { mq: { on(topic: string, fn: (msg: unknown, cb: () => void) => void): void } }).mq.on('#', (_msg, cb) => process.nextTick(cb));
   }
 
   setHooks(hooks: BrokerHooks): void {
@@ -186,6 +195,23 @@ export class PlatformBroker {
         cb(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false);
       },
     );
+  }
+
+  /**
+   * Per delivery: dead-lettered payloads go nowhere, and a subscriber whose socket is backed up
+   * gets no more until it catches up (QoS 0 as soon as its buffer is full, QoS 1 beyond a larger
+   * allowance), counted in `load.shed`. This is Mosquitto's max_queued_messages behaviour: without it, a slow
+   * consumer holds all of Aedes' delivery slots, its queue grows without bound, and draining it
+   * when the consumer leaves overflows the stack (mcollina/mqemitter#204).
+   */
+  private forward(client: PlatformClient | null, packet: { payload: unknown; qos: number }): boolean {
+    if (this.rejected.has(packet.payload as Buffer)) return false;
+    const conn = client?.conn as { writableLength?: number; writableNeedDrain?: boolean } | undefined;
+    if (conn && (packet.qos === 0 ? conn.writableNeedDrain : (conn.writableLength ?? 0) > SLOW_SUBSCRIBER_BYTES)) {
+      this.load.shed++;
+      return false;
+    }
+    return true;
   }
 
   private authorizePublish(client: PlatformClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {

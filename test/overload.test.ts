@@ -1,0 +1,40 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { connect, connectDevice, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+
+let p: TestPlatform | undefined;
+afterAll(() => p?.dispose());
+
+describe('overload with a slow subscriber', () => {
+  it('sheds deliveries to a subscriber that stops reading, keeps the delivery queue short, and survives it leaving', async () => {
+    p = await startTestPlatform();
+    const account = (await p.api('POST', '/api/v1/service-accounts', { name: 'slow', subscribe: ['v1/#'] })).body;
+    const slow = await connect(p.mqttUrl, account.username, account.secret);
+    await slow.subscribeAsync('v1/+/+/telemetry', { qos: 0 });
+    slow.stream.pause(); // reads nothing from now on: its socket on the broker's side fills up
+
+    const devices = await Promise.all(p.credentials.filter((c) => c.type === 'smoke-detector' || c.type === 'overflow-bin').map((c) => connectDevice(p!, c)));
+    const queue = () => (p!.broker.aedes as unknown as { mq: { length: number } }).mq.length;
+    const end = Date.now() + 5000;
+    let sent = 0;
+    let maxQueue = 0;
+    while (Date.now() < end) {
+      for (const d of devices) {
+        if (d.stream.writableNeedDrain) continue;
+        const type = d.options.clientId!.includes('smoke') ? 'smoke-detector' : 'overflow-bin';
+        d.publish(`v1/${type}/${d.options.clientId}/telemetry`, JSON.stringify({ props: type === 'smoke-detector' ? { smokeDbPerM: 0.012 } : { fillPct: 12 } }), { qos: 0 });
+        sent++;
+      }
+      maxQueue = Math.max(maxQueue, queue());
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(p.broker.load.shed).toBeGreaterThan(0);
+    expect(maxQueue).toBeLessThan(1000);
+    // The slow subscriber leaves with deliveries pending: the broker must not fall over.
+    slow.stream.destroy();
+    await new Promise((r) => setTimeout(r, 1000));
+    const health = await p.api('GET', '/api/v1/health', undefined, null);
+    expect(health.status).toBe(200);
+    expect(health.body.ingest.received).toBeGreaterThan(sent * 0.5);
+    for (const d of devices) await d.endAsync();
+  }, 30_000);
+});
