@@ -124,6 +124,8 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** A figure, or a dash where a run had none (nothing delivered, so no latency). */
+const f1 = (v: number | null | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(1) : '–');
 const rows: [string, string][] = [];
 const md = ['| QoS | publishers | Mosquitto msg/s | ours msg/s | ratio | p50 / p99 ms (M · ours) | CPU µs/msg (M · ours) | generator CPU % (M · ours) |', '| --- | --- | --- | --- | --- | --- | --- | --- |'];
 for (const o of results.ours) {
@@ -134,8 +136,8 @@ for (const o of results.ours) {
     md.push(`| ${o.qos} | ${o.publishers} | ${Math.round(mq.delivered)} | collapsed: ${o.collapsed} | – | – | – | – |`);
     continue;
   }
-  rows.push([`QoS ${o.qos}, ${o.publishers} publishers`, `Mosquitto ${Math.round(mq.delivered).toLocaleString()} · ours ${Math.round(o.delivered).toLocaleString()} msg/s → ${ratio.toFixed(2)}×; p99 ${mq.p99Ms.toFixed(1)} · ${o.p99Ms.toFixed(1)} ms; CPU ${mq.serverCpuUsPerMsg.toFixed(1)} · ${o.serverCpuUsPerMsg.toFixed(1)} µs/msg`]);
-  md.push(`| ${o.qos} | ${o.publishers} | ${Math.round(mq.delivered)} | ${Math.round(o.delivered)} | ${ratio.toFixed(2)}× | ${mq.p50Ms.toFixed(1)}/${mq.p99Ms.toFixed(1)} · ${o.p50Ms.toFixed(1)}/${o.p99Ms.toFixed(1)} | ${mq.serverCpuUsPerMsg.toFixed(1)} · ${o.serverCpuUsPerMsg.toFixed(1)} | ${mq.generatorCpuPct.toFixed(0)} · ${o.generatorCpuPct.toFixed(0)} |`);
+  rows.push([`QoS ${o.qos}, ${o.publishers} publishers`, `Mosquitto ${Math.round(mq.delivered).toLocaleString()} · ours ${Math.round(o.delivered).toLocaleString()} msg/s → ${ratio.toFixed(2)}×; p99 ${f1(mq.p99Ms)} · ${f1(o.p99Ms)} ms; CPU ${f1(mq.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} µs/msg`]);
+  md.push(`| ${o.qos} | ${o.publishers} | ${Math.round(mq.delivered)} | ${Math.round(o.delivered)} | ${ratio.toFixed(2)}× | ${f1(mq.p50Ms)}/${f1(mq.p99Ms)} · ${f1(o.p50Ms)}/${f1(o.p99Ms)} | ${f1(mq.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} | ${f1(mq.generatorCpuPct)} · ${f1(o.generatorCpuPct)} |`);
 }
 printTable(`broker: ours (auth, ACLs, ingest, storage, rules) vs Mosquitto ${SECONDS} s per run, same load generator`, rows);
 const outDir = path.join(ROOT, 'bench', 'results');
