@@ -42,13 +42,27 @@ function alive(pid: number): boolean {
   }
 }
 
-async function loadgen(args: string[]): Promise<Omit<Run, 'serverCpuUsPerMsg'>> {
+/**
+ * Runs the load generator; `onPhase` hears when its measured window opens and closes, so the
+ * server's CPU is taken over the same window (not over the connection storm before it).
+ */
+async function loadgen(args: string[], onPhase: (phase: string) => void): Promise<Omit<Run, 'serverCpuUsPerMsg'>> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
+  let last = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d;
+    const lines = out.split('\n');
+    out = lines.pop()!;
+    for (const line of lines) {
+      const msg = JSON.parse(line) as { phase?: string };
+      if (msg.phase) onPhase(msg.phase);
+      else last = line;
+    }
+  });
   const code = await new Promise((r) => child.once('exit', r));
   if (code !== 0) throw new Error(`load generator exited ${code}`);
-  return JSON.parse(out.trim().split('\n').at(-1)!);
+  return JSON.parse(last || out);
 }
 
 async function measure(pid: number, url: string, extra: string[]): Promise<Run[]> {
@@ -59,17 +73,22 @@ async function measure(pid: number, url: string, extra: string[]): Promise<Run[]
         runs.push({ collapsed: 'server gone after an earlier run', seconds: 0, publishers, qos, offered: 0, delivered: 0, p50Ms: NaN, p99Ms: NaN, generatorCpuPct: NaN, serverCpuUsPerMsg: NaN });
         continue;
       }
-      const c0 = cpuSeconds(pid);
+      let c0 = NaN;
+      let c1 = NaN;
       let r: Omit<Run, 'serverCpuUsPerMsg'>;
       try {
-        r = await loadgen(['--url', url, '--publishers', String(publishers), '--qos', String(qos), '--rate', qos === 0 ? values.rate0! : values.rate1!, '--seconds', String(SECONDS), ...extra]);
+        r = await loadgen(['--url', url, '--publishers', String(publishers), '--qos', String(qos), '--rate', qos === 0 ? values.rate0! : values.rate1!, '--seconds', String(SECONDS), ...extra], (phase) => {
+          if (!alive(pid)) return;
+          if (phase === 'measuring') c0 = cpuSeconds(pid);
+          else if (phase === 'sent') c1 = cpuSeconds(pid);
+        });
       } catch (err) {
         // A server that falls over under the offered load is a result, not a benchmark error.
         runs.push({ collapsed: (err as Error).message, seconds: 0, publishers, qos, offered: 0, delivered: 0, p50Ms: NaN, p99Ms: NaN, generatorCpuPct: NaN, serverCpuUsPerMsg: NaN });
         continue;
       }
       if (!alive(pid)) r = { ...r, collapsed: 'server exited during the run' } as typeof r;
-      const cpu = alive(pid) ? cpuSeconds(pid) - c0 : NaN;
+      const cpu = c1 - c0;
       runs.push({ ...r, serverCpuUsPerMsg: (cpu * 1e6) / Math.max(1, r.delivered * r.seconds) } as Run);
       console.error(`  ${url} QoS ${qos}, ${publishers} publishers: ${Math.round(r.delivered)} msg/s delivered`);
     }

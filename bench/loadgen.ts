@@ -65,6 +65,8 @@ let seq = 0;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 measuring = true;
+// Tells the benchmark the measured window starts now (connections are up), for the server's CPU.
+console.log(JSON.stringify({ phase: 'measuring' }));
 const tickMs = 10;
 await new Promise<void>((resolve) => {
   const timer = setInterval(() => {
@@ -85,6 +87,7 @@ await new Promise<void>((resolve) => {
   }, tickMs);
 });
 const secs = (performance.now() - t0) / 1000;
+console.log(JSON.stringify({ phase: 'sent' }));
 await new Promise((r) => setTimeout(r, 1000)); // in-flight deliveries
 measuring = false;
 const cpu = process.cpuUsage(cpu0);
