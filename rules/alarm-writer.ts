@@ -27,6 +27,8 @@ export interface QueuedAnswer {
   answer?: unknown;
 }
 
+const memoryKey = (deviceId: string, ruleId: string) => `${deviceId}\u0000${ruleId}`;
+
 /**
  * Writes alarm changes behind the engine, off its synchronous path, in two lanes that never wait
  * for each other's rounds:
@@ -77,7 +79,7 @@ export class AlarmWriter {
   }
 
   remember(deviceId: string, ruleId: string, data: RuleMemory, at: number): void {
-    this.memory.set(`${deviceId}\u0000${ruleId}`, { deviceId, ruleId, data, at });
+    this.memory.set(memoryKey(deviceId, ruleId), { deviceId, ruleId, data, at });
     this.aftermath.schedule();
   }
 
@@ -157,7 +159,7 @@ export class AlarmWriter {
       this.throttle.error('rules_write_failed', { err, commands: ready.length, answers: answers.length, memory: memory.length }, 'writing commands, answers or rule memory failed; retrying');
       this.commands.unshift(...ready);
       this.answers.unshift(...answers);
-      for (const m of memory) if (!this.memory.has(`${m.deviceId}\u0000${m.ruleId}`)) this.memory.set(`${m.deviceId}\u0000${m.ruleId}`, m);
+      for (const m of memory) if (!this.memory.has(memoryKey(m.deviceId, m.ruleId))) this.memory.set(memoryKey(m.deviceId, m.ruleId), m);
     }
     const incidentEvents: RulesEvent[] = [];
     for (const a of storms) {

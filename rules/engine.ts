@@ -345,10 +345,7 @@ export class RuleEngine {
       case 'hit':
       case 'repeat':
         if (!a) return;
-        a.count++;
-        a.unsaved++;
-        a.lastSeenAt = now;
-        if (reading) addEvidence(a.evidence, reading, snapshotUrl);
+        countBreach(a, now, reading, snapshotUrl);
         this.event(a, step.action === 'repeat' ? 'updated' : undefined);
         return;
       case 'cancel':
@@ -362,12 +359,7 @@ export class RuleEngine {
         if (!a) return;
         a.state = step.action === 'clearing' ? 'clearing' : 'active';
         a.since = now;
-        if (step.repeat) {
-          a.count++;
-          a.unsaved++;
-          a.lastSeenAt = now;
-          if (reading) addEvidence(a.evidence, reading, snapshotUrl);
-        }
+        if (step.repeat) countBreach(a, now, reading, snapshotUrl);
         this.event(a, step.repeat ? 'updated' : undefined);
         return;
       case 'clear':
@@ -529,6 +521,14 @@ export class RuleEngine {
       }
     }
   }
+}
+
+/** One more breaching reading behind an alarm: counted (unsaved until written), with its evidence. */
+function countBreach(a: AlarmRecord, now: number, reading?: EvidenceReading, snapshotUrl?: unknown): void {
+  a.count++;
+  a.unsaved++;
+  a.lastSeenAt = now;
+  if (reading) addEvidence(a.evidence, reading, snapshotUrl);
 }
 
 function compileType(type: DeviceType): CompiledType {

@@ -169,9 +169,8 @@ export class WorkItems {
     const rule = this.opts.ruleFor(alarm.deviceId, alarm.ruleId);
     const raises = rule?.raises;
     if (!rule || !raises) return; // a rule that only acts (hold_door) and records, or a policy of `none`
-    const found = { rule };
     const db = this.opts.db;
-    const sourceKey = itemKey(alarm.deviceId, found.rule.storm.group ?? alarm.ruleId);
+    const sourceKey = itemKey(alarm.deviceId, rule.storm.group ?? alarm.ruleId);
     const now = this.opts.clock.now();
     // An alarm whose incident already has an item counts on that one.
     const incidentItem = alarm.incidentId ? await openItemBySource(db, `incident:${alarm.incidentId}`) : undefined;
@@ -180,8 +179,8 @@ export class WorkItems {
     if (!(await openItemBySource(db, sourceKey))) {
       const relapsed = await recentlyClosedBySource(db, [sourceKey], new Date(now - RELAPSE_WINDOW_MS).toISOString());
       if (relapsed) {
-        const reopened = await this.transition(relapsed, 'reopen', PLATFORM, { note: `relapse: ${alarm.ruleId} raised again` }, { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, { alarmId: alarm.id });
-        this.armSla(reopened);
+        // (The transition re-arms its SLA.)
+        await this.transition(relapsed, 'reopen', PLATFORM, { note: `relapse: ${alarm.ruleId} raised again` }, { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, { alarmId: alarm.id });
         return;
       }
     }
@@ -194,8 +193,8 @@ export class WorkItems {
       status: 'collected',
       severity: sev,
       category: raises.category ?? null,
-      title: found.rule.description,
-      description: `${alarm.deviceId}: ${found.rule.description}`,
+      title: rule.description,
+      description: `${alarm.deviceId}: ${rule.description}`,
       source: 'alarm',
       sourceKey,
       alarmId: alarm.id,
@@ -213,7 +212,7 @@ export class WorkItems {
       escalationLevel: 'grid',
       count: 1,
       autoClose: raises.autoClose,
-      verifyS: found.rule.verifyS,
+      verifyS: rule.verifyS,
       evidence: alarm.evidence as never,
       photos: [],
       ...deadlines,
@@ -232,7 +231,7 @@ export class WorkItems {
       this.emit({ kind: 'work_item', event: 'counted', at: new Date(now).toISOString(), item: stored });
       return;
     }
-    await appendEvent(db, stored.id, this.entry(PLATFORM, 'collect', null, 'collected', found.rule.description, [], { alarmId: alarm.id, assigneeId: stored.assigneeId }));
+    await appendEvent(db, stored.id, this.entry(PLATFORM, 'collect', null, 'collected', rule.description, [], { alarmId: alarm.id, assigneeId: stored.assigneeId }));
     this.emit({ kind: 'work_item', event: 'created', at: stored.createdAt, item: stored });
     if (alarm.whistle.length && stored.kind === 'work_order') await this.whistle(stored, PLATFORM, alarm.whistle, 'the rule whistles');
     this.armSla(stored);
