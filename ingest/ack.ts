@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parsePayload } from './validate.ts';
 
 /**
  * A device's answer on `v1/{type}/{id}/cmd/ack` (protocol v1): the command's `id` as the platform
@@ -20,14 +21,9 @@ export type Ack = z.output<typeof ackSchema>;
 export type AckValidation = { ok: true; ack: Ack } | { ok: false; reason: 'payload_too_large' | 'invalid_json' | 'invalid_ack'; detail: string };
 
 export function validateAck(payload: Buffer, maxPayloadBytes: number): AckValidation {
-  if (payload.length > maxPayloadBytes) return { ok: false, reason: 'payload_too_large', detail: `${payload.length} bytes, limit ${maxPayloadBytes}` };
-  let body: unknown;
-  try {
-    body = JSON.parse(payload.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: 'invalid_json', detail: (err as Error).message };
-  }
-  const r = ackSchema.safeParse(body);
+  const parsed = parsePayload(payload, maxPayloadBytes);
+  if (!parsed.ok) return parsed;
+  const r = ackSchema.safeParse(parsed.body);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     return { ok: false, reason: 'invalid_ack', detail: `${issue.path.join('.') || '(message)'}: ${issue.message}` };

@@ -21,6 +21,16 @@ export type Validation = { ok: true; reading: Reading } | { ok: false; reason: R
 export const MAX_AHEAD_MS = 5 * 60_000;
 export const MAX_AGE_MS = 24 * 3_600_000;
 
+/** The first two checks of every device payload: its size, then that it is JSON at all. */
+export function parsePayload(payload: Buffer, maxPayloadBytes: number): { ok: true; body: unknown } | { ok: false; reason: 'payload_too_large' | 'invalid_json'; detail: string } {
+  if (payload.length > maxPayloadBytes) return { ok: false, reason: 'payload_too_large', detail: `${payload.length} bytes, limit ${maxPayloadBytes}` };
+  try {
+    return { ok: true, body: JSON.parse(payload.toString('utf8')) };
+  } catch (err) {
+    return { ok: false, reason: 'invalid_json', detail: (err as Error).message };
+  }
+}
+
 /**
  * Validates one device message against its type's schemas (from the catalog) and turns it into a
  * reading. Each kind of bad input gets its own reason, so dead letters say what was wrong.
@@ -34,13 +44,9 @@ export function validateMessage(
   maxPayloadBytes: number,
 ): Validation {
   if (!type) return { ok: false, reason: 'unknown_type', detail: 'device type is not in the catalog' };
-  if (payload.length > maxPayloadBytes) return { ok: false, reason: 'payload_too_large', detail: `${payload.length} bytes, limit ${maxPayloadBytes}` };
-  let body: unknown;
-  try {
-    body = JSON.parse(payload.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: 'invalid_json', detail: (err as Error).message };
-  }
+  const json = parsePayload(payload, maxPayloadBytes);
+  if (!json.ok) return json;
+  const body = json.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, reason: 'invalid_envelope', detail: 'payload must be a JSON object' };
   const msg = body as Record<string, unknown>;
 
