@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
+import { percentile } from '../core/reservoir.ts';
 
 const { values } = parseArgs({
   options: {
@@ -91,8 +92,7 @@ console.log(JSON.stringify({ phase: 'sent' }));
 await new Promise((r) => setTimeout(r, 1000)); // in-flight deliveries
 measuring = false;
 const cpu = process.cpuUsage(cpu0);
-latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN;
+const pct = (p: number) => percentile(latencies, p);
 console.log(JSON.stringify({ publishers: N, qos: QOS, seconds: secs, offered: offered / secs, sent: seq / secs, delivered: delivered / secs, p50Ms: pct(50), p99Ms: pct(99), generatorCpuPct: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100 }));
 for (const p of pubs) p.c.end(true);
 sub.end(true);

@@ -1,9 +1,4 @@
-/** The p-th percentile (nearest rank) of a sample. */
-export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
+export { percentile } from '../core/reservoir.ts';
 
 /** Prints a two-column table under a title. */
 export function printTable(title: string, rows: [string, string][]): void {

@@ -1,3 +1,10 @@
+/** The p-th percentile (nearest rank) of a sample; NaN for an empty one. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
 /** The last `size` values of a measurement, for percentiles in health and benchmarks. */
 export class Reservoir {
   private readonly values: number[] = [];
@@ -13,8 +20,6 @@ export class Reservoir {
 
   /** Nearest-rank percentile of what is held; 0 when empty. */
   percentile(p: number): number {
-    if (this.values.length === 0) return 0;
-    const sorted = [...this.values].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+    return this.values.length === 0 ? 0 : percentile(this.values, p);
   }
 }
