@@ -88,10 +88,10 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
 
   // Tags come from the rules' directory of devices, created below; readings only flow once it is.
   let placementOf: (deviceId: string) => Placement | undefined = () => undefined;
-  const sinks = readingSinks(config, log, (id) => {
+  const sinks = readingSinks(config, log, db, (id) => {
     const p = placementOf(id);
     return p && { building: p.buildingId, grid: p.gridId, community: p.communityId };
-  })(db);
+  });
   const ingest = new Ingest({ catalog, db, log: log.child({ component: 'ingest' }), sinks, maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
   const broker = new PlatformBroker({
     db,
@@ -101,14 +101,15 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     hooks: ingest.hooks(),
   });
   await broker.start();
+  // After the broker has closed (shutdown), events are still written; only their MQTT copy is skipped.
+  const publish = (topic: string, payload: string, o: { qos: 0 | 1 }) => (broker.aedes.closed ? Promise.resolve() : broker.publish(topic, payload, o));
   const rules = new RuleEngine({
     db,
     catalog,
     log: log.child({ component: 'rules' }),
     clock: opts.clock,
     commandTimeoutMs: config.RULES_COMMAND_TIMEOUT_S * 1000,
-    // After the broker has closed (shutdown), events are still written; only their MQTT copy is skipped.
-    publish: (topic, payload, o) => (broker.aedes.closed ? Promise.resolve() : broker.publish(topic, payload, o)),
+    publish,
   });
   await rules.start();
   placementOf = (id) => rules.placement(id);
@@ -116,7 +117,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     db,
     log: log.child({ component: 'work-items' }),
     clock: rules.clock,
-    publish: (topic, payload, o) => (broker.aedes.closed ? Promise.resolve() : broker.publish(topic, payload, o)),
+    publish,
     placement: (id) => rules.placement(id),
     ruleFor: (deviceId, ruleId) => rules.effectiveRules(deviceId)?.find((r) => r.id === ruleId),
     sla: parseSla(config.WORK_ITEM_SLA),
@@ -194,20 +195,18 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
  * Where readings go: the embedded store (the default; READINGS_EMBEDDED=false turns it off) and,
  * when INFLUX_URL is set, InfluxDB through the v2 API (token, org, bucket) or the v1 API (database).
  */
-function readingSinks(config: Config, log: Logger, tags: (deviceId: string) => PointTags | undefined): (db: Db) => ReadingSink[] {
-  return (db) => {
-    const sinks: ReadingSink[] = [];
-    if (config.READINGS_EMBEDDED) sinks.push(new EmbeddedSink(db, log.child({ component: 'sink' })));
-    if (config.INFLUX_URL) {
-      if (!config.INFLUX_DATABASE && !(config.INFLUX_ORG && config.INFLUX_BUCKET)) throw new Error('INFLUX_URL: give INFLUX_ORG and INFLUX_BUCKET (v2 API) or INFLUX_DATABASE (v1 API)');
-      const writer = config.INFLUX_DATABASE
-        ? new V1Writer({ url: config.INFLUX_URL, database: config.INFLUX_DATABASE, username: config.INFLUX_USERNAME, password: config.INFLUX_PASSWORD })
-        : new V2Writer({ url: config.INFLUX_URL, token: config.INFLUX_TOKEN, org: config.INFLUX_ORG ?? '', bucket: config.INFLUX_BUCKET ?? '' });
-      sinks.push(new InfluxSink({ writer, tags, spoolDir: path.join(config.DATA_DIR, 'spool'), log: log.child({ component: 'influx' }) }));
-    }
-    if (sinks.length === 0) throw new Error('READINGS_EMBEDDED=false and no INFLUX_URL: readings would go nowhere');
-    return sinks;
-  };
+function readingSinks(config: Config, log: Logger, db: Db, tags: (deviceId: string) => PointTags | undefined): ReadingSink[] {
+  const sinks: ReadingSink[] = [];
+  if (config.READINGS_EMBEDDED) sinks.push(new EmbeddedSink(db, log.child({ component: 'sink' })));
+  if (config.INFLUX_URL) {
+    if (!config.INFLUX_DATABASE && !(config.INFLUX_ORG && config.INFLUX_BUCKET)) throw new Error('INFLUX_URL: give INFLUX_ORG and INFLUX_BUCKET (v2 API) or INFLUX_DATABASE (v1 API)');
+    const writer = config.INFLUX_DATABASE
+      ? new V1Writer({ url: config.INFLUX_URL, database: config.INFLUX_DATABASE, username: config.INFLUX_USERNAME, password: config.INFLUX_PASSWORD })
+      : new V2Writer({ url: config.INFLUX_URL, token: config.INFLUX_TOKEN, org: config.INFLUX_ORG ?? '', bucket: config.INFLUX_BUCKET ?? '' });
+    sinks.push(new InfluxSink({ writer, tags, spoolDir: path.join(config.DATA_DIR, 'spool'), log: log.child({ component: 'influx' }) }));
+  }
+  if (sinks.length === 0) throw new Error('READINGS_EMBEDDED=false and no INFLUX_URL: readings would go nowhere');
+  return sinks;
 }
 
 /** WORK_ITEM_SLA over the defaults, severity by severity; a bad value stops the start, named. */

@@ -30,7 +30,7 @@ function field(key: string, v: unknown): string | undefined {
 }
 
 /** A line from a measurement, tags and fields (nulls left out); numbers are written as floats. */
-export function line(measurement: string, tags: Record<string, string | null | undefined>, fields: Record<string, number | boolean | string | null | undefined>, ts: number): string | undefined {
+export function line(measurement: string, tags: Record<string, string | null | undefined>, fields: Record<string, unknown>, ts: number): string | undefined {
   const f = Object.entries(fields)
     .map(([k, v]) => (v === null || v === undefined ? undefined : field(k, v)))
     .filter((x): x is string => x !== undefined);
@@ -43,16 +43,10 @@ export function line(measurement: string, tags: Record<string, string | null | u
   return `${escMeasurement(measurement)}${t} ${f.join(',')} ${Math.round(ts)}`;
 }
 
-/** One reading as one line of line protocol (ms precision), or undefined when it has no field. */
+/** One reading as one line of line protocol (ms precision). */
 export function toLine(r: Reading, tags: PointTags | undefined): string | undefined {
-  const fields = Object.entries(r.data)
-    .map(([k, v]) => field(k, v))
-    .filter((f): f is string => f !== undefined);
-  if (fields.length === 0) fields.push('count=1.0'); // an event without data still counts
-  let head = `${escMeasurement(measurementOf(r.type, r.kind))},deviceId=${escTag(r.deviceId)}`;
-  if (r.kind === 'event' && r.event) head += `,event=${escTag(r.event)}`;
-  if (tags?.building) head += `,building=${escTag(tags.building)}`;
-  if (tags?.community) head += `,community=${escTag(tags.community)}`;
-  if (tags?.grid) head += `,grid=${escTag(tags.grid)}`;
-  return `${head} ${fields.join(',')} ${Math.round(r.ts)}`;
+  const measurement = measurementOf(r.type, r.kind);
+  const t = { deviceId: r.deviceId, event: r.kind === 'event' ? r.event : undefined, building: tags?.building, community: tags?.community, grid: tags?.grid };
+  // An event without data (or none writable) still counts.
+  return line(measurement, t, r.data, r.ts) ?? line(measurement, t, { count: 1 }, r.ts);
 }
