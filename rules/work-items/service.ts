@@ -318,11 +318,11 @@ export class WorkItems {
         return this.transition(item, action, user, input, { acceptedAt: now }, {});
       case 'resolve': {
         if (user.role === 'department') return this.departmentFinished(item, user, input, w);
-        if (w.some((x) => !x.finishedAt)) throw new WorkItemError(409, `resolve on ${id}: whistled departments still working: ${w.filter((x) => !x.finishedAt).map((x) => x.department).join(', ')}`, { status: item.status, allowed: [] });
+        refuseWhileDepartmentsWork(item, action, w);
         return this.transition(item, action, user, input, { resolvedAt: now, photos: [...item.photos, ...(input.photos ?? [])] }, {});
       }
       case 'verify':
-        if (w.some((x) => !x.finishedAt)) throw new WorkItemError(409, `verify on ${id}: whistled departments still working: ${w.filter((x) => !x.finishedAt).map((x) => x.department).join(', ')}`, { status: item.status, allowed: [] });
+        refuseWhileDepartmentsWork(item, action, w);
         return this.transition(item, action, user, input, { closedAt: now }, {});
       case 'reopen':
         return this.reopen(item, user, input.note ?? 'reopened');
@@ -334,7 +334,7 @@ export class WorkItems {
       }
       case 'report_in': {
         await markWhistle(db, id, user.department!, 'reported_at', now);
-        const timer = this.reportTimers.get(`${id}\u0000${user.department}`);
+        const timer = this.reportTimers.get(reportKey(id, user.department!));
         if (timer) timer.due = undefined;
         return this.transition(item, action, user, input, {}, { department: user.department });
       }
@@ -423,11 +423,9 @@ export class WorkItems {
     const level = nextLevel(item.escalationLevel);
     if (!level) throw new WorkItemError(409, `escalate on ${item.id}: already at the street, the top of the ladder`, { status: item.status, allowed: [] });
     const now = this.opts.clock.now();
-    const s = this.sla[item.severity]!;
     // The new level gets a fresh window for whichever deadline was missed.
-    const fields: Partial<WorkItem> = { escalationLevel: level };
-    if (!item.acceptedAt) fields.acceptDue = new Date(now + s.acceptS * 1000).toISOString();
-    else fields.resolveDue = new Date(now + s.resolveS * 1000).toISOString();
+    const fresh = this.deadlinesFor(item.severity, now);
+    const fields: Partial<WorkItem> = item.acceptedAt ? { escalationLevel: level, resolveDue: fresh.resolveDue } : { escalationLevel: level, acceptDue: fresh.acceptDue };
     const updated = await this.transition(item, 'escalate', user, { note: why }, fields, { level, from: item.escalationLevel });
     this.emit({ kind: 'work_item', event: 'escalated', at: new Date(now).toISOString(), item: updated, data: { level, why } });
     return updated;
@@ -492,7 +490,7 @@ export class WorkItems {
   }
 
   private armReport(itemId: string, department: string, due: number): void {
-    const key = `${itemId}\u0000${department}`;
+    const key = reportKey(itemId, department);
     let t = this.reportTimers.get(key);
     if (!t) this.reportTimers.set(key, (t = { itemId, department, due: undefined }));
     t.due = due;
@@ -541,6 +539,14 @@ export class WorkItems {
       }
     }
   }
+}
+
+const reportKey = (itemId: string, department: string) => `${itemId}\u0000${department}`;
+
+/** Resolve and verify wait until every whistled department has finished its part. */
+function refuseWhileDepartmentsWork(item: WorkItem, action: Action, w: Whistle[]): void {
+  const working = w.filter((x) => !x.finishedAt).map((x) => x.department);
+  if (working.length) throw new WorkItemError(409, `${action} on ${item.id}: whistled departments still working: ${working.join(', ')}`, { status: item.status, allowed: [] });
 }
 
 /**
