@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { DEPARTMENTS } from '../../devices/lib/rules.ts';
 import { buildingPlacement } from '../../rules/directory.ts';
-import { listItems, whistles, type ItemFilter } from '../../rules/work-items/store.ts';
+import { listItems, whistles } from '../../rules/work-items/store.ts';
 import { WorkItemError, type WorkItemEvent } from '../../rules/work-items/service.ts';
 import { ACTIONS, STATUSES } from '../../rules/work-items/transitions.ts';
-import { canSee } from '../../rules/work-items/access.ts';
+import { canSee, scopeOf } from '../../rules/work-items/access.ts';
 import { gridProfile } from '../../rules/work-items/profile.ts';
 import { getOrgUnit } from '../../core/store/org.ts';
-import { listUsers, type User } from '../../core/store/users.ts';
+import { listUsers } from '../../core/store/users.ts';
 import { ApiError, badRequest } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
@@ -39,23 +39,6 @@ const ticketBody = z.object({
   room: z.string().max(20).optional(),
   photos: photos.optional(),
 });
-
-/** What a caller may list: their own reach (DESIGN §4). */
-function scopeOf(u: User): ItemFilter['scope'] {
-  switch (u.role) {
-    case 'admin':
-      return undefined;
-    case 'grid_worker':
-      return { gridIds: u.gridIds };
-    case 'property_manager':
-    case 'property_staff':
-      return { communityIds: u.communityIds };
-    case 'department':
-      return { department: u.department ?? '' };
-    case 'resident':
-      return { reporterId: u.id };
-  }
-}
 
 const asHttp = (err: unknown) => {
   if (err instanceof WorkItemError) {

@@ -1,5 +1,5 @@
 import type { User } from '../../core/store/users.ts';
-import type { WorkItem, Whistle } from './store.ts';
+import type { ItemFilter, WorkItem, Whistle } from './store.ts';
 import type { Action } from './transitions.ts';
 
 /**
@@ -20,6 +20,23 @@ export function canSee(u: User, item: WorkItem, whistled: Whistle[]): boolean {
       return whistled.some((w) => w.department === u.department);
     case 'resident':
       return item.kind === 'ticket' && item.reporterId === u.id;
+  }
+}
+
+/** The same reach as a filter for listing from the store (canSee's twin in SQL). */
+export function scopeOf(u: User): ItemFilter['scope'] {
+  switch (u.role) {
+    case 'admin':
+      return undefined;
+    case 'grid_worker':
+      return { gridIds: u.gridIds };
+    case 'property_manager':
+    case 'property_staff':
+      return { communityIds: u.communityIds };
+    case 'department':
+      return { department: u.department ?? '' };
+    case 'resident':
+      return { reporterId: u.id };
   }
 }
 

@@ -150,7 +150,7 @@ export interface ItemFilter {
   gridId?: string;
   deviceId?: string;
   /** Access scoping, added by the API from the caller. */
-  scope?: { gridIds?: string[]; communityIds?: string[]; reporterId?: string; assigneeId?: string; department?: string };
+  scope?: { gridIds?: string[]; communityIds?: string[]; reporterId?: string; department?: string };
   limit?: number;
   offset?: number;
 }
