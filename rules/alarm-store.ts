@@ -1,4 +1,5 @@
 import type { Queryable } from '../core/store/db.ts';
+import { page, Where } from '../core/store/page.ts';
 import type { AlarmRecord, AlarmState, AlarmView, Evidence } from './alarm.ts';
 
 /** SQL for alarm rows. The unique index `alarms_one_open` is what makes an alarm one of a kind. */
@@ -83,26 +84,16 @@ export interface AlarmFilter {
 }
 
 export async function listAlarms(db: Queryable, f: AlarmFilter): Promise<{ items: AlarmView[]; total: number }> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace('?', `$${params.length}`));
-  };
-  if (f.state === 'open') where.push(`state <> 'cleared'`);
-  else if (f.state) add('state = ?', f.state);
-  if (f.deviceId) add('device_id = ?', f.deviceId);
-  if (f.ruleId) add('rule_id = ?', f.ruleId);
-  if (f.gridId) add('grid_id = ?', f.gridId);
-  if (f.communityId) add('community_id = ?', f.communityId);
-  if (f.severity) add('severity = ?', f.severity);
-  if (f.incidentId) add('incident_id = ?', f.incidentId);
-  const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const total = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM alarms ${w}`, params)).rows[0]!.n;
-  const { rows } = await db.query<AlarmRow>(
-    `SELECT * FROM alarms ${w} ORDER BY COALESCE(raised_at, since) DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-    [...params, f.limit ?? 50, f.offset ?? 0],
-  );
+  const w = new Where();
+  if (f.state === 'open') w.raw(`state <> 'cleared'`);
+  else if (f.state) w.add('state = ?', f.state);
+  if (f.deviceId) w.add('device_id = ?', f.deviceId);
+  if (f.ruleId) w.add('rule_id = ?', f.ruleId);
+  if (f.gridId) w.add('grid_id = ?', f.gridId);
+  if (f.communityId) w.add('community_id = ?', f.communityId);
+  if (f.severity) w.add('severity = ?', f.severity);
+  if (f.incidentId) w.add('incident_id = ?', f.incidentId);
+  const { rows, total } = await page<AlarmRow>(db, 'alarms', w, 'COALESCE(raised_at, since) DESC, id', f.limit ?? 50, f.offset ?? 0);
   return { items: rows.map(rowToView), total };
 }
 

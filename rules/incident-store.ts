@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../core/store/db.ts';
+import { page, Where } from '../core/store/page.ts';
 
 /**
  * Storm grouping in SQL, so two ingest instances agree: an alarm joins the open incident of its
@@ -94,13 +95,10 @@ export async function closeIncidentIfDone(db: Queryable, incidentId: string, at:
 }
 
 export async function listIncidents(db: Queryable, f: { state?: 'open' | 'closed'; scopeId?: string; limit?: number; offset?: number }): Promise<{ items: Incident[]; total: number }> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (f.state) where.push(`state = $${params.push(f.state)}`);
-  if (f.scopeId) where.push(`scope_id = $${params.push(f.scopeId)}`);
-  const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const total = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM incidents ${w}`, params)).rows[0]!.n;
-  const { rows } = await db.query<Row>(`SELECT * FROM incidents ${w} ORDER BY opened_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`, [...params, f.limit ?? 50, f.offset ?? 0]);
+  const w = new Where();
+  if (f.state) w.add('state = ?', f.state);
+  if (f.scopeId) w.add('scope_id = ?', f.scopeId);
+  const { rows, total } = await page<Row>(db, 'incidents', w, 'opened_at DESC, id', f.limit ?? 50, f.offset ?? 0);
   return { items: rows.map(toIncident), total };
 }
 

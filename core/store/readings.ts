@@ -1,4 +1,5 @@
 import type { Queryable } from './db.ts';
+import { Where } from './page.ts';
 
 /** One validated device message, as ingest hands it to a sink. */
 export interface Reading {
@@ -49,21 +50,16 @@ export async function listReadings(
   db: Queryable,
   filter: { deviceId?: string; type?: string; kind?: 'telemetry' | 'event'; since?: Date; limit?: number } = {},
 ): Promise<StoredReading[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace('?', `$${params.length}`));
-  };
-  if (filter.deviceId) add('device_id = ?', filter.deviceId);
-  if (filter.type) add('type = ?', filter.type);
-  if (filter.kind) add('kind = ?', filter.kind);
-  if (filter.since) add('ts >= ?', filter.since.toISOString());
-  params.push(filter.limit ?? 1000);
+  const where = new Where();
+  if (filter.deviceId) where.add('device_id = ?', filter.deviceId);
+  if (filter.type) where.add('type = ?', filter.type);
+  if (filter.kind) where.add('kind = ?', filter.kind);
+  if (filter.since) where.add('ts >= ?', filter.since.toISOString());
+  const params = [...where.params, filter.limit ?? 1000];
   const { rows } = await db.query<{
     device_id: string; type: string; ts: Date; kind: 'telemetry' | 'event'; event: string | null; seq: number | null; data: Record<string, unknown>; server_ts: boolean;
   }>(
-    `SELECT * FROM readings ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts DESC LIMIT $${params.length}`,
+    `SELECT * FROM readings ${where} ORDER BY ts DESC LIMIT $${params.length}`,
     params,
   );
   return rows.map((r) => ({ deviceId: r.device_id, type: r.type, ts: r.ts, kind: r.kind, event: r.event, seq: r.seq, data: r.data, serverTs: r.server_ts }));

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../core/store/db.ts';
+import { page, Where } from '../../core/store/page.ts';
 import type { Role, Status } from './transitions.ts';
 
 /** SQL for work items, their timeline and whistles. */
@@ -156,21 +157,18 @@ export interface ItemFilter {
 }
 
 export async function listItems(db: Queryable, f: ItemFilter): Promise<{ items: WorkItem[]; total: number }> {
-  const where: string[] = ['kind = $1'];
-  const params: unknown[] = [f.kind];
-  const add = (clause: string, v: unknown) => where.push(clause.replaceAll('?', `$${params.push(v)}`));
-  if (f.status) add('status = ?', f.status);
-  if (f.severity) add('severity = ?', f.severity);
-  if (f.gridId) add('grid_id = ?', f.gridId);
-  if (f.deviceId) add('device_id = ?', f.deviceId);
+  const w = new Where();
+  w.add('kind = ?', f.kind);
+  if (f.status) w.add('status = ?', f.status);
+  if (f.severity) w.add('severity = ?', f.severity);
+  if (f.gridId) w.add('grid_id = ?', f.gridId);
+  if (f.deviceId) w.add('device_id = ?', f.deviceId);
   const s = f.scope;
-  if (s?.gridIds) add('grid_id = ANY(?::text[])', s.gridIds);
-  if (s?.communityIds) add('community_id = ANY(?::text[])', s.communityIds);
-  if (s?.reporterId) add('reporter_id = ?', s.reporterId);
-  if (s?.department) add('id IN (SELECT item_id FROM work_item_whistles WHERE department = ?)', s.department);
-  const w = `WHERE ${where.join(' AND ')}`;
-  const total = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM work_items ${w}`, params)).rows[0]!.n;
-  const { rows } = await db.query<Record<string, unknown>>(`SELECT * FROM work_items ${w} ORDER BY created_at DESC, id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`, [...params, f.limit ?? 50, f.offset ?? 0]);
+  if (s?.gridIds) w.add('grid_id = ANY(?::text[])', s.gridIds);
+  if (s?.communityIds) w.add('community_id = ANY(?::text[])', s.communityIds);
+  if (s?.reporterId) w.add('reporter_id = ?', s.reporterId);
+  if (s?.department) w.add('id IN (SELECT item_id FROM work_item_whistles WHERE department = ?)', s.department);
+  const { rows, total } = await page<Record<string, unknown>>(db, 'work_items', w, 'created_at DESC, id', f.limit ?? 50, f.offset ?? 0);
   return { items: rows.map(toItem), total };
 }
 
