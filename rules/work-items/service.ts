@@ -242,7 +242,7 @@ export class WorkItems {
     const updated = await updateItem(this.opts.db, item.id, item.version, { count: item.count + 1 });
     if (!updated) return this.count((await getItem(this.opts.db, item.id))!, alarm);
     await appendEvent(this.opts.db, item.id, this.entry(PLATFORM, 'count', item.status, item.status, `${alarm.deviceId}: ${alarm.ruleId}`, [], { alarmId: alarm.id, count: updated.count }));
-    this.emit({ kind: 'work_item', event: 'counted', at: new Date(this.opts.clock.now()).toISOString(), item: updated });
+    this.emit({ kind: 'work_item', event: 'counted', at: this.isoNow(), item: updated });
   }
 
   /**
@@ -258,7 +258,7 @@ export class WorkItems {
     let kept = keeper;
     for (const other of open) {
       if (other.id === keeper.id) continue;
-      await this.transition(other, 'merge', PLATFORM, { note: `merged into ${keeper.id} (incident ${incident.id})` }, { closedAt: new Date(this.opts.clock.now()).toISOString(), sourceKey: `merged:${other.sourceKey}` }, { into: keeper.id, incidentId: incident.id });
+      await this.transition(other, 'merge', PLATFORM, { note: `merged into ${keeper.id} (incident ${incident.id})` }, { closedAt: this.isoNow(), sourceKey: `merged:${other.sourceKey}` }, { into: keeper.id, incidentId: incident.id });
       const fresh = (await getItem(db, kept.id))!;
       kept = (await updateItem(db, fresh.id, fresh.version, { count: fresh.count + other.count })) ?? fresh;
       await appendEvent(db, kept.id, this.entry(PLATFORM, 'merge', kept.status, kept.status, `${other.deviceId ?? other.id} joins this incident`, [], { merged: other.id, deviceId: other.deviceId }));
@@ -267,7 +267,7 @@ export class WorkItems {
       const fresh = (await getItem(db, kept.id))!;
       kept = (await updateItem(db, fresh.id, fresh.version, { sourceKey: `incident:${incident.id}`, incidentId: incident.id, title: `${fresh.title} (${incident.deviceIds.length} devices)` })) ?? fresh;
       await appendEvent(db, kept.id, this.entry(PLATFORM, 'incident', kept.status, kept.status, `storm in ${incident.scopeId}: ${incident.deviceIds.join(', ')}`, [], { incidentId: incident.id, deviceIds: incident.deviceIds }));
-      this.emit({ kind: 'work_item', event: 'counted', at: new Date(this.opts.clock.now()).toISOString(), item: kept, data: { incidentId: incident.id, deviceIds: incident.deviceIds } });
+      this.emit({ kind: 'work_item', event: 'counted', at: this.isoNow(), item: kept, data: { incidentId: incident.id, deviceIds: incident.deviceIds } });
     }
   }
 
@@ -279,7 +279,7 @@ export class WorkItems {
     if ((await whistles(this.opts.db, item.id)).some((w) => !w.finishedAt)) return; // departments still on it
     // Proof: the readings back past the clear level, as the engine saw them.
     const proof = (alarm.evidence.recovery ?? []).map((r) => ({ ts: new Date(r.ts).toISOString(), value: r.value }));
-    await this.transition(item, 'auto_close', PLATFORM, { note: `closed by the platform (无感销): ${alarm.ruleId} normal for ${item.verifyS} s` }, { closedAt: new Date(this.opts.clock.now()).toISOString() }, { closedBy: 'platform', proof, alarmId: alarm.id });
+    await this.transition(item, 'auto_close', PLATFORM, { note: `closed by the platform (无感销): ${alarm.ruleId} normal for ${item.verifyS} s` }, { closedAt: this.isoNow() }, { closedBy: 'platform', proof, alarmId: alarm.id });
   }
 
   // ── actions ───────────────────────────────────────────────────────────────────────────────
@@ -299,7 +299,7 @@ export class WorkItems {
         allowed: allowedActions(item.kind, item.status, user.role).filter((a) => !actProblem(user, item, a, w)),
       });
     }
-    const now = new Date(this.opts.clock.now()).toISOString();
+    const now = this.isoNow();
     switch (action) {
       case 'dispatch':
       case 'transfer': {
@@ -385,7 +385,7 @@ export class WorkItems {
     }
     const actorRole = user === PLATFORM ? 'platform' : user.role;
     await appendEvent(this.opts.db, item.id, this.entry(user, action, item.status, to, input.note ?? null, input.photos ?? [], data));
-    this.emit({ kind: 'work_item', event: 'transition', at: new Date(this.opts.clock.now()).toISOString(), item: updated, action, actor: { id: user.id, role: actorRole }, data });
+    this.emit({ kind: 'work_item', event: 'transition', at: this.isoNow(), item: updated, action, actor: { id: user.id, role: actorRole }, data });
     this.armSla(updated);
     return updated;
   }
@@ -406,7 +406,7 @@ export class WorkItems {
   }
 
   private async departmentFinished(item: WorkItem, user: User, input: ActInput, w: Whistle[]): Promise<WorkItem> {
-    const now = new Date(this.opts.clock.now()).toISOString();
+    const now = this.isoNow();
     const mine = w.find((x) => x.department === user.department);
     if (!mine?.reportedAt) throw new WorkItemError(409, `resolve on ${item.id}: ${user.department} has not reported in`, { status: item.status, allowed: ['report_in'] });
     await markWhistle(this.opts.db, item.id, user.department!, 'finished_at', now);
@@ -505,7 +505,7 @@ export class WorkItems {
     const item = await getItem(this.opts.db, itemId);
     if (!item || item.status === 'closed' || item.status === 'rejected') return;
     await appendEvent(this.opts.db, itemId, this.entry(PLATFORM, 'report_in_late', item.status, item.status, `${department} did not report in`, [], { department }));
-    this.emit({ kind: 'work_item', event: 'report_in_late', at: new Date(this.opts.clock.now()).toISOString(), item, data: { department } });
+    this.emit({ kind: 'work_item', event: 'report_in_late', at: this.isoNow(), item, data: { department } });
     if (nextLevel(item.escalationLevel)) await this.escalate(item, PLATFORM, `${department} did not report in (报到) in time`);
   }
 
@@ -522,7 +522,11 @@ export class WorkItems {
   }
 
   private entry(user: User, action: string, from: Status | null, to: Status | null, note: string | null, photos: string[], data: Record<string, unknown>): Omit<TimelineEntry, 'seq'> {
-    return { at: new Date(this.opts.clock.now()).toISOString(), actorId: user.id, actorRole: user === PLATFORM ? 'platform' : user.role, action, fromStatus: from, toStatus: to, note, photos, data };
+    return { at: this.isoNow(), actorId: user.id, actorRole: user === PLATFORM ? 'platform' : user.role, action, fromStatus: from, toStatus: to, note, photos, data };
+  }
+
+  private isoNow(): string {
+    return new Date(this.opts.clock.now()).toISOString();
   }
 
   private enqueue(fn: () => Promise<void>): void {
