@@ -7,16 +7,16 @@
  * Options: --seconds S (default 15), --rate R (simulator's offered load, default 30000).
  * Needs /usr/bin/victoria-metrics (apt-get install victoria-metrics). Loopback only; stops by itself.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { V2Writer } from '../ingest/influx/writers.ts';
-import { ROOT, startPlatformProcess } from '../test/helpers/process.ts';
+import { startPlatformProcess } from '../test/helpers/process.ts';
 import { startVictoriaMetrics } from '../test/helpers/services.ts';
 import { printTable } from './report.ts';
+import { startSimulatorLoad } from './simulator-process.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, rate: { type: 'string', default: '30000' } } });
 const SECONDS = Number(values.seconds);
@@ -41,15 +41,14 @@ try {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-ingest-'));
   const platform = await startPlatformProcess({ DATA_DIR: dir, PLATFORM_ADMIN_TOKEN: 'bench', INFLUX_URL: vm.url, INFLUX_TOKEN: 'bench', INFLUX_ORG: 'bench', INFLUX_BUCKET: 'e2e', READINGS_EMBEDDED: 'false' });
   const health = async () => (await (await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/health`)).json()) as { ingest: { received: number; stored: number; rejected: number } };
-  const sim = spawn('nice', ['-n', '10', process.execPath, '--import', 'tsx', 'simulators/cli.ts', '--url', `mqtt://127.0.0.1:${platform.ports.mqtt}`, '--credentials', path.join(dir, 'device-credentials.json'), '--rate', String(RATE), '--duration', String(SECONDS + 5), '--qos', '1'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const sim = startSimulatorLoad({ url: `mqtt://127.0.0.1:${platform.ports.mqtt}`, credentials: path.join(dir, 'device-credentials.json'), rate: RATE, durationS: SECONDS + 5 });
   await new Promise((r) => setTimeout(r, 4000)); // connect and ramp up
   const h0 = await health();
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const h1 = await health();
   const secs = (performance.now() - t0) / 1000;
-  sim.kill('SIGTERM');
-  await new Promise((r) => (sim.exitCode !== null ? r(null) : sim.once('exit', r)));
+  await sim.stop();
   await platform.stop();
   rmSync(dir, { recursive: true, force: true });
   const received = (h1.ingest.received - h0.ingest.received) / secs;

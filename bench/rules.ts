@@ -12,7 +12,6 @@
  * Options: --readings N (default 200000), --samples N (default 1000), --rate R (default 2000).
  * Everything runs on loopback, in a temp folder, and stops by itself.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,8 +28,9 @@ import { loadCatalog, type Catalog } from '../devices/lib/catalog.ts';
 import { ManualClock } from '../rules/clock.ts';
 import { RuleEngine } from '../rules/engine.ts';
 import { createRng, seedFor } from '../simulators/rng.ts';
-import { ROOT, startPlatformProcess } from '../test/helpers/process.ts';
+import { startPlatformProcess } from '../test/helpers/process.ts';
 import { percentile, printTable } from './report.ts';
+import { startSimulatorLoad } from './simulator-process.ts';
 
 const { values } = parseArgs({ options: { readings: { type: 'string', default: '200000' }, samples: { type: 'string', default: '1000' }, rate: { type: 'string', default: '2000' } } });
 const READINGS = Number(values.readings);
@@ -118,9 +118,7 @@ async function benchLatency() {
     return res.json();
   };
   const url = `mqtt://127.0.0.1:${platform.ports.mqtt}`;
-  // The load generator shares this 2-core machine with the platform; on a site it would not, so it
-  // runs at a lower priority (nice 10) and the platform gets the CPU first.
-  const sim = spawn('nice', ['-n', '10', process.execPath, '--import', 'tsx', 'simulators/cli.ts', '--url', url, '--credentials', path.join(dir, 'device-credentials.json'), '--rate', String(RATE), '--duration', '600', '--qos', '1'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const sim = startSimulatorLoad({ url, credentials: path.join(dir, 'device-credentials.json'), rate: RATE, durationS: 600 });
   const clients: mqtt.MqttClient[] = [];
   try {
     const smoke = await api('POST', '/api/v1/devices', { type: 'smoke-detector', buildingId: 'b01', id: 'bench-probe-smoke' });
@@ -171,8 +169,7 @@ async function benchLatency() {
     return { alarmLat, cmdLat, loadRate, eventLoop: end.eventLoop, announce: end.rules };
   } finally {
     for (const c of clients) await c.endAsync().catch(() => undefined);
-    sim.kill('SIGTERM');
-    await new Promise((r) => (sim.exitCode !== null ? r(null) : sim.once('exit', r)));
+    await sim.stop();
     await platform.stop('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
