@@ -11,14 +11,15 @@ export interface Placement {
   streetId: string | null;
 }
 
-const SELECT = `
-  SELECT d.id, d.type, b.id AS building, m.id AS micro, g.id AS grid, c.id AS community, s.id AS street
-  FROM devices d
-  JOIN org_units b ON b.id = d.building_id
+/** From a building `b` up the tree: its micro-grid, grid, community and street. */
+const UP_FROM_BUILDING = `
   LEFT JOIN org_units m ON m.id = b.parent_id
   LEFT JOIN org_units g ON g.id = m.parent_id
   LEFT JOIN org_units c ON c.id = g.parent_id
   LEFT JOIN org_units s ON s.id = c.parent_id`;
+const CHAIN = 'b.id AS building, m.id AS micro, g.id AS grid, c.id AS community, s.id AS street';
+
+const SELECT = `SELECT d.id, d.type, ${CHAIN} FROM devices d JOIN org_units b ON b.id = d.building_id ${UP_FROM_BUILDING}`;
 
 type Row = { id: string; type: string; building: string; micro: string | null; grid: string | null; community: string | null; street: string | null };
 const toPlacement = (r: Row): Placement => ({ deviceId: r.id, type: r.type, buildingId: r.building, microGridId: r.micro, gridId: r.grid, communityId: r.community, streetId: r.street });
@@ -46,11 +47,7 @@ export function stormScopeId(p: Placement, scope: 'building' | 'micro_grid' | 'g
 /** The org units above a building (for a resident's ticket, which has no device). */
 export async function buildingPlacement(db: Queryable, buildingId: string): Promise<Omit<Placement, 'deviceId' | 'type'> | undefined> {
   const { rows } = await db.query<{ building: string; micro: string | null; grid: string | null; community: string | null; street: string | null }>(
-    `SELECT b.id AS building, m.id AS micro, g.id AS grid, c.id AS community, s.id AS street
-     FROM org_units b
-     LEFT JOIN org_units m ON m.id = b.parent_id LEFT JOIN org_units g ON g.id = m.parent_id
-     LEFT JOIN org_units c ON c.id = g.parent_id LEFT JOIN org_units s ON s.id = c.parent_id
-     WHERE b.id = $1 AND b.kind = 'building'`,
+    `SELECT ${CHAIN} FROM org_units b ${UP_FROM_BUILDING} WHERE b.id = $1 AND b.kind = 'building'`,
     [buildingId],
   );
   const r = rows[0];
