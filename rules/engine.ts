@@ -14,8 +14,8 @@ import { Reservoir } from '../core/reservoir.ts';
 import { loadPlacement, loadPlacements, stormScopeId, type Placement } from './directory.ts';
 import { eventTopic, type RulesEvent } from './events.ts';
 import { loadMemory } from './memory-store.ts';
-import { loadOverrides, OverrideSet } from './overrides.ts';
-import { paramsInForce, type EffectiveRule } from './params.ts';
+import { loadOverrides, OverrideSet, type ScopeKind } from './overrides.ts';
+import { paramsInForce, type EffectiveRule, type OverrideParams } from './params.ts';
 
 export interface EngineOptions {
   db: Db;
@@ -146,8 +146,20 @@ export class RuleEngine {
     if (p && !this.devices.has(deviceId)) this.addPlacement(p);
   }
 
-  /** Applies a changed override to every device at its next reading or due time. */
-  overrideChanged(): void {
+  /** Sets an override (already stored) and applies it; see `overridesChanged`. */
+  putOverride(scopeKind: ScopeKind, scopeId: string, ruleId: string, params: OverrideParams): void {
+    this.overrides.put(scopeKind, scopeId, ruleId, params);
+    this.overridesChanged();
+  }
+
+  /** Removes an override (already deleted from the store) and applies the level above. */
+  removeOverride(scopeKind: ScopeKind, scopeId: string, ruleId: string): void {
+    this.overrides.remove(scopeKind, scopeId, ruleId);
+    this.overridesChanged();
+  }
+
+  /** Applies changed overrides to every device at its next reading or due time. */
+  private overridesChanged(): void {
     // Readings pick the change up lazily; silence deadlines may move earlier, so they move now.
     for (const dev of this.devices.values()) {
       if (dev.ct.silence.length === 0) continue;

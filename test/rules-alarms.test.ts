@@ -56,8 +56,7 @@ describe('thresholds inherited down the tree', () => {
     const inGridB = 'bb1-smoke-detector-1';
     const put = async (scopeKind: 'org' | 'device', scopeId: string, params: Record<string, number>) => {
       await saveOverride(h.db, { scopeKind, scopeId, ruleId: 'smoke-heat', params });
-      t.engine.overrides.put(scopeKind, scopeId, 'smoke-heat', params);
-      t.engine.overrideChanged();
+      t.engine.putOverride(scopeKind, scopeId, 'smoke-heat', params);
     };
     await put('org', 'g-a', { trigger: 45, clear: 40 });
     await put('device', alsoGridA, { trigger: 65, clear: 55 });
@@ -73,8 +72,7 @@ describe('thresholds inherited down the tree', () => {
     const rules = t.engine.effectiveRules(alsoGridA)!;
     expect(rules.find((r) => r.id === 'smoke-heat')).toMatchObject({ trigger: 65, sources: { trigger: `device:${alsoGridA}` } });
     // Removing the device override lets the grid's apply again.
-    t.engine.overrides.remove('device', alsoGridA, 'smoke-heat');
-    t.engine.overrideChanged();
+    t.engine.removeOverride('device', alsoGridA, 'smoke-heat');
     t.tel(alsoGridA, { temperatureC: 50 });
     await t.settle();
     expect((await open({ deviceId: alsoGridA })).map((a) => a.ruleId)).toEqual(['smoke-heat']);
@@ -85,8 +83,7 @@ describe('thresholds inherited down the tree', () => {
     t.tel('ba1-overflow-bin-1', { fillPct: 90 });
     await t.settle();
     expect(await open({ deviceId: 'ba1-overflow-bin-1' })).toHaveLength(1);
-    t.engine.overrides.put('org', 'c-r', 'bin-full', { enabled: false });
-    t.engine.overrideChanged();
+    t.engine.putOverride('org', 'c-r', 'bin-full', { enabled: false });
     t.tel('ba1-overflow-bin-1', { fillPct: 95 });
     await t.settle();
     expect(await open({ deviceId: 'ba1-overflow-bin-1' })).toHaveLength(0);

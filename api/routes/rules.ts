@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { deleteOverride, checkOverride, loadOverrides, saveOverride } from '../../rules/overrides.ts';
-import { overrideParamsSchema, paramsInForce, PARAMS_BY_KIND } from '../../rules/params.ts';
+import { deleteOverride, checkOverride, loadOverrides, saveOverride, type ScopeKind } from '../../rules/overrides.ts';
+import { overrideParamsSchema, paramsInForce, PARAMS_BY_KIND, type OverrideParams } from '../../rules/params.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
@@ -9,6 +9,14 @@ const scope = {
   orgUnitId: z.string().optional().describe('street, community, grid, micro-grid or building id'),
   deviceId: z.string().optional(),
 };
+
+/** An override as the API shows it: the scope named as the request names it. */
+const overrideView = (o: { ruleId: string; scopeKind: ScopeKind; scopeId: string; params: OverrideParams }, updatedAt: Date) => ({
+  ruleId: o.ruleId,
+  [o.scopeKind === 'org' ? 'orgUnitId' : 'deviceId']: o.scopeId,
+  params: o.params,
+  updatedAt: updatedAt.toISOString(),
+});
 
 export default async function ruleRoutes(app: App, deps: ApiDeps) {
   app.get('/rules', {
@@ -25,7 +33,7 @@ export default async function ruleRoutes(app: App, deps: ApiDeps) {
   }, async (req) => {
     const items = (await loadOverrides(deps.db))
       .filter((o) => (!req.query.ruleId || o.ruleId === req.query.ruleId) && (!req.query.scopeId || o.scopeId === req.query.scopeId))
-      .map((o) => ({ ruleId: o.ruleId, [o.scopeKind === 'org' ? 'orgUnitId' : 'deviceId']: o.scopeId, params: o.params, updatedAt: o.updatedAt.toISOString() }));
+      .map((o) => overrideView(o, o.updatedAt));
     return { items, total: items.length };
   });
 
@@ -39,10 +47,9 @@ export default async function ruleRoutes(app: App, deps: ApiDeps) {
     const c = await checkOverride(deps.db, deps.catalog, req.body);
     if (!c.ok) throw badRequest(c.field, c.message);
     const updatedAt = await saveOverride(deps.db, c);
-    deps.rules.overrides.put(c.scopeKind, c.scopeId, c.ruleId, c.params);
-    deps.rules.overrideChanged();
+    deps.rules.putOverride(c.scopeKind, c.scopeId, c.ruleId, c.params);
     req.log.info({ ruleId: c.ruleId, scopeKind: c.scopeKind, scopeId: c.scopeId, params: c.params }, 'rule override set');
-    return { ruleId: c.ruleId, [c.scopeKind === 'org' ? 'orgUnitId' : 'deviceId']: c.scopeId, params: c.params, updatedAt: updatedAt.toISOString() };
+    return overrideView(c, updatedAt);
   });
 
   app.delete('/rule-overrides', {
@@ -53,8 +60,7 @@ export default async function ruleRoutes(app: App, deps: ApiDeps) {
     const scopeKind = deviceId !== undefined ? 'device' : 'org';
     const scopeId = (deviceId ?? orgUnitId)!;
     if (!(await deleteOverride(deps.db, scopeKind, scopeId, ruleId))) throw notFound('override', `${ruleId}@${scopeId}`);
-    deps.rules.overrides.remove(scopeKind, scopeId, ruleId);
-    deps.rules.overrideChanged();
+    deps.rules.removeOverride(scopeKind, scopeId, ruleId);
     return reply.code(204).send();
   });
 
