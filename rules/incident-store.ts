@@ -47,8 +47,8 @@ export async function joinStorm(db: Queryable, c: StormCandidate): Promise<{ inc
   const at = new Date(c.at).toISOString();
   const already = (await db.query<{ incident_id: string | null }>('SELECT incident_id FROM alarms WHERE id = $1', [c.alarmId])).rows[0]?.incident_id;
   if (already) return { incidentId: already };
-  const open = await db.query<{ id: string }>(`SELECT id FROM incidents WHERE group_key = $1 AND scope_id = $2 AND state = 'open'`, [c.group, c.scopeId]);
-  let incidentId = open.rows[0]?.id;
+  const openIncident = async () => (await db.query<{ id: string }>(`SELECT id FROM incidents WHERE group_key = $1 AND scope_id = $2 AND state = 'open'`, [c.group, c.scopeId])).rows[0]?.id;
+  let incidentId = await openIncident();
   let event: 'opened' | 'updated' = 'updated';
   if (!incidentId) {
     const peers = await db.query<{ id: string; device_id: string }>(
@@ -70,7 +70,7 @@ export async function joinStorm(db: Queryable, c: StormCandidate): Promise<{ inc
       event = 'opened';
       await db.query(`UPDATE alarms SET incident_id = $1 WHERE id = ANY($2::text[])`, [id, peers.rows.map((p) => p.id)]);
     } else {
-      incidentId = (await db.query<{ id: string }>(`SELECT id FROM incidents WHERE group_key = $1 AND scope_id = $2 AND state = 'open'`, [c.group, c.scopeId])).rows[0]!.id;
+      incidentId = (await openIncident())!; // another writer opened it first
     }
   }
   await db.query(`UPDATE alarms SET incident_id = $1 WHERE id = $2`, [incidentId, c.alarmId]);
