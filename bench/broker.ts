@@ -17,21 +17,15 @@ import { parseArgs } from 'node:util';
 import { ROOT, startPlatformProcess } from '../test/helpers/process.ts';
 import { freePort } from '../test/helpers/services.ts';
 import { printTable } from './report.ts';
+import { benchSite } from './site.ts';
+import { cpuSeconds } from './threads.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '50,1000' }, rate0: { type: 'string', default: '120000' }, rate1: { type: 'string', default: '60000' } } });
 const SECONDS = Number(values.seconds);
 const PUBLISHERS = values.publishers!.split(',').map(Number);
 const MAX_PUB = Math.max(...PUBLISHERS);
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
-const TICK = 100;
 
 interface Run { collapsed?: string; seconds: number; publishers: number; qos: number; offered: number; delivered: number; p50Ms: number; p99Ms: number; generatorCpuPct: number; serverCpuUsPerMsg: number }
-
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / TICK;
-}
 
 function alive(pid: number): boolean {
   try {
@@ -115,14 +109,6 @@ async function mosquitto(): Promise<{ proc: ChildProcess; url: string; dir: stri
   return { proc, url: `mqtt://127.0.0.1:${port}`, dir };
 }
 
-/** A site with enough smoke detectors for the largest publisher count. */
-function benchSite(dir: string): string {
-  const file = path.join(dir, 'bench-site.json');
-  const building = (i: number) => ({ id: `bb${i}`, name: `Bench ${i}`, devices: [{ type: 'smoke-detector', count: Math.ceil(MAX_PUB / 10) }] });
-  writeFileSync(file, JSON.stringify({ street: { id: 'st-bench', name: 'Bench', communities: [{ id: 'c-bench', name: 'Bench', grids: [{ id: 'g-bench', name: 'Bench', microGrids: [{ id: 'm-bench', name: 'Bench', buildings: Array.from({ length: 10 }, (_, i) => building(i)) }] }] }] } }));
-  return file;
-}
-
 const results: { mosquitto: Run[]; ours: Run[] } = { mosquitto: [], ours: [] };
 const m = await mosquitto();
 try {
@@ -133,7 +119,7 @@ try {
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-broker-'));
-const platform = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir), PLATFORM_ADMIN_TOKEN: 'bench' });
+const platform = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, MAX_PUB), PLATFORM_ADMIN_TOKEN: 'bench' });
 try {
   const res = await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/service-accounts`, { method: 'POST', headers: { authorization: 'Bearer bench', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench subscriber', subscribe: ['v1/#'] }) });
   const sub = (await res.json()) as { username: string; secret: string };

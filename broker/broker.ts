@@ -5,6 +5,7 @@ import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import { LogThrottle } from '../core/log-throttle.ts';
 import { Authenticator } from './authenticator.ts';
+import { TopicEmitter } from './emitter.ts';
 import type { Identity } from './identity.ts';
 import { PacketGuard } from './packet-guard.ts';
 import { PresenceWriter } from './presence.ts';
@@ -87,6 +88,7 @@ export class PlatformBroker {
       authorizeForward: (client, packet) => (this.forward(client as PlatformClient | null, packet) ? packet : null),
       // Sessions of devices are clean by protocol; keep aedes' default bounds otherwise.
       connectTimeout: 10_000,
+      mq: new TopicEmitter(),
     });
     this.aedes.on('clientReady', (c) => this.onReady(c as PlatformClient));
     this.aedes.on('clientDisconnect', (c) => this.onDisconnect(c as PlatformClient));
@@ -96,10 +98,6 @@ export class PlatformBroker {
 
   async start(): Promise<void> {
     await this.aedes.listen();
-    // Every message gets one delivery that completes on a later tick. Without it, a message no
-    // one is subscribed to completes synchronously, and a backlog of them (a wildcard subscriber
-    // that just left) is drained by recursion until the stack overflows (mcollina/mqemitter#204).
-    (this.aedes as unknown as { mq: { on(topic: string, fn: (msg: unknown, cb: () => void) => void): void } }).mq.on('#', (_msg, cb) => process.nextTick(cb));
   }
 
   setHooks(hooks: BrokerHooks): void {

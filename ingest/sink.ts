@@ -28,7 +28,7 @@ const LATEST_SLICE = 50;
  */
 export class EmbeddedSink implements ReadingSink {
   readonly name = 'embedded';
-  readonly maxBatch = 250;
+  readonly maxBatch = 1000;
   private latest = new Map<string, { props: Record<string, unknown>; at: number }>();
   private timer: NodeJS.Timeout | undefined;
   private merging: Promise<void> | undefined;

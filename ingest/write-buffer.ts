@@ -1,3 +1,4 @@
+import { Fifo } from '../core/fifo.ts';
 import type { Logger } from '../core/logger.ts';
 
 export interface WriteBufferOptions {
@@ -17,10 +18,11 @@ export interface WriteBufferOptions {
  * dropped; while the backlog is above the high-water mark, producers are made to wait.
  */
 export class WriteBuffer<T> {
-  private pending: T[] = [];
+  private pending = new Fifo<T>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private waiters: (() => void)[] = [];
+  /** Settles when the backlog is back under the high-water mark; shared by every producer waiting. */
+  private room: { promise: Promise<void>; resolve: () => void } | undefined;
   private retryMs = 0;
   private closed = false;
   written = 0;
@@ -35,7 +37,14 @@ export class WriteBuffer<T> {
     this.pending.push(item);
     if (this.pending.length >= this.opts.maxBatch) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.flushMs);
-    if (this.pending.length > this.opts.highWater) return new Promise((resolve) => this.waiters.push(resolve));
+    if (this.pending.length > this.opts.highWater) {
+      if (!this.room) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.room = { promise, resolve };
+      }
+      return this.room.promise;
+    }
   }
 
   /** Writes everything pending now; resolves when the buffer is empty (or the store keeps failing after close). */
@@ -72,7 +81,7 @@ export class WriteBuffer<T> {
 
   private async drain(): Promise<void> {
     while (this.pending.length > 0) {
-      const batch = this.pending.slice(0, this.opts.maxBatch);
+      const batch = this.pending.peek(this.opts.maxBatch);
       try {
         await this.write(batch);
       } catch (err) {
@@ -81,13 +90,16 @@ export class WriteBuffer<T> {
         return;
       }
       this.retryMs = 0;
-      this.pending.splice(0, batch.length);
+      this.pending.drop(batch.length);
       this.written += batch.length;
       this.release();
     }
   }
 
   private release(): void {
-    while (this.waiters.length > 0 && this.pending.length <= this.opts.highWater) this.waiters.shift()!();
+    if (this.room && this.pending.length <= this.opts.highWater) {
+      this.room.resolve();
+      this.room = undefined;
+    }
   }
 }

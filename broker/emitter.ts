@@ -1,0 +1,96 @@
+import { Qlobber } from 'qlobber';
+import { Fifo } from '../core/fifo.ts';
+
+type Done = (err?: Error | null) => void;
+type Message = { topic: string };
+type Listener = (msg: Message, done: Done) => void;
+
+const noop = () => undefined;
+
+/**
+ * The broker's message bus: Aedes' `mq` (the mqemitter interface: on, removeListener, emit,
+ * close), matched by the same topic trie (qlobber) with MQTT wildcards.
+ *
+ * Two differences from mqemitter 7, both measured under overload: messages waiting for a delivery
+ * slot sit in an O(1) queue (mqemitter's `Array.shift` over a backlog took a quarter of the
+ * broker's CPU at 40k msg/s offered), and the backlog is drained by a loop, never by recursion (a
+ * message no one is subscribed to completes synchronously; a backlog of them overflowed the stack,
+ * mcollina/mqemitter#204).
+ */
+export class TopicEmitter {
+  closed = false;
+  private readonly matcher = new Qlobber<Listener>({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true });
+  private readonly waiting = new Fifo<Message>();
+  private readonly waitingDone = new Fifo<Done>();
+  private inFlight = 0;
+  private draining = false;
+
+  /** At most this many messages are being delivered at once (Aedes' `concurrency`). */
+  constructor(private readonly concurrency = 100) {}
+
+  /** Messages waiting for a delivery slot. */
+  get length(): number {
+    return this.waiting.length;
+  }
+
+  on(topic: string, listener: Listener, done?: () => void): this {
+    this.matcher.add(topic, listener);
+    if (done) setImmediate(done);
+    return this;
+  }
+
+  removeListener(topic: string, listener: Listener, done?: () => void): this {
+    // Later, as mqemitter does: a listener removed while a delivery runs still gets that message.
+    setImmediate(() => {
+      this.matcher.remove(topic, listener);
+      done?.();
+    });
+    return this;
+  }
+
+  emit(msg: Message, done: Done = noop): this {
+    if (this.closed) {
+      done(new Error('broker message bus is closed'));
+      return this;
+    }
+    this.waiting.push(msg);
+    this.waitingDone.push(done);
+    this.drain();
+    return this;
+  }
+
+  close(done?: () => void): this {
+    this.closed = true;
+    if (done) setImmediate(done);
+    return this;
+  }
+
+  private drain(): void {
+    // Re-entered from a delivery that completed synchronously: the loop below picks up its successor.
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.inFlight < this.concurrency && this.waiting.length > 0) this.deliver(this.waiting.shift()!, this.waitingDone.shift()!);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private deliver(msg: Message, done: Done): void {
+    const listeners = this.matcher.match(msg.topic);
+    this.inFlight++;
+    let left = listeners.length;
+    if (left === 0) return this.complete(done);
+    // A listener's error is its own business (Aedes reports it on the client); the message still completes.
+    const one = () => {
+      if (--left === 0) this.complete(done);
+    };
+    for (const listener of listeners) listener.call(this, msg, one);
+  }
+
+  private complete(done: Done): void {
+    this.inFlight--;
+    done();
+    this.drain();
+  }
+}
