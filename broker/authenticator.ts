@@ -8,10 +8,10 @@ import { deviceIdentity, SERVICE_PREFIX, type Identity } from './identity.ts';
 export type AuthResult = { ok: true; identity: Identity } | { ok: false; code: 2 | 4 | 5; reason: string };
 
 /**
- * Checks CONNECT credentials against the store. scrypt costs tens of milliseconds on the thread
- * pool, so after one good check the connection's secret is remembered as a SHA-256 digest, in
- * memory only and tied to the stored hash: a reconnect storm costs one lookup per device, and a
- * rotated secret invalidates the entry.
+ * Checks CONNECT credentials against the store. Secrets are kept as SHA-256 digests (see
+ * core/secrets.ts); a store from an earlier release may still hold scrypt hashes, which cost tens
+ * of milliseconds each, so after one good check the secret is remembered as a digest, in memory
+ * only and tied to the stored hash: a rotated secret invalidates the entry.
  */
 export class Authenticator {
   private readonly verified = new Map<string, { storedHash: string; digest: Buffer }>();

@@ -5,32 +5,36 @@ const scrypt = (password: BinaryLike, salt: BinaryLike, keylen: number, options:
     scryptCb(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))),
   );
 
-// scrypt runs on libuv's thread pool, so a connect storm does not block the broker's thread.
-const PARAMS = { N: 16384, r: 8, p: 1 } as const;
-const KEYLEN = 32;
+// Only for hashes written before secrets were kept as SHA-256 digests (see hashSecret).
+const SCRYPT_MAXMEM = 64 * 1024 * 1024;
 
 /** A new random secret for a device or service account: 24 bytes, URL-safe. */
 export function generateSecret(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** `scrypt$N$r$p$salt$hash`, so parameters can be raised later without breaking stored hashes. */
+/**
+ * `sha256$digest`. Every secret the platform stores is one it generated: 192 random bits, which
+ * no guessing can reach, so a slow password hash (scrypt, ~50 ms of CPU) protects nothing more and
+ * only made each first CONNECT after a restart cost that much: 50,000 devices took over ten
+ * minutes of both cores to reconnect (`npm run bench:scale`). Hashes in the older
+ * `scrypt$N$r$p$salt$hash` form still verify.
+ */
 export async function hashSecret(secret: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scrypt(secret, salt, KEYLEN, PARAMS);
-  return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+  return `sha256$${createHash('sha256').update(secret).digest('base64url')}`;
 }
 
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
   const parts = stored.split('$');
+  if (parts[0] === 'sha256' && parts.length === 2) return safeEqual(createHash('sha256').update(secret).digest(), Buffer.from(parts[1]!, 'base64url'));
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string];
   const expected = Buffer.from(hash, 'base64url');
-  const key = await scrypt(secret, Buffer.from(salt, 'base64url'), expected.length, {
-    N: Number(n), r: Number(r), p: Number(p), maxmem: 64 * 1024 * 1024,
-  });
-  return key.length === expected.length && timingSafeEqual(key, expected);
+  const key = await scrypt(secret, Buffer.from(salt, 'base64url'), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT_MAXMEM });
+  return safeEqual(key, expected);
 }
+
+const safeEqual = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 
 /** API tokens are long random strings, so a plain SHA-256 digest is the right way to keep them. */
 export const tokenDigest = (token: string) => createHash('sha256').update(token).digest();

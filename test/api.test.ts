@@ -32,7 +32,7 @@ describe('HTTP API', () => {
     expect(r.status).toBe(201);
     expect(r.body).toEqual({ id: 'b2-smoke-new', type: 'smoke-detector', secret: expect.stringMatching(/^[A-Za-z0-9_-]{32}$/) });
     const stored = await p.db.query<{ secret_hash: string }>('SELECT secret_hash FROM devices WHERE id = $1', ['b2-smoke-new']);
-    expect(stored.rows[0]!.secret_hash).toMatch(/^scrypt\$/);
+    expect(stored.rows[0]!.secret_hash).toMatch(/^sha256\$[A-Za-z0-9_-]{43}$/);
     expect(stored.rows[0]!.secret_hash).not.toContain(r.body.secret);
     const view = await p.api('GET', '/api/v1/devices/b2-smoke-new');
     expect(view.body).toMatchObject({ id: 'b2-smoke-new', type: 'smoke-detector', online: false, lastSeen: null, latest: {} });

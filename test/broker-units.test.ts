@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { scryptSync } from 'node:crypto';
+import { generateSecret, hashSecret, verifySecret } from '../core/secrets.ts';
 import { PacketGuard } from '../broker/packet-guard.ts';
 import { devicePublishKind, filterCovers, filterMatches, hasForbiddenChars, isValidFilter, parseDeviceTopic } from '../broker/topics.ts';
 import { LogThrottle } from '../core/log-throttle.ts';
@@ -96,5 +98,23 @@ describe('log throttle', () => {
     expect(lines).toHaveLength(5);
     expect(lines[4]!.fields).toMatchObject({ deviceId: 'd1', suppressed: 997 });
     t.close();
+  });
+});
+
+describe('secrets', () => {
+  it('keeps generated secrets as SHA-256 digests and still verifies hashes in the older scrypt form', async () => {
+    const secret = generateSecret();
+    const stored = await hashSecret(secret);
+    expect(stored).toMatch(/^sha256\$/);
+    expect(stored).not.toContain(secret);
+    expect(await verifySecret(secret, stored)).toBe(true);
+    expect(await verifySecret(secret + 'x', stored)).toBe(false);
+    // Written by an earlier release: scrypt$N$r$p$salt$hash.
+    const salt = Buffer.from('0123456789abcdef');
+    const key = scryptSync('legacy-secret', salt, 32, { N: 1024, r: 8, p: 1 });
+    const legacy = `scrypt$1024$8$1$${salt.toString('base64url')}$${key.toString('base64url')}`;
+    expect(await verifySecret('legacy-secret', legacy)).toBe(true);
+    expect(await verifySecret('wrong', legacy)).toBe(false);
+    expect(await verifySecret(secret, 'md5$whatever')).toBe(false);
   });
 });
