@@ -1,4 +1,18 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT } from '../test/helpers/process.ts';
+
 export { percentile } from '../core/reservoir.ts';
+
+export const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
+/** The order of the parts in the assembled report. */
+const PARTS = ['broker', 'pipeline', 'scale', 'overload', 'latency', 'ingest', 'rules'];
+
+/** What the figures were measured on. */
+export function machine(): string {
+  return `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+}
 
 /** Prints a two-column table under a title. */
 export function printTable(title: string, rows: [string, string][]): void {
@@ -6,4 +20,18 @@ export function printTable(title: string, rows: [string, string][]): void {
   console.log(title);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
   console.log();
+}
+
+/**
+ * Writes one part's results (bench/results/<part>.json and .md) and reassembles
+ * bench/results/report.md from the latest result of every part, which the README shows.
+ */
+export function writeReport(part: string, title: string, data: object, markdown: string): void {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const at = new Date().toISOString();
+  writeFileSync(path.join(RESULTS_DIR, `${part}.json`), JSON.stringify({ at, machine: machine(), ...data }, null, 2) + '\n');
+  writeFileSync(path.join(RESULTS_DIR, `${part}.md`), `### ${title}\n\n${at.slice(0, 16).replace('T', ' ')} UTC, ${machine()}. Reproduce: \`npm run bench:${part}\`.\n\n${markdown}\n`);
+  const have = new Set(readdirSync(RESULTS_DIR));
+  const sections = PARTS.filter((p) => have.has(`${p}.md`)).map((p) => readFileSync(path.join(RESULTS_DIR, `${p}.md`), 'utf8'));
+  writeFileSync(path.join(RESULTS_DIR, 'report.md'), `## Benchmark report\n\nAll parts: \`npm run bench\`. Loopback only, one machine, load generator in its own process.\n\n${sections.join('\n')}`);
 }

@@ -4,6 +4,16 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * The command and arguments that run `cmd` with its file-descriptor limit raised to `n` (a socket
+ * per connection: 50,000 devices need more than the usual 1,024 or 20,000). `exec` keeps the PID, so
+ * the caller measures and stops the program itself. Raising the hard limit needs root or
+ * CAP_SYS_RESOURCE; without it the soft limit goes as high as the hard one allows.
+ */
+export function withNofile(n: number, cmd: string, args: string[]): [string, string[]] {
+  return ['sh', ['-c', `ulimit -Hn ${n} 2>/dev/null; ulimit -Sn ${n} 2>/dev/null || ulimit -Sn "$(ulimit -Hn)"; exec "$0" "$@"`, cmd, ...args]];
+}
+
 export interface PlatformProcess {
   proc: ChildProcess;
   ports: { mqtt: number; http: number };
@@ -15,10 +25,13 @@ export interface PlatformProcess {
 /**
  * Runs `npm start`'s entry point as its own process on free loopback ports and resolves once it
  * has logged the ports it chose. `env` adds to (and overrides) the defaults below; `nodeArgs` go to
- * node itself (e.g. `--cpu-prof` to profile the platform under a benchmark's load).
+ * node itself (e.g. `--cpu-prof` to profile the platform under a benchmark's load); `entry` is
+ * another script that logs `platform started` the same way (the benchmarks' broker-only server).
  */
-export async function startPlatformProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<PlatformProcess> {
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'main.ts'], {
+export async function startPlatformProcess(env: Record<string, string>, nodeArgs: string[] = [], entry = 'main.ts', nofile?: number): Promise<PlatformProcess> {
+  const args = [...nodeArgs, '--import', 'tsx', entry];
+  const [cmd, argv] = nofile ? withNofile(nofile, process.execPath, args) : [process.execPath, args];
+  const proc = spawn(cmd, argv, {
     cwd: ROOT,
     env: { ...process.env, HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
