@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { haveBinary, startVictoriaMetrics } from '../test/helpers/services.ts';
+import { haveBinary, startVictoriaMetrics, VICTORIA_METRICS } from '../test/helpers/services.ts';
 import { startPlatformProcess, type PlatformProcess } from '../test/helpers/process.ts';
 import { alive, brokerRun } from './broker-runs.ts';
 import { printTable, writeReport } from './report.ts';
@@ -76,7 +76,7 @@ await b.stop();
 rmSync(bdir, { recursive: true, force: true });
 
 const runs = [await pipeline('embedded store', {})];
-if (haveBinary('victoria-metrics')) {
+if (haveBinary(VICTORIA_METRICS)) {
   const vm = await startVictoriaMetrics();
   try {
     runs.push(await pipeline('InfluxDB v2 API (VictoriaMetrics)', { READINGS_EMBEDDED: 'false', INFLUX_URL: vm.url, INFLUX_TOKEN: 'bench', INFLUX_ORG: 'bench', INFLUX_BUCKET: 'bench' }));

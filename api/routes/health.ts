@@ -5,7 +5,8 @@ import type { ApiDeps, App } from '../deps.ts';
 const healthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
   problems: z.array(z.string()),
-  broker: z.object({ clients: z.number(), devicesOnline: z.number() }),
+  /** deliveriesShed: messages not delivered to subscribers that could not keep up (see broker.ts). */
+  broker: z.object({ clients: z.number(), devicesOnline: z.number(), deliveriesShed: z.number() }),
   ingest: z.object({
     received: z.number(),
     stored: z.number(),
@@ -43,7 +44,7 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
     const body = {
       status: problems.length ? ('degraded' as const) : ('ok' as const),
       problems,
-      broker: { clients: deps.broker.clientCount, devicesOnline: deps.broker.onlineCount() },
+      broker: { clients: deps.broker.clientCount, devicesOnline: deps.broker.onlineCount(), deliveriesShed: deps.broker.load.shed },
       ingest,
       rules: deps.rules.stats(),
       eventLoop: { delayP50Ms: ms(loop.percentile(50)), delayP99Ms: ms(loop.percentile(99)), delayMaxMs: ms(loop.max) },

@@ -1,0 +1,110 @@
+/**
+ * `npm run bench:overload`: the platform (as `npm start`, embedded store) first at a sustainable
+ * rate, then offered 1.5× that for 30 s, QoS 1, 1,000 publishers. Every second: readings stored,
+ * ingest backlog, RSS. Reports the overload throughput against the peak, memory before and during,
+ * how publishers were slowed (sends the generator held back because the broker stopped reading
+ * their sockets) and subscriber deliveries shed, and whether alarms still become work items under
+ * overload (breach → work item samples). Target (issue 6): ≥ 90% of peak, bounded memory.
+ *
+ * Options: --rate R (sustainable msg/s, 20000), --seconds S (overload window, 30).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startPlatformProcess } from '../test/helpers/process.ts';
+import { brokerRun, type BrokerRun } from './broker-runs.ts';
+import { workItemProbe } from './probe.ts';
+import { percentile, printTable, writeReport } from './report.ts';
+import { benchSite } from './site.ts';
+
+const { values } = parseArgs({ options: { rate: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '30' } } });
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const PUBLISHERS = 1000;
+const PROBES = 30;
+const NOFILE = 10_000;
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-overload-'));
+const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, PUBLISHERS + PROBES), PLATFORM_ADMIN_TOKEN: 'bench' }, [], 'main.ts', NOFILE);
+const httpUrl = `http://127.0.0.1:${p.ports.http}`;
+const url = `mqtt://127.0.0.1:${p.ports.mqtt}`;
+type Health = { broker: { deliveriesShed: number }; ingest: { stored: number; pending: Record<string, number> } };
+const health = async () => (await (await fetch(`${httpUrl}/api/v1/health`)).json()) as Health;
+const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.proc.pid}/status`, 'utf8'))![1]) / 1024;
+const credentials = path.join(dir, 'device-credentials.json');
+const creds = JSON.parse(readFileSync(credentials, 'utf8')).devices as { id: string; secret: string }[];
+
+interface Second { phase: string; stored: number; backlog: number; rssMb: number }
+const seconds: Second[] = [];
+let phase = 'idle';
+let last = await health();
+const sampler = setInterval(async () => {
+  const h = await health().catch(() => undefined);
+  if (!h) return;
+  seconds.push({ phase, stored: h.ingest.stored - last.ingest.stored, backlog: Object.values(h.ingest.pending).reduce((a, b) => a + b, 0), rssMb: rssMb() });
+  last = h;
+}, 1000);
+
+const args = ['--credentials', credentials, '--subscriber', 'none'];
+let sustained: BrokerRun;
+let overload: BrokerRun;
+const probeLat: number[] = [];
+let probeMissed = 0;
+let shed = 0;
+try {
+  const probe = await workItemProbe({ url, httpUrl, adminToken: 'bench', devices: creds.slice(PUBLISHERS) });
+  sustained = await brokerRun(p.proc.pid!, url, { seconds: 20, publishers: PUBLISHERS, qos: 1, rate: RATE, nofile: NOFILE }, args, (ph) => (phase = ph === 'measuring' ? 'sustainable' : 'idle'));
+  const shed0 = (await health()).broker.deliveriesShed;
+  let probing = true;
+  const probes = (async () => {
+    while (probing) {
+      if (phase !== 'overload') {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      const ms = await probe.sample();
+      if (ms === null) probeMissed++;
+      else probeLat.push(ms);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  overload = await brokerRun(p.proc.pid!, url, { seconds: SECONDS, publishers: PUBLISHERS, qos: 1, rate: Math.round(RATE * 1.5), nofile: NOFILE }, args, (ph) => (phase = ph === 'measuring' ? 'overload' : 'idle'));
+  probing = false;
+  await probes;
+  shed = (await health()).broker.deliveriesShed - shed0;
+  await probe.close();
+} finally {
+  clearInterval(sampler);
+  await p.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const of = (ph: string) => seconds.filter((s) => s.phase === ph);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+// Peak: the best 5-second average of stored readings, in either phase.
+const rates = seconds.map((s) => s.stored);
+let peak = 0;
+for (let i = 0; i + 5 <= rates.length; i++) peak = Math.max(peak, mean(rates.slice(i, i + 5)));
+const over = of('overload');
+// The first seconds of each phase include the generator's ramp; judge the steady part.
+const overRate = mean(over.slice(2).map((s) => s.stored));
+const minOver = Math.min(...over.slice(2).map((s) => s.stored));
+const rssSustained = Math.max(...of('sustainable').map((s) => s.rssMb));
+const rssOver = Math.max(...over.map((s) => s.rssMb));
+const rssLast = over.slice(-5).map((s) => s.rssMb);
+const backlogMax = Math.max(...over.map((s) => s.backlog));
+printTable(`overload: ${Math.round(RATE * 1.5).toLocaleString()} msg/s offered (1.5 × ${RATE.toLocaleString()}) for ${SECONDS} s, QoS 1, ${PUBLISHERS} publishers`, [
+  ['sustainable phase: stored', `${Math.round(mean(of('sustainable').slice(2).map((s) => s.stored))).toLocaleString()} msg/s (offered ${Math.round(sustained!.offered).toLocaleString()})`],
+  ['peak (best 5 s)', `${Math.round(peak).toLocaleString()} msg/s`],
+  ['overload: stored mean / lowest second', `${Math.round(overRate).toLocaleString()} / ${Math.round(minOver).toLocaleString()} msg/s → ${(overRate / peak).toFixed(2)}× of peak (target ≥ 0.90)`],
+  ['publishers slowed', `${overload!.skipped.toLocaleString()} sends held back by the generator (sockets not read), ${Math.round(overload!.sent).toLocaleString()} msg/s sent of ${Math.round(overload!.offered).toLocaleString()} offered`],
+  ['subscriber deliveries shed', String(shed)],
+  ['ingest backlog max', `${backlogMax.toLocaleString()} readings (high-water mark 10,000 per sink)`],
+  ['RSS sustainable → overload max → last 5 s', `${Math.round(rssSustained)} → ${Math.round(rssOver)} → ${rssLast.map(Math.round).join(', ')} MB`],
+  ['breach → work item under overload', `${probeLat.length} of ${probeLat.length + probeMissed} created; p50 ${percentile(probeLat, 50).toFixed(1)} / p99 ${percentile(probeLat, 99).toFixed(1)} ms`],
+]);
+writeReport('overload', `Overload: 1.5× the sustainable rate for ${SECONDS} s (QoS 1, ${PUBLISHERS} publishers, embedded store)`, { rate: RATE, seconds: SECONDS, peak, overRate, minOver, rssSustained, rssOver, backlogMax, shed, probeLat, probeMissed, perSecond: seconds, sustained: sustained!, overload: overload! },
+  ['| offered msg/s | peak msg/s | overload mean / lowest s | of peak | RSS sustainable → overload max MB | backlog max | sends held back | alarms → work items (p99 ms) |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| ${Math.round(overload!.offered)} | ${Math.round(peak)} | ${Math.round(overRate)} / ${Math.round(minOver)} | ${(overRate / peak).toFixed(2)}× | ${Math.round(rssSustained)} → ${Math.round(rssOver)} | ${backlogMax} | ${overload!.skipped} | ${probeLat.length} of ${probeLat.length + probeMissed} (${percentile(probeLat, 99).toFixed(1)}) |`].join('\n'));
+process.exit(0);
