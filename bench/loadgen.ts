@@ -1,14 +1,17 @@
 /**
  * The load generator, run as its own process by the benchmarks so it never shares a thread with
- * the broker under test. Connects `--publishers` clients (credentials from `--credentials`, or
- * anonymous) and one wildcard subscriber, offers `--rate` msg/s in total for `--seconds`, and prints
- * one JSON line: offered, delivered, latency p50/p99 (publish → deliver, same clock) and its own CPU.
+ * the broker under test. Connects `--publishers` devices (bare MQTT over sockets: bench/mqtt-wire.ts;
+ * credentials from `--credentials`, or anonymous) and one wildcard subscriber (mqtt.js), offers
+ * `--rate` msg/s in total for `--seconds`, and prints one JSON line: offered, sent, acknowledged,
+ * delivered, latency p50/p99 (publish → deliver, same clock) and its own CPU.
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import type net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { percentile } from '../core/reservoir.ts';
+import { publishPacket, wireConnect } from './mqtt-wire.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +42,8 @@ const connect = (clientId: string, username?: string, password?: string) =>
     c.once('error', reject);
   });
 
+/** QoS 1 publishes the broker acknowledged (PUBACK): the ones it may not lose. */
+let acked = 0;
 const [su, sp] = (values.subscriber ?? '').split(':');
 const sub = su === 'none' ? undefined : await connect(su || 'bench-sub', su || undefined, sp || undefined);
 const latencies: number[] = [];
@@ -53,23 +58,20 @@ sub?.on('message', (_t, payload) => {
 });
 await sub?.subscribeAsync(values.filter!, { qos: QOS });
 
-const pubs: { c: MqttClient; topic: string }[] = [];
-for (let i = 0; i < creds.length; i += 50) {
-  const batch = await Promise.all(creds.slice(i, i + 50).map((c) => connect(c.id, values.credentials ? c.id : undefined, values.credentials ? c.secret : undefined)));
-  batch.forEach((c, j) => pubs.push({ c, topic: `v1/smoke-detector/${creds[i + j]!.id}/telemetry` }));
+const target = new URL(values.url!);
+const pubs: { sock: net.Socket; topic: string; nextId: number }[] = [];
+for (let i = 0; i < creds.length; i += 100) {
+  const batch = await Promise.all(creds.slice(i, i + 100).map((c) => wireConnect({ port: Number(target.port), host: target.hostname, clientId: c.id, username: values.credentials ? c.id : undefined, password: values.credentials ? c.secret : undefined }, { onPuback: () => acked++ })));
+  batch.forEach((sock, j) => pubs.push({ sock, topic: `v1/smoke-detector/${creds[i + j]!.id}/telemetry`, nextId: 1 }));
 }
 
 // ~141-byte telemetry, a valid smoke-detector reading.
 const body = (ts: number, seq: number) => `{"ts":${ts},"seq":${seq},"props":{"smokeDbPerM":0.012,"temperatureC":21.5,"batteryPct":88.5,"alarm":false,"tamper":false}}`;
 let offered = 0;
 let seq = 0;
-/** QoS 1 publishes the broker acknowledged (PUBACK): the ones it may not lose. */
-let acked = 0;
 /** Offered messages not sent because the publisher's socket was backed up: the broker slowing it. */
 let skipped = 0;
-const onAck = (err?: Error) => {
-  if (!err) acked++;
-};
+
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 measuring = true;
@@ -88,11 +90,12 @@ await new Promise<void>((resolve) => {
     for (let k = 0; k < due; k++) {
       const p = pubs[(offered + k) % pubs.length]!;
       // Skip a publisher whose socket is backed up: offered load the broker cannot take is not queued here.
-      if (p.c.stream.writableNeedDrain) {
+      if (p.sock.writableNeedDrain) {
         skipped++;
         continue;
       }
-      p.c.publish(p.topic, body(Math.round(performance.timeOrigin + performance.now()), seq++), { qos: QOS }, QOS === 1 ? onAck : undefined);
+      p.sock.write(publishPacket(p.topic, body(Math.round(performance.timeOrigin + performance.now()), seq++), QOS, QOS ? p.nextId : 0));
+      if (QOS) p.nextId = (p.nextId % 65535) + 1;
     }
     offered += due;
   }, tickMs);
@@ -106,6 +109,6 @@ if (!sub) delivered = acked;
 const cpu = process.cpuUsage(cpu0);
 const pct = (p: number) => percentile(latencies, p);
 console.log(JSON.stringify({ publishers: N, qos: QOS, seconds: secs, offered: offered / secs, sent: seq / secs, sentTotal: seq, ackedTotal: acked, skipped, delivered: delivered / secs, p50Ms: pct(50), p99Ms: pct(99), generatorCpuPct: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100 }));
-for (const p of pubs) p.c.end(true);
+for (const p of pubs) p.sock.destroy();
 sub?.end(true);
 process.exit(0);

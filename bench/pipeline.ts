@@ -6,7 +6,8 @@
  * rate with our broker alone (bench/broker-server.ts) under the same publishers, QoS and generator
  * in the same run. Target (issue 6): at least 20,000 msg/s for 60 s with zero loss.
  *
- * Options: --seconds S (60), --publishers N (1000), --rate R (offered msg/s, 24000).
+ * Options: --seconds S (60), --publishers N (1000), --rate R (offered msg/s, 30000: above what it
+ * sustains, so the figure is its ceiling; the excess is held back by backpressure, not lost).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -18,7 +19,7 @@ import { alive, brokerRun } from './broker-runs.ts';
 import { printTable, writeReport } from './report.ts';
 import { benchSite } from './site.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, publishers: { type: 'string', default: '1000' }, rate: { type: 'string', default: '24000' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, publishers: { type: 'string', default: '1000' }, rate: { type: 'string', default: '30000' } } });
 const SECONDS = Number(values.seconds);
 const PUBLISHERS = Number(values.publishers);
 const RATE = Number(values.rate);
@@ -36,8 +37,10 @@ async function pipeline(sink: string, env: Record<string, string>): Promise<Pipe
   try {
     const h0 = await health(p);
     let window: [Health, number] | undefined;
+    let sent: [Health, number] | undefined;
     const run = await brokerRun(p.proc.pid!, `mqtt://127.0.0.1:${p.ports.mqtt}`, { seconds: SECONDS, publishers: PUBLISHERS, qos: 1, rate: RATE, nofile: NOFILE }, ['--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', 'none'], async (phase) => {
       if (phase === 'measuring') window = [await health(p), performance.now()];
+      if (phase === 'sent') sent = [await health(p), performance.now()];
     });
     const end = await health(p);
     const endAt = performance.now();
@@ -49,6 +52,7 @@ async function pipeline(sink: string, env: Record<string, string>): Promise<Pipe
     }
     const stored = h1.ingest.stored - h0.ingest.stored;
     const [w0, t0] = window ?? [h0, endAt];
+    const [w1, t1] = sent ?? [end, endAt];
     return {
       sink,
       seconds: run.seconds,
@@ -56,8 +60,8 @@ async function pipeline(sink: string, env: Record<string, string>): Promise<Pipe
       acked: run.ackedTotal,
       stored,
       lost: Math.max(0, run.ackedTotal - stored),
-      // Stored per second over the generator's sending window and its acknowledgement tail.
-      sustained: (end.ingest.stored - w0.ingest.stored) / ((endAt - t0) / 1000),
+      // Stored per second over the generator's sending window (the store trails it by at most the ingest high-water mark).
+      sustained: (w1.ingest.stored - w0.ingest.stored) / ((t1 - t0) / 1000),
       skipped: run.skipped,
       evaluations: h1.rules.evaluations - h0.rules.evaluations,
       rssMb: rssMb(p.proc.pid!),

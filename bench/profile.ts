@@ -5,7 +5,8 @@
  * or speedscope). Loopback only; stops by itself.
  *
  * Options: --seconds S (default 10), --publishers N (50), --qos 0|1 (1), --rate R (offered msg/s, 20000),
- * --embedded true|false (readings into the embedded store, true).
+ * --embedded true|false (readings into the embedded store, true), --subscriber true|false (a wildcard
+ * subscriber, true).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,7 +17,7 @@ import { ROOT, startPlatformProcess } from '../test/helpers/process.ts';
 import { benchSite } from './site.ts';
 import { threadCpu, threadShares } from './threads.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '50' }, qos: { type: 'string', default: '1' }, rate: { type: 'string', default: '20000' }, embedded: { type: 'string', default: 'true' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '50' }, qos: { type: 'string', default: '1' }, rate: { type: 'string', default: '20000' }, embedded: { type: 'string', default: 'true' }, subscriber: { type: 'string', default: 'true' } } });
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number; children?: number[] }
 
@@ -29,7 +30,7 @@ const platform = await startPlatformProcess(
 try {
   const res = await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/service-accounts`, { method: 'POST', headers: { authorization: 'Bearer bench', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench subscriber', subscribe: ['v1/#'] }) });
   const sub = (await res.json()) as { username: string; secret: string };
-  const gen = spawn(process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', '--url', `mqtt://127.0.0.1:${platform.ports.mqtt}`, '--publishers', values.publishers!, '--qos', values.qos!, '--rate', values.rate!, '--seconds', values.seconds!, '--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', `${sub.username}:${sub.secret}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const gen = spawn(process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', '--url', `mqtt://127.0.0.1:${platform.ports.mqtt}`, '--publishers', values.publishers!, '--qos', values.qos!, '--rate', values.rate!, '--seconds', values.seconds!, '--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', values.subscriber === 'true' ? `${sub.username}:${sub.secret}` : 'none'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let t0 = new Map<string, number>();
   let at0 = 0;

@@ -50,7 +50,18 @@ export interface BrokerOptions {
   hooks?: BrokerHooks;
 }
 
-type PlatformClient = Client & { identity?: Identity };
+/** Messages of one connection waiting for ingest to have room; while any wait, nothing more is read. */
+interface Flow {
+  held: number;
+  /** A read was refused while held: the connection must be woken when the last one goes through. */
+  starved: boolean;
+  wake(): void;
+}
+
+type PlatformClient = Client & { identity?: Identity; flow?: Flow };
+
+/** Packets the broker takes from one connection before it turns to the others (see handle). */
+const MAX_PACKETS_PER_READ = 32;
 
 /** What a QoS 1 subscriber may have waiting in its socket before its deliveries are shed. */
 const SLOW_SUBSCRIBER_BYTES = 1024 * 1024;
@@ -109,23 +120,39 @@ export class PlatformBroker {
     const guard = new PacketGuard(this.opts.maxPacketBytes);
     const read = stream.read.bind(stream);
     let client: PlatformClient | undefined;
+    const flow: Flow = { held: 0, starved: false, wake: () => stream.emit('readable') };
     // Aedes pulls with read(); screening there sees every byte before the MQTT parser does.
     stream.read = (size?: number) => {
+      // Aedes reads on whenever new bytes arrive, even while this connection's messages wait for
+      // ingest (its 'readable' handler counts a batch as done): refusing here leaves the bytes in
+      // the socket, whose buffers fill until TCP slows the device down.
+      if (flow.held > 0) {
+        flow.starved = true;
+        return null;
+      }
       const chunk = read(size) as Buffer | null;
       if (chunk === null) return null;
-      const violation = guard.scan(chunk);
-      if (!violation) return chunk;
+      const verdict = guard.scan(chunk, MAX_PACKETS_PER_READ);
+      if (!verdict) return chunk;
+      if ('cut' in verdict) {
+        // Aedes handles a whole read at once and reads again only when all of it is done: a client
+        // held back by ingest would otherwise come back with everything its socket buffered (64 KB,
+        // ~450 messages; times a thousand clients released together, a multi-second stall).
+        stream.unshift(chunk.subarray(verdict.cut));
+        return chunk.subarray(0, verdict.cut);
+      }
       const identity = client?.identity;
       this.refuse({
-        reason: violation.reason,
+        reason: verdict.reason,
         clientId: client?.id ?? undefined,
         deviceId: identity?.kind === 'device' ? identity.id : undefined,
-        detail: 'declaredBytes' in violation ? `declared ${violation.declaredBytes} bytes, limit ${this.opts.maxPacketBytes}` : undefined,
+        detail: 'declaredBytes' in verdict ? `declared ${verdict.declaredBytes} bytes, limit ${this.opts.maxPacketBytes}` : undefined,
       });
       stream.destroy();
       return null;
     };
     client = this.aedes.handle(stream as never, req) as PlatformClient;
+    client.flow = flow;
   }
 
   get clientCount(): number {
@@ -230,12 +257,23 @@ export class PlatformBroker {
         this.rejected.add(payload);
         return cb(null);
       }
+      const flow = client.flow;
+      if (flow) flow.held++;
+      const done = () => {
+        if (!flow || --flow.held > 0 || !flow.starved) return;
+        flow.starved = false;
+        process.nextTick(flow.wake);
+      };
       verdict.then(
         (ok) => {
           if (!ok) this.rejected.add(payload);
           cb(null);
+          done();
         },
-        (err: Error) => cb(err),
+        (err: Error) => {
+          cb(err);
+          done();
+        },
       );
       return;
     }

@@ -13,9 +13,9 @@ const noop = () => undefined;
  *
  * Two differences from mqemitter 7, both measured under overload: messages waiting for a delivery
  * slot sit in an O(1) queue (mqemitter's `Array.shift` over a backlog took a quarter of the
- * broker's CPU at 40k msg/s offered), and the backlog is drained by a loop, never by recursion (a
- * message no one is subscribed to completes synchronously; a backlog of them overflowed the stack,
- * mcollina/mqemitter#204).
+ * broker's CPU at 40k msg/s offered), and the backlog is drained by a loop, never by recursion (in
+ * mqemitter a message no one is subscribed to completes synchronously, and a backlog of them
+ * overflowed the stack, mcollina/mqemitter#204). Completion is always reported on a later tick.
  */
 export class TopicEmitter {
   closed = false;
@@ -90,7 +90,10 @@ export class TopicEmitter {
 
   private complete(done: Done): void {
     this.inFlight--;
-    done();
+    // Never back into Aedes synchronously: a publish no one listens to would otherwise finish
+    // inside the MQTT parser's loop, and Aedes would read and parse the connection's next bytes
+    // re-entrantly, out of order.
+    process.nextTick(done);
     this.drain();
   }
 }

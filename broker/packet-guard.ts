@@ -15,15 +15,22 @@ export class PacketGuard {
 
   constructor(private readonly maxPacketBytes: number) {}
 
-  /** Feeds a chunk; returns a violation, or undefined when all is well so far. */
-  scan(buf: Buffer): { reason: 'packet_too_large'; declaredBytes: number } | { reason: 'malformed_length' } | undefined {
+  /**
+   * Feeds a chunk; returns a violation, or undefined when all is well so far. With `maxPackets`,
+   * scanning stops at the packet boundary after that many whole packets and `cut` says where: the
+   * caller hands on only that much and puts the rest back (see PlatformBroker.handle).
+   */
+  scan(buf: Buffer, maxPackets = Infinity): { reason: 'packet_too_large'; declaredBytes: number } | { reason: 'malformed_length' } | { cut: number } | undefined {
     let i = 0;
     const n = buf.length;
+    let whole = 0;
     while (i < n) {
+      if (whole >= maxPackets && this.skip === 0 && this.lenBytes === -1) return { cut: i };
       if (this.skip > 0) {
         const step = Math.min(this.skip, n - i);
         this.skip -= step;
         i += step;
+        if (this.skip === 0) whole++;
         continue;
       }
       if (this.lenBytes === -1) {
@@ -45,6 +52,7 @@ export class PacketGuard {
       if (total > this.maxPacketBytes) return { reason: 'packet_too_large', declaredBytes: total };
       this.skip = this.length;
       this.lenBytes = -1;
+      if (this.length === 0) whole++;
     }
     return undefined;
   }

@@ -8,7 +8,11 @@ export interface WriteBufferOptions {
   maxBatch: number;
   /** A partial batch waits at most this long. */
   flushMs: number;
-  /** Above this many pending items, `add` returns a promise that settles once there is room. */
+  /**
+   * Above this many pending items, `add` returns a promise that settles once there is room: as
+   * many waiting producers go on, oldest first, as items were written. Releasing them all at once
+   * when the backlog dips let a thousand held connections flood in together.
+   */
   highWater: number;
 }
 
@@ -21,8 +25,7 @@ export class WriteBuffer<T> {
   private pending = new Fifo<T>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  /** Settles when the backlog is back under the high-water mark; shared by every producer waiting. */
-  private room: { promise: Promise<void>; resolve: () => void } | undefined;
+  private readonly waiters = new Fifo<() => void>();
   private retryMs = 0;
   private closed = false;
   written = 0;
@@ -37,14 +40,7 @@ export class WriteBuffer<T> {
     this.pending.push(item);
     if (this.pending.length >= this.opts.maxBatch) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.flushMs);
-    if (this.pending.length > this.opts.highWater) {
-      if (!this.room) {
-        let resolve!: () => void;
-        const promise = new Promise<void>((r) => (resolve = r));
-        this.room = { promise, resolve };
-      }
-      return this.room.promise;
-    }
+    if (this.pending.length > this.opts.highWater) return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /** Writes everything pending now; resolves when the buffer is empty (or the store keeps failing after close). */
@@ -92,14 +88,12 @@ export class WriteBuffer<T> {
       this.retryMs = 0;
       this.pending.drop(batch.length);
       this.written += batch.length;
-      this.release();
+      this.release(batch.length);
     }
   }
 
-  private release(): void {
-    if (this.room && this.pending.length <= this.opts.highWater) {
-      this.room.resolve();
-      this.room = undefined;
-    }
+  private release(written: number): void {
+    let n = this.pending.length <= this.opts.highWater ? this.waiters.length : written;
+    while (n-- > 0 && this.waiters.length > 0) this.waiters.shift()!();
   }
 }

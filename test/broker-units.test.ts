@@ -34,6 +34,21 @@ describe('packet guard', () => {
     expect(g.scan(Buffer.from([0x10, 0x80, 0x80, 0x80, 0x05]))).toEqual({ reason: 'packet_too_large', declaredBytes: 1 + 4 + 10_485_760 });
   });
 
+  it('cuts a chunk at the packet boundary after the given number of whole packets, across chunking', () => {
+    const packets = [publish(10), publish(0), publish(300), publish(5), publish(40)];
+    const stream = Buffer.concat(packets);
+    const ends = packets.map((_, i) => Buffer.concat(packets.slice(0, i + 1)).length);
+    // One chunk: the cut falls after the second whole packet; the rest, scanned again, cuts after two more.
+    const g = new PacketGuard(1024);
+    expect(g.scan(stream, 2)).toEqual({ cut: ends[1] });
+    expect(g.scan(stream.subarray(ends[1]!), 2)).toEqual({ cut: ends[3]! - ends[1]! });
+    expect(g.scan(stream.subarray(ends[3]!), 2)).toBeUndefined();
+    // A packet split over two reads counts once, when it is whole.
+    const h = new PacketGuard(1024);
+    expect(h.scan(stream.subarray(0, ends[0]! + 1), 2)).toBeUndefined();
+    expect(h.scan(stream.subarray(ends[0]! + 1), 2)).toEqual({ cut: ends[2]! - ends[0]! - 1 });
+  });
+
   it('flags a remaining length longer than four bytes', () => {
     expect(new PacketGuard(1e9).scan(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toEqual({ reason: 'malformed_length' });
   });

@@ -25,6 +25,7 @@ describe('broker message bus', () => {
     for (let i = 0; i < 200_000; i++) bus.emit({ topic: `none/${i}` }, () => order.push(i));
     expect(bus.length).toBe(200_000);
     release();
+    await new Promise((r) => setImmediate(r));
     expect(order.length).toBe(200_000);
     expect(order.every((v, i) => v === i)).toBe(true);
     expect(bus.length).toBe(0);
@@ -38,7 +39,7 @@ describe('broker message bus', () => {
     expect(held.length).toBe(3);
     expect(bus.length).toBe(7);
     held.shift()!();
-    expect(held.length).toBe(3);
+    expect(held.length).toBe(3); // the next one took the freed slot at once; completion is reported later
     expect(bus.length).toBe(6);
   });
 

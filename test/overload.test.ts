@@ -38,3 +38,35 @@ describe('overload with a slow subscriber', () => {
     for (const d of devices) await d.endAsync();
   }, 30_000);
 });
+
+describe('backpressure from ingest to devices', () => {
+  it('reads nothing more from a device while its messages wait for ingest, then takes the rest in order', async () => {
+    const q = await startTestPlatform();
+    try {
+      let open = false;
+      const waiting: (() => void)[] = [];
+      const seen: number[] = [];
+      q.broker.setHooks({
+        onDeviceMessage: (msg) => {
+          seen.push(JSON.parse(msg.payload.toString()).seq);
+          if (open) return true;
+          return new Promise<boolean>((resolve) => waiting.push(() => resolve(true)));
+        },
+      });
+      const c = q.cred('smoke-detector');
+      const device = await connectDevice(q, c);
+      for (let seq = 0; seq < 2000; seq++) device.publish(`v1/smoke-detector/${c.id}/telemetry`, JSON.stringify({ seq, props: { smokeDbPerM: 0.01 } }), { qos: 0 });
+      await new Promise((r) => setTimeout(r, 1000));
+      // One read's worth (at most 32 packets) reached ingest; the rest waits in the socket.
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.length).toBeLessThanOrEqual(32);
+      open = true;
+      for (const w of waiting.splice(0)) w();
+      for (let i = 0; i < 100 && seen.length < 2000; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+      await device.endAsync();
+    } finally {
+      await q.dispose();
+    }
+  }, 30_000);
+});
