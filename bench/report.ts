@@ -23,8 +23,9 @@ export function printTable(title: string, rows: [string, string][]): void {
 }
 
 /**
- * Writes one part's results (bench/results/<part>.json and .md) and reassembles
- * bench/results/report.md from the latest result of every part, which the README shows.
+ * Writes one part's results (bench/results/<part>.json and .md), reassembles
+ * bench/results/report.md from the latest result of every part, and puts it in the README between
+ * its `bench-report` markers.
  */
 export function writeReport(part: string, title: string, data: object, markdown: string): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -33,5 +34,12 @@ export function writeReport(part: string, title: string, data: object, markdown:
   writeFileSync(path.join(RESULTS_DIR, `${part}.md`), `### ${title}\n\n${at.slice(0, 16).replace('T', ' ')} UTC, ${machine()}. Reproduce: \`npm run bench:${part}\`.\n\n${markdown}\n`);
   const have = new Set(readdirSync(RESULTS_DIR));
   const sections = PARTS.filter((p) => have.has(`${p}.md`)).map((p) => readFileSync(path.join(RESULTS_DIR, `${p}.md`), 'utf8'));
-  writeFileSync(path.join(RESULTS_DIR, 'report.md'), `## Benchmark report\n\nAll parts: \`npm run bench\`. Loopback only, one machine, load generator in its own process.\n\n${sections.join('\n')}`);
+  const report = `All parts: \`npm run bench\`. Loopback only, one machine, load generator in its own process.\n\n${sections.join('\n')}`;
+  writeFileSync(path.join(RESULTS_DIR, 'report.md'), `## Benchmark report\n\n${report}`);
+  const readme = path.join(ROOT, 'README.md');
+  const text = readFileSync(readme, 'utf8');
+  const [open, close] = ['<!-- bench-report -->', '<!-- /bench-report -->'];
+  const a = text.indexOf(open);
+  const b = text.indexOf(close);
+  if (a >= 0 && b > a) writeFileSync(readme, `${text.slice(0, a + open.length)}\n${report.replace(/^### /gm, '#### ')}\n${text.slice(b)}`);
 }
