@@ -29,7 +29,7 @@ type Health = { ingest: { received: number }; eventLoop: { delayP50Ms: number; d
 const health = async () => (await (await fetch(`${httpUrl}/api/v1/health`)).json()) as Health;
 const credentials = path.join(dir, 'device-credentials.json');
 const creds = (JSON.parse(readFileSync(credentials, 'utf8')).devices as { id: string; secret: string }[]);
-const [cmd, argv] = withNofile(10_000, process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', '--url', url, '--publishers', String(PUBLISHERS), '--qos', '0', '--rate', String(RATE), '--seconds', '600', '--credentials', credentials, '--subscriber', 'none']);
+const [cmd, argv] = withNofile(10_000, process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', '--url', url, '--publishers', String(PUBLISHERS), '--qos', '0', '--rate', String(RATE), '--seconds', '600', '--credentials', credentials, '--subscriber', 'none', '--client', 'wire']);
 const gen = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
 const lat: number[] = [];
 let missed = 0;

@@ -8,7 +8,6 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { percentile } from '../core/reservoir.ts';
 import { publishPacket, wireConnect } from './mqtt-wire.ts';
@@ -23,6 +22,7 @@ const { values } = parseArgs({
     credentials: { type: 'string' },
     subscriber: { type: 'string', description: 'username:password of the wildcard subscriber, or "none"' },
     filter: { type: 'string', default: 'v1/+/+/telemetry' },
+    client: { type: 'string', default: 'mqttjs', description: 'publishers: mqttjs (one mqtt.js client each) or wire (bare MQTT, bench/mqtt-wire.ts)' },
   },
 });
 const N = Number(values.publishers);
@@ -58,12 +58,50 @@ sub?.on('message', (_t, payload) => {
 });
 await sub?.subscribeAsync(values.filter!, { qos: QOS });
 
-const target = new URL(values.url!);
-const pubs: { sock: net.Socket; topic: string; nextId: number }[] = [];
-for (let i = 0; i < creds.length; i += 100) {
-  const batch = await Promise.all(creds.slice(i, i + 100).map((c) => wireConnect({ port: Number(target.port), host: target.hostname, clientId: c.id, username: values.credentials ? c.id : undefined, password: values.credentials ? c.secret : undefined }, { onPuback: () => acked++ })));
-  batch.forEach((sock, j) => pubs.push({ sock, topic: `v1/smoke-detector/${creds[i + j]!.id}/telemetry`, nextId: 1 }));
+/** One simulated device: whether its socket is backed up, and how it sends a reading. */
+interface Publisher {
+  busy(): boolean;
+  send(payload: string): void;
+  /** Hands what `send` queued this tick to the socket (one write, as a device with several readings would). */
+  flush(): void;
+  close(): void;
 }
+
+const target = new URL(values.url!);
+const onAck = (err?: Error) => {
+  if (!err) acked++;
+};
+async function publisher(c: Cred): Promise<Publisher> {
+  const topic = `v1/smoke-detector/${c.id}/telemetry`;
+  const [username, password] = values.credentials ? [c.id, c.secret] : [undefined, undefined];
+  if (values.client === 'wire') {
+    const sock = await wireConnect({ port: Number(target.port), host: target.hostname, clientId: c.id, username, password }, { onPuback: () => acked++ });
+    let nextId = 1;
+    let out: Buffer[] = [];
+    return {
+      busy: () => sock.writableNeedDrain,
+      send: (payload) => {
+        out.push(publishPacket(topic, payload, QOS, QOS ? nextId : 0));
+        if (QOS) nextId = (nextId % 65535) + 1;
+      },
+      flush: () => {
+        if (out.length) sock.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+        out = [];
+      },
+      close: () => sock.destroy(),
+    };
+  }
+  const client = await connect(c.id, username, password);
+  return {
+    busy: () => client.stream.writableNeedDrain,
+    send: (payload) => client.publish(topic, payload, { qos: QOS }, QOS === 1 ? onAck : undefined),
+    flush: () => undefined,
+    close: () => client.end(true),
+  };
+}
+const pubs: Publisher[] = [];
+for (let i = 0; i < creds.length; i += 100) pubs.push(...(await Promise.all(creds.slice(i, i + 100).map(publisher))));
+const ready = new Set<Publisher>();
 
 // ~141-byte telemetry, a valid smoke-detector reading.
 const body = (ts: number, seq: number) => `{"ts":${ts},"seq":${seq},"props":{"smokeDbPerM":0.012,"temperatureC":21.5,"batteryPct":88.5,"alarm":false,"tamper":false}}`;
@@ -87,16 +125,19 @@ await new Promise<void>((resolve) => {
       return;
     }
     const due = Math.floor((elapsed / 1000) * RATE) - offered;
+    const now = Math.round(performance.timeOrigin + performance.now());
     for (let k = 0; k < due; k++) {
       const p = pubs[(offered + k) % pubs.length]!;
       // Skip a publisher whose socket is backed up: offered load the broker cannot take is not queued here.
-      if (p.sock.writableNeedDrain) {
+      if (p.busy()) {
         skipped++;
         continue;
       }
-      p.sock.write(publishPacket(p.topic, body(Math.round(performance.timeOrigin + performance.now()), seq++), QOS, QOS ? p.nextId : 0));
-      if (QOS) p.nextId = (p.nextId % 65535) + 1;
+      p.send(body(now, seq++));
+      ready.add(p);
     }
+    for (const p of ready) p.flush();
+    ready.clear();
     offered += due;
   }, tickMs);
 });
@@ -109,6 +150,6 @@ if (!sub) delivered = acked;
 const cpu = process.cpuUsage(cpu0);
 const pct = (p: number) => percentile(latencies, p);
 console.log(JSON.stringify({ publishers: N, qos: QOS, seconds: secs, offered: offered / secs, sent: seq / secs, sentTotal: seq, ackedTotal: acked, skipped, delivered: delivered / secs, p50Ms: pct(50), p99Ms: pct(99), generatorCpuPct: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100 }));
-for (const p of pubs) p.sock.destroy();
+for (const p of pubs) p.close();
 sub?.end(true);
 process.exit(0);

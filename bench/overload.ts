@@ -46,7 +46,7 @@ const sampler = setInterval(async () => {
   last = h;
 }, 1000);
 
-const args = ['--credentials', credentials, '--subscriber', 'none'];
+const args = ['--credentials', credentials, '--subscriber', 'none', '--client', 'wire'];
 let sustained: BrokerRun;
 let overload: BrokerRun;
 const probeLat: number[] = [];

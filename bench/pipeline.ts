@@ -38,7 +38,7 @@ async function pipeline(sink: string, env: Record<string, string>): Promise<Pipe
     const h0 = await health(p);
     let window: [Health, number] | undefined;
     let sent: [Health, number] | undefined;
-    const run = await brokerRun(p.proc.pid!, `mqtt://127.0.0.1:${p.ports.mqtt}`, { seconds: SECONDS, publishers: PUBLISHERS, qos: 1, rate: RATE, nofile: NOFILE }, ['--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', 'none'], async (phase) => {
+    const run = await brokerRun(p.proc.pid!, `mqtt://127.0.0.1:${p.ports.mqtt}`, { seconds: SECONDS, publishers: PUBLISHERS, qos: 1, rate: RATE, nofile: NOFILE }, ['--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', 'none', '--client', 'wire'], async (phase) => {
       if (phase === 'measuring') window = [await health(p), performance.now()];
       if (phase === 'sent') sent = [await health(p), performance.now()];
     });
@@ -75,7 +75,7 @@ async function pipeline(sink: string, env: Record<string, string>): Promise<Pipe
 // The broker alone under the same publishers and QoS, no subscriber: its acknowledged rate.
 const bdir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-pipeline-broker-'));
 const b = await startPlatformProcess({ DATA_DIR: bdir, SITE_FILE: benchSite(bdir, PUBLISHERS) }, [], 'bench/broker-server.ts', NOFILE);
-const brokerOnly = await brokerRun(b.proc.pid!, `mqtt://127.0.0.1:${b.ports.mqtt}`, { seconds: 10, publishers: PUBLISHERS, qos: 1, rate: Math.round(RATE * 2), nofile: NOFILE }, ['--credentials', path.join(bdir, 'device-credentials.json'), '--subscriber', 'none']);
+const brokerOnly = await brokerRun(b.proc.pid!, `mqtt://127.0.0.1:${b.ports.mqtt}`, { seconds: 10, publishers: PUBLISHERS, qos: 1, rate: Math.round(RATE * 2), nofile: NOFILE }, ['--credentials', path.join(bdir, 'device-credentials.json'), '--subscriber', 'none', '--client', 'wire']);
 await b.stop();
 rmSync(bdir, { recursive: true, force: true });
 

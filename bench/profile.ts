@@ -6,7 +6,8 @@
  *
  * Options: --seconds S (default 10), --publishers N (50), --qos 0|1 (1), --rate R (offered msg/s, 20000),
  * --embedded true|false (readings into the embedded store, true), --subscriber true|false (a wildcard
- * subscriber, true).
+ * subscriber, true), --server platform|broker (`npm start`, or our broker alone: bench/broker-server.ts),
+ * --client mqttjs|wire (the generator's publishers).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,20 +18,23 @@ import { ROOT, startPlatformProcess } from '../test/helpers/process.ts';
 import { benchSite } from './site.ts';
 import { threadCpu, threadShares } from './threads.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '50' }, qos: { type: 'string', default: '1' }, rate: { type: 'string', default: '20000' }, embedded: { type: 'string', default: 'true' }, subscriber: { type: 'string', default: 'true' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '50' }, qos: { type: 'string', default: '1' }, rate: { type: 'string', default: '20000' }, embedded: { type: 'string', default: 'true' }, subscriber: { type: 'string', default: 'true' }, server: { type: 'string', default: 'platform' }, client: { type: 'string', default: 'mqttjs' } } });
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number; children?: number[] }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-profile-'));
 const profDir = path.join(dir, 'prof');
 const platform = await startPlatformProcess(
-  { DATA_DIR: dir, SITE_FILE: benchSite(dir, Number(values.publishers)), PLATFORM_ADMIN_TOKEN: 'bench', READINGS_EMBEDDED: values.embedded! },
+  { DATA_DIR: dir, SITE_FILE: benchSite(dir, Number(values.publishers)), PLATFORM_ADMIN_TOKEN: 'bench', READINGS_EMBEDDED: values.embedded!, BENCH_SUBSCRIBER: 'svc-bench:bench-subscriber-secret' },
   ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+  values.server === 'broker' ? 'bench/broker-server.ts' : 'main.ts',
+  Number(values.publishers) * 2 + 1000,
 );
 try {
-  const res = await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/service-accounts`, { method: 'POST', headers: { authorization: 'Bearer bench', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench subscriber', subscribe: ['v1/#'] }) });
-  const sub = (await res.json()) as { username: string; secret: string };
-  const gen = spawn(process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', '--url', `mqtt://127.0.0.1:${platform.ports.mqtt}`, '--publishers', values.publishers!, '--qos', values.qos!, '--rate', values.rate!, '--seconds', values.seconds!, '--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', values.subscriber === 'true' ? `${sub.username}:${sub.secret}` : 'none'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const sub = values.server === 'broker'
+    ? { username: 'svc-bench', secret: 'bench-subscriber-secret' }
+    : ((await (await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/service-accounts`, { method: 'POST', headers: { authorization: 'Bearer bench', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench subscriber', subscribe: ['v1/#'] }) })).json()) as { username: string; secret: string });
+  const gen = spawn(process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', '--url', `mqtt://127.0.0.1:${platform.ports.mqtt}`, '--publishers', values.publishers!, '--qos', values.qos!, '--rate', values.rate!, '--seconds', values.seconds!, '--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', values.subscriber === 'true' ? `${sub.username}:${sub.secret}` : 'none', '--client', values.client!], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let t0 = new Map<string, number>();
   let at0 = 0;
@@ -42,8 +46,10 @@ try {
   const shares = threadShares(t0, threadCpu(platform.proc.pid!), (performance.now() - at0) / 1000);
   console.log('platform threads, share of one core:', shares.map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(', '));
   console.log(out.trim().split('\n').pop());
-  const health = await (await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/health`)).json();
-  console.log(JSON.stringify({ ingest: health.ingest, eventLoop: health.eventLoop }));
+  if (values.server !== 'broker') {
+    const health = await (await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/health`)).json();
+    console.log(JSON.stringify({ ingest: health.ingest, eventLoop: health.eventLoop }));
+  }
 } finally {
   await platform.stop('SIGINT');
 }

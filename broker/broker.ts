@@ -53,6 +53,8 @@ export interface BrokerOptions {
 /** Messages of one connection waiting for ingest to have room; while any wait, nothing more is read. */
 interface Flow {
   held: number;
+  /** Has been held since it last caught up: its reads are cut short (see handle). */
+  throttled: boolean;
   /** A read was refused while held: the connection must be woken when the last one goes through. */
   starved: boolean;
   wake(): void;
@@ -120,7 +122,7 @@ export class PlatformBroker {
     const guard = new PacketGuard(this.opts.maxPacketBytes);
     const read = stream.read.bind(stream);
     let client: PlatformClient | undefined;
-    const flow: Flow = { held: 0, starved: false, wake: () => stream.emit('readable') };
+    const flow: Flow = { held: 0, throttled: false, starved: false, wake: () => stream.emit('readable') };
     // Aedes pulls with read(); screening there sees every byte before the MQTT parser does.
     stream.read = (size?: number) => {
       // Aedes reads on whenever new bytes arrive, even while this connection's messages wait for
@@ -132,12 +134,16 @@ export class PlatformBroker {
       }
       const chunk = read(size) as Buffer | null;
       if (chunk === null) return null;
-      const verdict = guard.scan(chunk, MAX_PACKETS_PER_READ);
-      if (!verdict) return chunk;
+      const verdict = guard.scan(chunk, flow.throttled ? MAX_PACKETS_PER_READ : Infinity);
+      if (!verdict) {
+        flow.throttled = false; // caught up: whole reads again
+        return chunk;
+      }
       if ('cut' in verdict) {
-        // Aedes handles a whole read at once and reads again only when all of it is done: a client
-        // held back by ingest would otherwise come back with everything its socket buffered (64 KB,
-        // ~450 messages; times a thousand clients released together, a multi-second stall).
+        // Aedes handles a whole read at once: a connection that was held back by ingest would
+        // otherwise come back with everything its socket buffered (up to ~80 KB, ~550 messages,
+        // times every connection held). Only such connections are cut short; putting the rest back
+        // copies it, which a connection reading normally should not pay for.
         stream.unshift(chunk.subarray(verdict.cut));
         return chunk.subarray(0, verdict.cut);
       }
@@ -258,7 +264,10 @@ export class PlatformBroker {
         return cb(null);
       }
       const flow = client.flow;
-      if (flow) flow.held++;
+      if (flow) {
+        flow.held++;
+        flow.throttled = true;
+      }
       const done = () => {
         if (!flow || --flow.held > 0 || !flow.starved) return;
         flow.starved = false;

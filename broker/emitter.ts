@@ -6,6 +6,8 @@ type Message = { topic: string };
 type Listener = (msg: Message, done: Done) => void;
 
 const noop = () => undefined;
+/** Topics whose listeners are remembered at once (a site's devices, a few topics each). */
+const MAX_CACHED_TOPICS = 200_000;
 
 /**
  * The broker's message bus: Aedes' `mq` (the mqemitter interface: on, removeListener, emit,
@@ -22,6 +24,8 @@ export class TopicEmitter {
   private readonly matcher = new Qlobber<Listener>({ separator: '/', wildcard_one: '+', wildcard_some: '#', match_empty_levels: true });
   private readonly waiting = new Fifo<Message>();
   private readonly waitingDone = new Fifo<Done>();
+  /** Listeners by topic: devices publish on the same few topics over and over; cleared when listeners change. */
+  private readonly matches = new Map<string, Listener[]>();
   private inFlight = 0;
   private draining = false;
 
@@ -35,6 +39,7 @@ export class TopicEmitter {
 
   on(topic: string, listener: Listener, done?: () => void): this {
     this.matcher.add(topic, listener);
+    this.matches.clear();
     if (done) setImmediate(done);
     return this;
   }
@@ -43,6 +48,7 @@ export class TopicEmitter {
     // Later, as mqemitter does: a listener removed while a delivery runs still gets that message.
     setImmediate(() => {
       this.matcher.remove(topic, listener);
+      this.matches.clear();
       done?.();
     });
     return this;
@@ -77,15 +83,20 @@ export class TopicEmitter {
   }
 
   private deliver(msg: Message, done: Done): void {
-    const listeners = this.matcher.match(msg.topic);
+    let listeners = this.matches.get(msg.topic);
+    if (!listeners) {
+      if (this.matches.size >= MAX_CACHED_TOPICS) this.matches.clear();
+      listeners = this.matcher.match(msg.topic);
+      this.matches.set(msg.topic, listeners);
+    }
     this.inFlight++;
     let left = listeners.length;
     if (left === 0) return this.complete(done);
     // A listener's error is its own business (Aedes reports it on the client); the message still completes.
-    const one = () => {
-      if (--left === 0) this.complete(done);
-    };
-    for (const listener of listeners) listener.call(this, msg, one);
+    for (const listener of listeners)
+      listener.call(this, msg, () => {
+        if (--left === 0) this.complete(done);
+      });
   }
 
   private complete(done: Done): void {

@@ -51,7 +51,9 @@ export function validateMessage(
   const msg = body as Record<string, unknown>;
 
   let parsed: { ts?: number; seq?: number; props?: Record<string, unknown>; event?: string; data?: Record<string, unknown> };
-  if (kind === 'telemetry') {
+  if (kind === 'telemetry' && type.telemetryOk(msg)) {
+    parsed = msg as typeof parsed;
+  } else if (kind === 'telemetry') {
     const props = msg.props;
     if (typeof props !== 'object' || props === null || Array.isArray(props)) return { ok: false, reason: 'invalid_envelope', detail: 'props: must be an object' };
     if (Object.keys(props).length === 0) return { ok: false, reason: 'empty_props', detail: 'props: must name at least one property' };

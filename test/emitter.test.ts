@@ -65,3 +65,19 @@ describe('fifo', () => {
     expect(q.length).toBe(0);
   });
 });
+
+describe('broker message bus listener changes', () => {
+  it('sees a listener added or removed after a topic was already delivered (remembered matches are dropped)', async () => {
+    const bus = new TopicEmitter();
+    const got: string[] = [];
+    const send = () => new Promise<void>((resolve) => bus.emit({ topic: 'v1/a/b/telemetry' }, () => resolve()));
+    await send();
+    const late = (_m: { topic: string }, done: () => void) => (got.push('late'), done());
+    bus.on('v1/#', late);
+    await send();
+    expect(got).toEqual(['late']);
+    await new Promise<void>((resolve) => bus.removeListener('v1/#', late, resolve));
+    await send();
+    expect(got).toEqual(['late']);
+  });
+});

@@ -56,3 +56,59 @@ describe('message validation', () => {
     expect(at(undefined)).toMatchObject({ reading: { ts: NOW, serverTs: true } });
   });
 });
+
+describe('precompiled telemetry check', () => {
+  // A seeded generator, so a disagreement reproduces.
+  let seed = 42;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const oddValues: unknown[] = [null, true, false, 0, -1, 1.5, 1e308, -1e308, Number.MAX_SAFE_INTEGER + 2, '', 'x'.repeat(3000), 'https://x.example/a.jpg', [], {}, [1], '12'];
+
+  function valueFor(spec: { kind: string; min?: number; max?: number; integer?: boolean; maxLength?: number }): unknown {
+    if (rand() < 0.25) return pick(oddValues);
+    if (spec.kind === 'boolean') return rand() < 0.5;
+    if (spec.kind === 'string') return 'y'.repeat(Math.floor(rand() * (spec.maxLength! + 3)));
+    const span = spec.max! - spec.min!;
+    // Around and beyond both ends of the range, whole and fractional.
+    const v = spec.min! - span * 0.1 + rand() * span * 1.2;
+    return spec.integer && rand() < 0.8 ? Math.round(v) : pick([v, spec.min!, spec.max!, Math.round(v)]);
+  }
+
+  it('never accepts what the zod schema refuses, gives the same reading, and takes the usual messages', () => {
+    let fast = 0;
+    let total = 0;
+    for (const type of catalog.types.values()) {
+      const specs = Object.entries(type.definition.props);
+      for (let i = 0; i < 4000; i++) {
+        const props: Record<string, unknown> = {};
+        for (const [name, spec] of specs) if (rand() < 0.5) props[name] = valueFor(spec);
+        if (rand() < 0.05) props[pick(['bogus', '__proto__', 'constructor'])] = 1;
+        const msg: Record<string, unknown> = { props };
+        if (rand() < 0.7) msg.ts = pick([NOW, NOW + 0.5, -1, '1', Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2]);
+        if (rand() < 0.5) msg.seq = pick([0, 7, -3, 2.5, null]);
+        if (rand() < 0.03) msg.extra = true;
+        if (rand() < 0.03) msg.props = pick([[], null, 'p', {}]);
+        // The message as a device would send it: through JSON.
+        const wire = JSON.parse(JSON.stringify(msg)) as Record<string, unknown>;
+        const zod = type.telemetry.safeParse(wire);
+        total++;
+        if (type.telemetryOk(wire)) {
+          fast++;
+          expect(zod.success, `${type.id}: ${JSON.stringify(wire)}`).toBe(true);
+          expect(wire).toEqual(zod.data);
+        }
+      }
+    }
+    // The fast path carries the bulk of well-formed traffic (about a third of these random messages are valid).
+    expect(fast).toBeGreaterThan(total * 0.1);
+  });
+
+  it('takes a typical message of every type', () => {
+    for (const type of catalog.types.values()) {
+      const [name, spec] = Object.entries(type.definition.props).find(([, s]) => s.kind !== 'string')!;
+      const value = spec.kind === 'number' ? spec.min : spec.kind === 'boolean' ? true : 'x';
+      expect(type.telemetryOk({ ts: NOW, seq: 1, props: { [name]: value } }), type.id).toBe(true);
+      expect(type.telemetryOk({ props: {} }), type.id).toBe(false);
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { DeviceDefinition } from './define.ts';
 import { ruleParamsProblem, ruleSchema, type Rule } from './rules.ts';
 import { eventSchema, telemetrySchema } from './schemas.ts';
+import { telemetryCheck } from './telemetry-check.ts';
 
 /** A device type ready for use: its definition plus what the catalog derived from it. */
 export interface DeviceType {
@@ -12,6 +13,8 @@ export interface DeviceType {
   definition: DeviceDefinition;
   rules: Rule[];
   telemetry: ReturnType<typeof telemetrySchema>;
+  /** True only for telemetry the schema certainly accepts, without zod's cost (ingest's hot path). */
+  telemetryOk: ReturnType<typeof telemetryCheck>;
   event: ReturnType<typeof eventSchema>;
   /** Source file, for error messages. */
   file: string;
@@ -69,7 +72,7 @@ export function compileDeviceType(definition: DeviceDefinition, file: string): D
   const known = new Set([...Object.keys(definition.props), ...Object.keys(definition.events)]);
   for (const panel of definition.panels)
     for (const p of panel.props) if (!known.has(p)) throw new Error(`device definition ${file}: panel "${panel.title}" shows unknown ${p}`);
-  return { id: definition.id, definition, rules, telemetry: telemetrySchema(definition.props), event: eventSchema(definition.events), file };
+  return { id: definition.id, definition, rules, telemetry: telemetrySchema(definition.props), telemetryOk: telemetryCheck(definition.props), event: eventSchema(definition.events), file };
 }
 
 export function createCatalog(types: DeviceType[]): Catalog {
