@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { V2Writer } from '../ingest/influx/writers.ts';
 import { startPlatformProcess } from '../test/helpers/process.ts';
 import { startVictoriaMetrics } from '../test/helpers/services.ts';
-import { printTable } from './report.ts';
+import { printTable, writeReport } from './report.ts';
 import { startSimulatorLoad } from './simulator-process.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, rate: { type: 'string', default: '30000' } } });
@@ -62,6 +62,9 @@ try {
     ['ratio to 20,000', `${(stored / 20_000).toFixed(2)}×`],
     ['ratio to raw', `${(stored / rawRate).toFixed(2)}×`],
   ]);
+  writeReport('ingest', `Ingest into the InfluxDB v2 write API (VictoriaMetrics), ${SECONDS} s, simulator offering ${RATE.toLocaleString()} msg/s`, { seconds: SECONDS, rate: RATE, rawRate, received, stored },
+    ['| raw writer points/s | end to end received msg/s | written points/s | ratio to 20,000 | ratio to raw (target ≥ 0.5) |', '| --- | --- | --- | --- | --- |',
+      `| ${Math.round(rawRate)} | ${Math.round(received)} | ${Math.round(stored)} | ${(stored / 20_000).toFixed(2)}× | ${(stored / rawRate).toFixed(2)}× |`].join('\n'));
 } finally {
   await vm.dispose();
 }

@@ -29,7 +29,7 @@ import { ManualClock } from '../rules/clock.ts';
 import { RuleEngine } from '../rules/engine.ts';
 import { createRng, seedFor } from '../simulators/rng.ts';
 import { startPlatformProcess } from '../test/helpers/process.ts';
-import { percentile, printTable } from './report.ts';
+import { percentile, printTable, writeReport } from './report.ts';
 import { startSimulatorLoad } from './simulator-process.ts';
 
 const { values } = parseArgs({ options: { readings: { type: 'string', default: '200000' }, samples: { type: 'string', default: '1000' }, rate: { type: 'string', default: '2000' } } });
@@ -200,4 +200,7 @@ printTable('latency through the real broker', [
   ['limit', '200 ms'],
   ['ratio p99 to limit', `${(c99 / 200).toFixed(3)}×`],
 ]);
+writeReport('rules', `Rules: evaluations, and breach → alarm under ${RATE.toLocaleString()} msg/s background`, { evaluation: e, alarmLat: l.alarmLat, cmdLat: l.cmdLat, loadRate: l.loadRate, eventLoop: l.eventLoop },
+  ['| evaluations/s (target 200,000) | breach → alarm p50 / p99 ms (limit 20) | ebike → hold_door p50 / p99 ms (limit 200) | background msg/s |', '| --- | --- | --- | --- |',
+    `| ${Math.round(e.evalsPerS)} (${(e.evalsPerS / 200_000).toFixed(1)}×) | ${a50.toFixed(1)} / ${a99.toFixed(1)} (${(a99 / 20).toFixed(2)}×) | ${c50.toFixed(1)} / ${c99.toFixed(1)} (${(c99 / 200).toFixed(3)}×) | ${Math.round(l.loadRate)} |`].join('\n'));
 process.exit(0);

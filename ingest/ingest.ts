@@ -44,7 +44,7 @@ export class Ingest {
             await sink.write(batch);
             if (i === 0) this.counters.stored += batch.length;
           },
-          { name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? 5000, flushMs: 200, highWater: 10_000 },
+          { name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? 5000, minBatch: sink.minBatch, flushMs: 200, highWater: 10_000 },
         ),
     );
     this.deadLetters = new WriteBuffer((batch) => insertDeadLetters(opts.db, batch), {

@@ -8,6 +8,8 @@ export interface ReadingSink {
   readonly name: string;
   /** Readings per write call at most (the ingest buffer batches up to this). */
   readonly maxBatch?: number;
+  /** Readings per write call while the sink keeps up (see WriteBufferOptions.minBatch). */
+  readonly minBatch?: number;
   write(readings: Reading[]): Promise<void>;
   /** Writes anything the sink holds back itself. */
   flush?(): Promise<void>;
@@ -22,13 +24,15 @@ const LATEST_SLICE = 50;
  * The embedded time series (DESIGN §2): readings in the relational store, pruned by a retention
  * window, plus each device's latest properties for `GET /api/v1/devices/:id`.
  *
- * The store runs on the broker's thread and does one thing at a time, so batches stay small (an
- * alarm's write waits for at most one of them, measured by `npm run bench:rules`), and the latest
- * properties are merged once a second per device rather than once per batch.
+ * The store does one thing at a time, so batches stay small while it keeps up (an alarm's queries
+ * wait behind at most one of them: `npm run bench:latency`) and grow only when it falls behind
+ * (`npm run bench:pipeline`); the latest properties are merged once a second per device rather
+ * than once per batch.
  */
 export class EmbeddedSink implements ReadingSink {
   readonly name = 'embedded';
-  readonly maxBatch = 1000;
+  readonly maxBatch = 2000;
+  readonly minBatch = 200;
   private latest = new Map<string, { props: Record<string, unknown>; at: number }>();
   private timer: NodeJS.Timeout | undefined;
   private merging: Promise<void> | undefined;

@@ -6,6 +6,12 @@ export interface WriteBufferOptions {
   log: Logger;
   /** Items written in one call at most. */
   maxBatch: number;
+  /**
+   * Items written in one call when little is waiting (default maxBatch). Between the two, a batch
+   * is a quarter of the backlog: small batches while the store keeps up (a query behind one waits
+   * less), large ones when it falls behind (fewer calls, more throughput).
+   */
+  minBatch?: number;
   /** A partial batch waits at most this long. */
   flushMs: number;
   /**
@@ -38,7 +44,7 @@ export class WriteBuffer<T> {
 
   add(item: T): void | Promise<void> {
     this.pending.push(item);
-    if (this.pending.length >= this.opts.maxBatch) this.kick();
+    if (this.pending.length >= (this.opts.minBatch ?? this.opts.maxBatch)) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.flushMs);
     if (this.pending.length > this.opts.highWater) return new Promise((resolve) => this.waiters.push(resolve));
   }
@@ -77,7 +83,8 @@ export class WriteBuffer<T> {
 
   private async drain(): Promise<void> {
     while (this.pending.length > 0) {
-      const batch = this.pending.peek(this.opts.maxBatch);
+      const { minBatch = this.opts.maxBatch, maxBatch } = this.opts;
+      const batch = this.pending.peek(Math.min(maxBatch, Math.max(minBatch, Math.ceil(this.pending.length / 4))));
       try {
         await this.write(batch);
       } catch (err) {

@@ -12,7 +12,7 @@ import type { EffectiveRule } from '../params.ts';
 import { actProblem, canSee } from './access.ts';
 import { DEFAULT_SLA, nextLevel, type Sla } from './sla.ts';
 import {
-  addWhistles, appendEvent, getItem, insertOrCount, markWhistle, openItemBySource, openItems, pendingReportIns, recentlyClosedBySource, timeline, updateItem, whistles,
+  addWhistles, appendEvent, getItem, insertOrCount, markWhistle, openItemBySource, openItems, openOrRecentlyClosed, pendingReportIns, timeline, updateItem, whistles,
   type TimelineEntry, type Whistle, type WorkItem,
 } from './store.ts';
 import { allowedActions, nextStatus, permitted, type Action, type Status } from './transitions.ts';
@@ -175,14 +175,12 @@ export class WorkItems {
     // An alarm whose incident already has an item counts on that one.
     const incidentItem = alarm.incidentId ? await openItemBySource(db, `incident:${alarm.incidentId}`) : undefined;
     if (incidentItem) return this.count(incidentItem, alarm);
-    // A relapse within 24 h of closing reopens the same item.
-    if (!(await openItemBySource(db, sourceKey))) {
-      const relapsed = await recentlyClosedBySource(db, [sourceKey], new Date(now - RELAPSE_WINDOW_MS).toISOString());
-      if (relapsed) {
-        // (The transition re-arms its SLA.)
-        await this.transition(relapsed, 'reopen', PLATFORM, { note: `relapse: ${alarm.ruleId} raised again` }, { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, { alarmId: alarm.id });
-        return;
-      }
+    // A relapse within 24 h of closing reopens the same item (an open one is counted by insertOrCount).
+    const { closed: relapsed } = await openOrRecentlyClosed(db, sourceKey, new Date(now - RELAPSE_WINDOW_MS).toISOString());
+    if (relapsed) {
+      // (The transition re-arms its SLA.)
+      await this.transition(relapsed, 'reopen', PLATFORM, { note: `relapse: ${alarm.ruleId} raised again` }, { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, { alarmId: alarm.id });
+      return;
     }
     const sev = raises.severity;
     const deadlines = this.deadlinesFor(sev, now);
@@ -225,13 +223,12 @@ export class WorkItems {
       revisit: null,
       version: 1,
     };
-    const { item: stored, created } = await insertOrCount(db, item);
+    const { item: stored, created } = await insertOrCount(db, item, this.entry(PLATFORM, 'collect', null, 'collected', rule.description, [], { alarmId: alarm.id, assigneeId: item.assigneeId }));
     if (!created) {
       await appendEvent(db, stored.id, this.entry(PLATFORM, 'count', stored.status, stored.status, `${alarm.ruleId} raised again`, [], { alarmId: alarm.id, count: stored.count }));
       this.emit({ kind: 'work_item', event: 'counted', at: new Date(now).toISOString(), item: stored });
       return;
     }
-    await appendEvent(db, stored.id, this.entry(PLATFORM, 'collect', null, 'collected', rule.description, [], { alarmId: alarm.id, assigneeId: stored.assigneeId }));
     this.emit({ kind: 'work_item', event: 'created', at: stored.createdAt, item: stored });
     if (alarm.whistle.length && stored.kind === 'work_order') await this.whistle(stored, PLATFORM, alarm.whistle, 'the rule whistles');
     this.armSla(stored);
@@ -367,8 +364,7 @@ export class WorkItems {
       autoClose: false, verifyS: 0, evidence: {}, photos: input.photos ?? [], ...this.deadlinesFor(severity, now), reminders: 0, createdAt: new Date(now).toISOString(),
       acceptedAt: null, resolvedAt: null, closedAt: null, rating: null, revisit: null, version: 1,
     };
-    const { item: stored } = await insertOrCount(this.opts.db, item);
-    await appendEvent(this.opts.db, stored.id, this.entry(user, 'collect', null, 'collected', input.description, input.photos ?? [], { category: input.category }));
+    const { item: stored } = await insertOrCount(this.opts.db, item, this.entry(user, 'collect', null, 'collected', input.description, input.photos ?? [], { category: input.category }));
     this.emit({ kind: 'work_item', event: 'created', at: stored.createdAt, item: stored, actor: { id: user.id, role: user.role } });
     this.armSla(stored);
     return stored;

@@ -90,16 +90,25 @@ const param = (k: string, v: unknown) => (v === undefined ? null : JSON_COLUMNS.
 
 /**
  * Inserts an item unless an open one with the same source key exists; then that one's count goes
- * up instead. Returns the row and whether it is new.
+ * up instead. A new item gets `first` as its timeline's first entry in the same statement (one
+ * round trip to the store: an alarm's item is announced that much sooner under load). Returns the
+ * row and whether it is new.
  */
-export async function insertOrCount(db: Queryable, item: WorkItem): Promise<{ item: WorkItem; created: boolean }> {
+export async function insertOrCount(db: Queryable, item: WorkItem, first: Omit<TimelineEntry, 'seq'>): Promise<{ item: WorkItem; created: boolean }> {
   const cols = COLUMNS.map(([, c]) => c);
+  const n = cols.length;
   const { rows } = await db.query<Record<string, unknown> & { created: boolean }>(
-    `INSERT INTO work_items (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})
-     ON CONFLICT (source_key) WHERE status NOT IN ('closed','rejected') AND source_key IS NOT NULL
-     DO UPDATE SET count = work_items.count + 1, version = work_items.version + 1
-     RETURNING *, (xmax = 0) AS created`,
-    COLUMNS.map(([k, c]) => param(c, item[k])),
+    `WITH item AS (
+       INSERT INTO work_items (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})
+       ON CONFLICT (source_key) WHERE status NOT IN ('closed','rejected') AND source_key IS NOT NULL
+       DO UPDATE SET count = work_items.count + 1, version = work_items.version + 1
+       RETURNING *, (xmax = 0) AS created
+     ), first AS (
+       INSERT INTO work_item_events (item_id, seq, at, actor_id, actor_role, action, from_status, to_status, note, photos, data)
+       SELECT id, 1, $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8}, $${n + 9} FROM item WHERE created
+     )
+     SELECT * FROM item`,
+    [...COLUMNS.map(([k, c]) => param(c, item[k])), first.at, first.actorId, first.actorRole, first.action, first.fromStatus, first.toStatus, first.note, JSON.stringify(first.photos), JSON.stringify(first.data)],
   );
   return { item: toItem(rows[0]!), created: rows[0]!.created };
 }
@@ -130,13 +139,16 @@ export async function openItemBySource(db: Queryable, sourceKey: string): Promis
   return rows[0] && toItem(rows[0]);
 }
 
-/** The most recent item of a source closed since `since` (a relapse reopens it). */
-export async function recentlyClosedBySource(db: Queryable, sourceKeys: string[], since: string): Promise<WorkItem | undefined> {
+/** A source's open item, else its most recent item closed since `since` (a relapse reopens it): one query. */
+export async function openOrRecentlyClosed(db: Queryable, sourceKey: string, since: string): Promise<{ open?: WorkItem; closed?: WorkItem }> {
   const { rows } = await db.query<Record<string, unknown>>(
-    `SELECT * FROM work_items WHERE source_key = ANY($1::text[]) AND status = 'closed' AND closed_at >= $2 ORDER BY closed_at DESC LIMIT 1`,
-    [sourceKeys, since],
+    `SELECT * FROM work_items WHERE source_key = $1 AND (status NOT IN ('closed','rejected') OR (status = 'closed' AND closed_at >= $2))
+     ORDER BY status IN ('closed','rejected'), closed_at DESC NULLS LAST LIMIT 1`,
+    [sourceKey, since],
   );
-  return rows[0] && toItem(rows[0]);
+  const item = rows[0] && toItem(rows[0]);
+  if (!item) return {};
+  return item.status === 'closed' ? { closed: item } : { open: item };
 }
 
 export async function openItems(db: Queryable): Promise<WorkItem[]> {
