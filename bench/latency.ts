@@ -36,7 +36,7 @@ let missed = 0;
 let load = 0;
 let loop: Health['eventLoop'] | undefined;
 try {
-  // The generator takes the first 1,000 detectors (it sorts as the sheet does); the probes the rest.
+  // The generator takes the first 1,000 detectors of the sheet; the probes the rest.
   const probe = await workItemProbe({ url, httpUrl, adminToken: 'bench', devices: creds.slice(PUBLISHERS) });
   await new Promise<void>((resolve) => gen.stdout!.on('data', (d: Buffer) => d.toString().includes('"measuring"') && resolve()));
   await new Promise((r) => setTimeout(r, 3000)); // reach the rate
