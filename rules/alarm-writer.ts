@@ -5,7 +5,7 @@ import { alarmView, type AlarmEventName, type AlarmRecord } from './alarm.ts';
 import { deletePendingAlarm, insertAlarm, updateAlarm } from './alarm-store.ts';
 import { answerCommand, insertCommands, type CommandStatus } from './command-store.ts';
 import type { RulesEvent } from './events.ts';
-import { closeIncidentIfDone, joinStorm } from './incident-store.ts';
+import { closeIncidentIfDone, joinStorm, stormPossible } from './incident-store.ts';
 import { saveMemory, type RuleMemory } from './memory-store.ts';
 import { WriteLane } from './write-lane.ts';
 
@@ -164,12 +164,14 @@ export class AlarmWriter {
     const incidentEvents: RulesEvent[] = [];
     for (const a of storms) {
       try {
-        const joined = await this.db.transaction((tx) =>
-          joinStorm(tx, {
-            alarmId: a.id, deviceId: a.deviceId, group: a.storm.group, scopeKind: a.storm.scope, scopeId: a.storm.scopeId!, windowS: a.storm.windowS,
-            at: a.raisedAt ?? this.now(), gridId: a.placement.gridId, communityId: a.placement.communityId,
-          }),
-        );
+        const candidate = {
+          alarmId: a.id, deviceId: a.deviceId, group: a.storm.group, scopeKind: a.storm.scope, scopeId: a.storm.scopeId!, windowS: a.storm.windowS,
+          at: a.raisedAt ?? this.now(), gridId: a.placement.gridId, communityId: a.placement.communityId,
+        };
+        const seen = await stormPossible(this.db, candidate);
+        if (seen.already) a.incidentId = seen.already;
+        if (seen.already || !seen.possible) continue;
+        const joined = await this.db.transaction((tx) => joinStorm(tx, candidate));
         if (joined) a.incidentId = joined.incidentId;
         if (joined?.changed) incidentEvents.push({ kind: 'incident', event: joined.changed.event, at: new Date(this.now()).toISOString(), incident: joined.changed.incident });
       } catch (err) {

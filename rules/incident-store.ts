@@ -43,6 +43,24 @@ export interface StormCandidate {
  * Puts a newly raised alarm into its storm, if it has one. Returns the incident id, and the incident
  * with what happened to it when it changed (an alarm already gathered in as a peer changes nothing).
  */
+/**
+ * What `joinStorm` would find, in one read: the incident the alarm is already in (gathered as a
+ * peer), or whether its group and scope have an open incident or a peer alarm in the window.
+ * Almost every alarm has none of these; the read lets it skip the transaction, which holds the
+ * store across several round trips (every other query, an alarm's work item among them, waits
+ * behind it). A peer that comes later still finds this alarm and opens the incident with it.
+ */
+export async function stormPossible(db: Queryable, c: StormCandidate): Promise<{ already: string | null; possible: boolean }> {
+  const { rows } = await db.query<{ already: string | null; possible: boolean }>(
+    `SELECT (SELECT incident_id FROM alarms WHERE id = $6) AS already,
+       EXISTS (SELECT 1 FROM incidents WHERE group_key = $1 AND scope_id = $2 AND state = 'open')
+       OR EXISTS (SELECT 1 FROM alarms WHERE storm_group = $1 AND storm_scope_id = $2 AND state IN ('active','clearing') AND incident_id IS NULL
+         AND device_id <> $3 AND raised_at BETWEEN $4::timestamptz - make_interval(secs => $5) AND $4::timestamptz + make_interval(secs => $5)) AS possible`,
+    [c.group, c.scopeId, c.deviceId, new Date(c.at).toISOString(), c.windowS, c.alarmId],
+  );
+  return rows[0]!;
+}
+
 export async function joinStorm(db: Queryable, c: StormCandidate): Promise<{ incidentId: string; changed?: { incident: Incident; event: 'opened' | 'updated' } } | undefined> {
   const at = new Date(c.at).toISOString();
   const already = (await db.query<{ incident_id: string | null }>('SELECT incident_id FROM alarms WHERE id = $1', [c.alarmId])).rows[0]?.incident_id;
