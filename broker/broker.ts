@@ -65,8 +65,12 @@ type PlatformClient = Client & { identity?: Identity; flow?: Flow };
 /** Packets the broker takes from one connection before it turns to the others (see handle). */
 const MAX_PACKETS_PER_READ = 32;
 
-/** What a QoS 1 subscriber may have waiting in its socket before its deliveries are shed. */
-const SLOW_SUBSCRIBER_BYTES = 1024 * 1024;
+/**
+ * What a subscriber (a service account) may have waiting in its socket before deliveries to it are
+ * shed. Its socket's write buffer is raised to this, so a subscriber that pauses for a moment (a
+ * GC, a burst) gets everything, and Aedes waits for a drain only where shedding starts anyway.
+ */
+const SUBSCRIBER_BUFFER_BYTES = 1024 * 1024;
 
 const CONNACK_IDENTIFIER_REJECTED = Buffer.from([0x20, 0x02, 0x00, 0x02]);
 
@@ -230,15 +234,16 @@ export class PlatformBroker {
 
   /**
    * Per delivery: dead-lettered payloads go nowhere, and a subscriber whose socket is backed up
-   * gets no more until it catches up (QoS 0 as soon as its buffer is full, QoS 1 beyond a larger
-   * allowance), counted in `load.shed`. This is Mosquitto's max_queued_messages behaviour: without it, a slow
-   * consumer holds all of Aedes' delivery slots, its queue grows without bound, and draining it
-   * when the consumer leaves overflows the stack (mcollina/mqemitter#204).
+   * (a full write buffer: SUBSCRIBER_BUFFER_BYTES for service accounts, Node's 16 KB for a device's
+   * commands) gets no more until it catches up, counted in `load.shed`. This is Mosquitto's
+   * max_queued_messages behaviour: without it, a slow consumer holds all of Aedes' delivery slots,
+   * its queue grows without bound, and draining it when the consumer leaves overflowed the stack
+   * (mcollina/mqemitter#204).
    */
   private forward(client: PlatformClient | null, packet: { payload: unknown; qos: number }): boolean {
     if (this.rejected.has(packet.payload as Buffer)) return false;
     const conn = client?.conn as { writableLength?: number; writableNeedDrain?: boolean } | undefined;
-    if (conn && (packet.qos === 0 ? conn.writableNeedDrain : (conn.writableLength ?? 0) > SLOW_SUBSCRIBER_BYTES)) {
+    if (conn?.writableNeedDrain) {
       this.load.shed++;
       return false;
     }
@@ -323,6 +328,11 @@ export class PlatformBroker {
 
   private onReady(client: PlatformClient): void {
     const identity = client.identity;
+    if (identity?.kind === 'service') {
+      // Node has no setter for a stream's write buffer size after it is made; this is the field it reads.
+      const state = (client.conn as unknown as { _writableState?: { highWaterMark: number } })._writableState;
+      if (state) state.highWaterMark = SUBSCRIBER_BUFFER_BYTES;
+    }
     if (identity?.kind !== 'device') return;
     this.devices.set(identity.id, client);
     this.presence.record(identity.id, true);
