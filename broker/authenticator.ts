@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Db } from '../core/store/db.ts';
 import { getDeviceCredentials } from '../core/store/devices.ts';
 import { getServiceAccount } from '../core/store/service-accounts.ts';
-import { verifySecret } from '../core/secrets.ts';
+import { tokenDigest, verifySecret } from '../core/secrets.ts';
 import { deviceIdentity, SERVICE_PREFIX, type Identity } from './identity.ts';
 
 export type AuthResult = { ok: true; identity: Identity } | { ok: false; code: 2 | 4 | 5; reason: string };
@@ -39,7 +39,7 @@ export class Authenticator {
   }
 
   private async check(username: string, secret: string, storedHash: string): Promise<boolean> {
-    const digest = createHash('sha256').update(secret).digest();
+    const digest = tokenDigest(secret);
     const known = this.verified.get(username);
     if (known && known.storedHash === storedHash) return timingSafeEqual(known.digest, digest);
     if (!(await verifySecret(secret, storedHash))) return false;

@@ -21,12 +21,12 @@ export function generateSecret(): string {
  * `scrypt$N$r$p$salt$hash` form still verify.
  */
 export async function hashSecret(secret: string): Promise<string> {
-  return `sha256$${createHash('sha256').update(secret).digest('base64url')}`;
+  return `sha256$${tokenDigest(secret).toString('base64url')}`;
 }
 
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
   const parts = stored.split('$');
-  if (parts[0] === 'sha256' && parts.length === 2) return safeEqual(createHash('sha256').update(secret).digest(), Buffer.from(parts[1]!, 'base64url'));
+  if (parts[0] === 'sha256' && parts.length === 2) return safeEqual(tokenDigest(secret), Buffer.from(parts[1]!, 'base64url'));
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string];
   const expected = Buffer.from(hash, 'base64url');
@@ -36,5 +36,10 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
 
 const safeEqual = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 
-/** API tokens are long random strings, so a plain SHA-256 digest is the right way to keep them. */
-export const tokenDigest = (token: string) => createHash('sha256').update(token).digest();
+/**
+ * API tokens and device secrets are long random strings the platform generated, so a plain SHA-256
+ * digest is the right way to keep them.
+ */
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
