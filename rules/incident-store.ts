@@ -39,10 +39,12 @@ export interface StormCandidate {
   communityId: string | null;
 }
 
-/**
- * Puts a newly raised alarm into its storm, if it has one. Returns the incident id, and the incident
- * with what happened to it when it changed (an alarm already gathered in as a peer changes nothing).
- */
+/** The open incident of a group and scope ($1, $2). */
+const OPEN_INCIDENT = `group_key = $1 AND scope_id = $2 AND state = 'open'`;
+/** A candidate's peers: alarms of its group and scope ($1, $2) not yet in an incident, from other devices ($3), raised within the window ($5 s) of its time ($4). */
+const PEER_ALARMS = `storm_group = $1 AND storm_scope_id = $2 AND state IN ('active','clearing') AND incident_id IS NULL
+  AND device_id <> $3 AND raised_at BETWEEN $4::timestamptz - make_interval(secs => $5) AND $4::timestamptz + make_interval(secs => $5)`;
+
 /**
  * What `joinStorm` would find, in one read: the incident the alarm is already in (gathered as a
  * peer), or whether its group and scope have an open incident or a peer alarm in the window.
@@ -53,28 +55,25 @@ export interface StormCandidate {
 export async function stormPossible(db: Queryable, c: StormCandidate): Promise<{ already: string | null; possible: boolean }> {
   const { rows } = await db.query<{ already: string | null; possible: boolean }>(
     `SELECT (SELECT incident_id FROM alarms WHERE id = $6) AS already,
-       EXISTS (SELECT 1 FROM incidents WHERE group_key = $1 AND scope_id = $2 AND state = 'open')
-       OR EXISTS (SELECT 1 FROM alarms WHERE storm_group = $1 AND storm_scope_id = $2 AND state IN ('active','clearing') AND incident_id IS NULL
-         AND device_id <> $3 AND raised_at BETWEEN $4::timestamptz - make_interval(secs => $5) AND $4::timestamptz + make_interval(secs => $5)) AS possible`,
+       EXISTS (SELECT 1 FROM incidents WHERE ${OPEN_INCIDENT}) OR EXISTS (SELECT 1 FROM alarms WHERE ${PEER_ALARMS}) AS possible`,
     [c.group, c.scopeId, c.deviceId, new Date(c.at).toISOString(), c.windowS, c.alarmId],
   );
   return rows[0]!;
 }
 
+/**
+ * Puts a newly raised alarm into its storm, if it has one. Returns the incident id, and the incident
+ * with what happened to it when it changed (an alarm already gathered in as a peer changes nothing).
+ */
 export async function joinStorm(db: Queryable, c: StormCandidate): Promise<{ incidentId: string; changed?: { incident: Incident; event: 'opened' | 'updated' } } | undefined> {
   const at = new Date(c.at).toISOString();
   const already = (await db.query<{ incident_id: string | null }>('SELECT incident_id FROM alarms WHERE id = $1', [c.alarmId])).rows[0]?.incident_id;
   if (already) return { incidentId: already };
-  const openIncident = async () => (await db.query<{ id: string }>(`SELECT id FROM incidents WHERE group_key = $1 AND scope_id = $2 AND state = 'open'`, [c.group, c.scopeId])).rows[0]?.id;
+  const openIncident = async () => (await db.query<{ id: string }>(`SELECT id FROM incidents WHERE ${OPEN_INCIDENT}`, [c.group, c.scopeId])).rows[0]?.id;
   let incidentId = await openIncident();
   let event: 'opened' | 'updated' = 'updated';
   if (!incidentId) {
-    const peers = await db.query<{ id: string; device_id: string }>(
-      `SELECT id, device_id FROM alarms
-       WHERE storm_group = $1 AND storm_scope_id = $2 AND state IN ('active','clearing') AND incident_id IS NULL
-         AND device_id <> $3 AND raised_at BETWEEN $4::timestamptz - make_interval(secs => $5) AND $4::timestamptz + make_interval(secs => $5)`,
-      [c.group, c.scopeId, c.deviceId, at, c.windowS],
-    );
+    const peers = await db.query<{ id: string; device_id: string }>(`SELECT id, device_id FROM alarms WHERE ${PEER_ALARMS}`, [c.group, c.scopeId, c.deviceId, at, c.windowS]);
     if (peers.rows.length === 0) return undefined;
     const id = `inc-${randomUUID()}`;
     const created = await db.query<{ id: string }>(
