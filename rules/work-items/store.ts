@@ -86,6 +86,10 @@ function toItem(r: Record<string, unknown>): WorkItem {
   return out as unknown as WorkItem;
 }
 
+/** A timeline entry's columns (after item_id and seq), in the order of `entryParams`. */
+const ENTRY_COLUMNS = 'at, actor_id, actor_role, action, from_status, to_status, note, photos, data';
+const entryParams = (e: Omit<TimelineEntry, 'seq'>) => [e.at, e.actorId, e.actorRole, e.action, e.fromStatus, e.toStatus, e.note, JSON.stringify(e.photos), JSON.stringify(e.data)];
+
 const param = (k: string, v: unknown) => (v === undefined ? null : JSON_COLUMNS.has(k) ? JSON.stringify(v) : v);
 
 /**
@@ -97,6 +101,7 @@ const param = (k: string, v: unknown) => (v === undefined ? null : JSON_COLUMNS.
 export async function insertOrCount(db: Queryable, item: WorkItem, first: Omit<TimelineEntry, 'seq'>): Promise<{ item: WorkItem; created: boolean }> {
   const cols = COLUMNS.map(([, c]) => c);
   const n = cols.length;
+  const entry = entryParams(first);
   const { rows } = await db.query<Record<string, unknown> & { created: boolean }>(
     `WITH item AS (
        INSERT INTO work_items (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})
@@ -104,11 +109,11 @@ export async function insertOrCount(db: Queryable, item: WorkItem, first: Omit<T
        DO UPDATE SET count = work_items.count + 1, version = work_items.version + 1
        RETURNING *, (xmax = 0) AS created
      ), first AS (
-       INSERT INTO work_item_events (item_id, seq, at, actor_id, actor_role, action, from_status, to_status, note, photos, data)
-       SELECT id, 1, $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8}, $${n + 9} FROM item WHERE created
+       INSERT INTO work_item_events (item_id, seq, ${ENTRY_COLUMNS})
+       SELECT id, 1, ${entry.map((_, i) => `$${n + i + 1}`).join(', ')} FROM item WHERE created
      )
      SELECT * FROM item`,
-    [...COLUMNS.map(([k, c]) => param(c, item[k])), first.at, first.actorId, first.actorRole, first.action, first.fromStatus, first.toStatus, first.note, JSON.stringify(first.photos), JSON.stringify(first.data)],
+    [...COLUMNS.map(([k, c]) => param(c, item[k])), ...entry],
   );
   return { item: toItem(rows[0]!), created: rows[0]!.created };
 }
@@ -187,10 +192,10 @@ export async function listItems(db: Queryable, f: ItemFilter): Promise<{ items: 
 /** Appends to an item's timeline (the store refuses any change to what is there). */
 export async function appendEvent(db: Queryable, itemId: string, e: Omit<TimelineEntry, 'seq'>): Promise<TimelineEntry> {
   const { rows } = await db.query<{ seq: number }>(
-    `INSERT INTO work_item_events (item_id, seq, at, actor_id, actor_role, action, from_status, to_status, note, photos, data)
+    `INSERT INTO work_item_events (item_id, seq, ${ENTRY_COLUMNS})
      SELECT $1, COALESCE(max(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM work_item_events WHERE item_id = $1
      RETURNING seq`,
-    [itemId, e.at, e.actorId, e.actorRole, e.action, e.fromStatus, e.toStatus, e.note, JSON.stringify(e.photos), JSON.stringify(e.data)],
+    [itemId, ...entryParams(e)],
   );
   return { ...e, seq: rows[0]!.seq };
 }
