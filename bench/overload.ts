@@ -17,6 +17,7 @@ import { startPlatformProcess } from '../test/helpers/process.ts';
 import { brokerRun, type BrokerRun } from './broker-runs.ts';
 import { workItemProbe } from './probe.ts';
 import { percentile, printTable, RESULTS_DIR, writeReport } from './report.ts';
+import { rssMb } from './threads.ts';
 import { benchSite } from './site.ts';
 
 const { values } = parseArgs({ options: { rate: { type: 'string' }, seconds: { type: 'string', default: '30' } } });
@@ -44,7 +45,6 @@ const httpUrl = `http://127.0.0.1:${p.ports.http}`;
 const url = `mqtt://127.0.0.1:${p.ports.mqtt}`;
 type Health = { broker: { deliveriesShed: number }; ingest: { stored: number; pending: Record<string, number> } };
 const health = async () => (await (await fetch(`${httpUrl}/api/v1/health`)).json()) as Health;
-const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.proc.pid}/status`, 'utf8'))![1]) / 1024;
 const credentials = path.join(dir, 'device-credentials.json');
 const creds = JSON.parse(readFileSync(credentials, 'utf8')).devices as { id: string; secret: string }[];
 
@@ -55,7 +55,7 @@ let last = await health();
 const sampler = setInterval(async () => {
   const h = await health().catch(() => undefined);
   if (!h) return;
-  seconds.push({ phase, stored: h.ingest.stored - last.ingest.stored, backlog: Object.values(h.ingest.pending).reduce((a, b) => a + b, 0), rssMb: rssMb() });
+  seconds.push({ phase, stored: h.ingest.stored - last.ingest.stored, backlog: Object.values(h.ingest.pending).reduce((a, b) => a + b, 0), rssMb: rssMb(p.proc.pid!) });
   last = h;
 }, 1000);
 

@@ -9,7 +9,7 @@
  * Options: --seconds S (60), --publishers N (1000), --rate R (offered msg/s, 30000: above what it
  * sustains, so the figure is its ceiling; the excess is held back by backpressure, not lost).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +17,7 @@ import { haveBinary, startVictoriaMetrics, VICTORIA_METRICS } from '../test/help
 import { startPlatformProcess, type PlatformProcess } from '../test/helpers/process.ts';
 import { alive, brokerRun } from './broker-runs.ts';
 import { printTable, writeReport } from './report.ts';
+import { rssMb } from './threads.ts';
 import { benchSite } from './site.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, publishers: { type: 'string', default: '1000' }, rate: { type: 'string', default: '30000' } } });
@@ -27,7 +28,6 @@ const NOFILE = PUBLISHERS * 2 + 1000;
 
 type Health = { ingest: { received: number; stored: number; pending: Record<string, number> }; rules: { evaluations: number } };
 const health = async (p: PlatformProcess) => (await (await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/health`)).json()) as Health;
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 interface PipelineRun { sink: string; seconds: number; offered: number; acked: number; stored: number; lost: number; sustained: number; skipped: number; evaluations: number; rssMb: number; generatorCpuPct: number }
 

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, startPlatformProcess, withNofile } from '../test/helpers/process.ts';
 import { printTable, writeReport } from './report.ts';
+import { rssMb } from './threads.ts';
 import { benchSite } from './site.ts';
 
 const { values } = parseArgs({ options: { devices: { type: 'string', default: '50000' }, hold: { type: 'string', default: '30' } } });
@@ -30,7 +31,6 @@ const limit = hardNofile();
 const N = Math.min(ASKED, limit - 1500);
 if (N < ASKED) console.error(`\n!!! This machine's hard limit on open files is ${limit} and cannot be raised here (no CAP_SYS_RESOURCE): ${N.toLocaleString()} devices instead of ${ASKED.toLocaleString()}; the report gives the measured figures and the RSS extrapolated to ${ASKED.toLocaleString()} from the measured RSS per connection.\n`);
 const NOFILE = Math.min(limit, N + 10_000);
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-scale-'));
 const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, ASKED), PLATFORM_ADMIN_TOKEN: 'bench' }, [], 'main.ts', NOFILE);

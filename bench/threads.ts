@@ -9,6 +9,11 @@ export function cpuSeconds(pid: number, tid?: number): number {
   return (Number(f[11]) + Number(f[12])) / TICK;
 }
 
+/** A process's resident memory now, in MiB, from /proc. */
+export function rssMb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
 /** CPU seconds so far of each thread of a process, keyed "name (tid)". */
 export function threadCpu(pid: number): Map<string, number> {
   const out = new Map<string, number>();

@@ -240,10 +240,9 @@ export class PlatformBroker {
    * its queue grows without bound, and draining it when the consumer leaves overflowed the stack
    * (mcollina/mqemitter#204).
    */
-  private forward(client: PlatformClient | null, packet: { payload: unknown; qos: number }): boolean {
+  private forward(client: PlatformClient | null, packet: { payload: unknown }): boolean {
     if (this.rejected.has(packet.payload as Buffer)) return false;
-    const conn = client?.conn as { writableLength?: number; writableNeedDrain?: boolean } | undefined;
-    if (conn?.writableNeedDrain) {
+    if ((client?.conn as { writableNeedDrain?: boolean } | undefined)?.writableNeedDrain) {
       this.load.shed++;
       return false;
     }
