@@ -14,8 +14,11 @@ describe('overload with a slow subscriber', () => {
 
     const devices = await Promise.all(p.credentials.filter((c) => c.type === 'smoke-detector' || c.type === 'overflow-bin').map((c) => connectDevice(p!, c)));
     const queue = () => (p!.broker.aedes as unknown as { mq: { length: number } }).mq.length;
-    // Publish for 5 s, and on until the subscriber's socket (and the kernel's buffers behind it) is
-    // full and deliveries are shed: on a busy machine that takes longer.
+    // Publish for 5 s, and on until the subscriber's socket (its 1 MiB, and the kernel's buffers
+    // behind it, several MB on loopback) is full and deliveries are shed. Devices alone go at the
+    // store's pace, which on a busy machine takes long to fill that; 64 KB platform messages on a
+    // topic the subscriber takes fill it in seconds.
+    const filler = Buffer.alloc(64 * 1024, 0x61);
     const start = Date.now();
     let sent = 0;
     let maxQueue = 0;
@@ -26,6 +29,7 @@ describe('overload with a slow subscriber', () => {
         d.publish(`v1/${type}/${d.options.clientId}/telemetry`, JSON.stringify({ props: type === 'smoke-detector' ? { smokeDbPerM: 0.012 } : { fillPct: 12 } }), { qos: 0 });
         sent++;
       }
+      if (p.broker.load.shed === 0) void p.broker.publish('v1/platform-test/filler/telemetry', filler);
       maxQueue = Math.max(maxQueue, queue());
       await new Promise((r) => setImmediate(r));
     }
