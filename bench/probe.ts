@@ -3,9 +3,10 @@ import { performance } from 'node:perf_hooks';
 
 /**
  * Measures breach → work item: each sample is one smoke detector reporting `tamper: true` (a rule
- * that raises a ticket and belongs to no storm group, so every sample opens its own item), timed
- * until `platform/workitems/created/...` for that device reaches a service account. Every sample
- * uses a device of its own, so none is a relapse of an earlier one.
+ * that raises a ticket), timed until `platform/workitems/created/...` for that device reaches a
+ * service account. Every sample uses a device of its own, so none is a relapse of an earlier one.
+ * The probe devices share buildings, so their alarms also form a tamper storm: each new item is
+ * created, then folded into the incident's, and that gathering runs while later samples are timed.
  */
 export async function workItemProbe(o: { url: string; httpUrl: string; adminToken: string; devices: { id: string; secret: string }[] }) {
   const res = await fetch(`${o.httpUrl}/api/v1/service-accounts`, { method: 'POST', headers: { authorization: `Bearer ${o.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench work-item watcher', subscribe: ['platform/workitems/#'] }) });

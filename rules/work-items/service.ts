@@ -12,10 +12,10 @@ import type { EffectiveRule } from '../params.ts';
 import { actProblem, canSee } from './access.ts';
 import { DEFAULT_SLA, nextLevel, type Sla } from './sla.ts';
 import {
-  addWhistles, appendEvent, getItem, insertOrCount, markWhistle, openItemBySource, openItems, openOrRecentlyClosed, pendingReportIns, timeline, updateItem, whistles,
+  addWhistles, appendEvent, getItem, insertOrCount, markWhistle, openItemBySource, openItems, openItemsBySources, openOrRecentlyClosed, pendingReportIns, timeline, updateItem, whistles,
   type TimelineEntry, type Whistle, type WorkItem,
 } from './store.ts';
-import { allowedActions, nextStatus, permitted, type Action, type Status } from './transitions.ts';
+import { allowedActions, isFinished, nextStatus, permitted, type Action, type Status } from './transitions.ts';
 
 /** A work-item event: MQTT `platform/workitems/{event}/{kind}/{gridId}/{id}`, SSE, in-process. */
 export interface WorkItemEvent {
@@ -172,11 +172,15 @@ export class WorkItems {
     const db = this.opts.db;
     const sourceKey = itemKey(alarm.deviceId, rule.storm.group ?? alarm.ruleId);
     const now = this.opts.clock.now();
+    // The reads go to the store together: one wait for its thread, not three in a row.
+    const [incidentItem, { closed: relapsed }, onDutyId] = await Promise.all([
+      alarm.incidentId ? openItemBySource(db, `incident:${alarm.incidentId}`) : undefined,
+      openOrRecentlyClosed(db, sourceKey, new Date(now - RELAPSE_WINDOW_MS).toISOString()),
+      raises.item === 'work_order' && alarm.gridId ? onDuty(db, alarm.gridId) : undefined,
+    ]);
     // An alarm whose incident already has an item counts on that one.
-    const incidentItem = alarm.incidentId ? await openItemBySource(db, `incident:${alarm.incidentId}`) : undefined;
     if (incidentItem) return this.count(incidentItem, alarm);
     // A relapse within 24 h of closing reopens the same item (an open one is counted by insertOrCount).
-    const { closed: relapsed } = await openOrRecentlyClosed(db, sourceKey, new Date(now - RELAPSE_WINDOW_MS).toISOString());
     if (relapsed) {
       // (The transition re-arms its SLA.)
       await this.transition(relapsed, 'reopen', PLATFORM, { note: `relapse: ${alarm.ruleId} raised again` }, { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, { alarmId: alarm.id });
@@ -206,7 +210,7 @@ export class WorkItems {
       streetId: p?.streetId ?? null,
       location: {},
       reporterId: null,
-      assigneeId: raises.item === 'work_order' && alarm.gridId ? ((await onDuty(db, alarm.gridId)) ?? null) : null,
+      assigneeId: onDutyId ?? null,
       escalationLevel: 'grid',
       count: 1,
       autoClose: raises.autoClose,
@@ -249,7 +253,7 @@ export class WorkItems {
   private async gatherIncident(incident: Incident): Promise<void> {
     const db = this.opts.db;
     const keys = [`incident:${incident.id}`, ...incident.deviceIds.map((d) => itemKey(d, incident.groupKey))];
-    const open = (await Promise.all(keys.map((k) => openItemBySource(db, k)))).filter((x): x is WorkItem => !!x).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const open = await openItemsBySources(db, keys);
     const keeper = open.find((x) => x.sourceKey === `incident:${incident.id}`) ?? open[0];
     if (!keeper) return;
     let kept = keeper;
@@ -443,7 +447,7 @@ export class WorkItems {
   }
 
   private nextSlaMoment(item: WorkItem, now: number): number | undefined {
-    if (item.status === 'closed' || item.status === 'rejected' || item.status === 'resolved') return undefined;
+    if (isFinished(item.status) || item.status === 'resolved') return undefined;
     if (!item.acceptedAt && item.acceptDue) {
       const due = Date.parse(item.acceptDue);
       // 督办: reminders every half accept window until it is accepted.
@@ -456,7 +460,7 @@ export class WorkItems {
 
   private async onSlaDue(itemId: string): Promise<void> {
     const item = await getItem(this.opts.db, itemId);
-    if (!item || item.status === 'closed' || item.status === 'rejected') return;
+    if (!item || isFinished(item.status)) return;
     const now = this.opts.clock.now();
     const missedAccept = !item.acceptedAt && item.acceptDue && now >= Date.parse(item.acceptDue);
     const missedResolve = item.acceptedAt && item.status !== 'resolved' && item.resolveDue && now >= Date.parse(item.resolveDue);
@@ -499,7 +503,7 @@ export class WorkItems {
     if (!w || w.reportedAt || w.late) return;
     await markWhistle(this.opts.db, itemId, department, 'late', '');
     const item = await getItem(this.opts.db, itemId);
-    if (!item || item.status === 'closed' || item.status === 'rejected') return;
+    if (!item || isFinished(item.status)) return;
     await appendEvent(this.opts.db, itemId, this.entry(PLATFORM, 'report_in_late', item.status, item.status, `${department} did not report in`, [], { department }));
     this.emit({ kind: 'work_item', event: 'report_in_late', at: this.isoNow(), item, data: { department } });
     if (nextLevel(item.escalationLevel)) await this.escalate(item, PLATFORM, `${department} did not report in (报到) in time`);

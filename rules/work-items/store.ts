@@ -144,6 +144,15 @@ export async function openItemBySource(db: Queryable, sourceKey: string): Promis
   return rows[0] && toItem(rows[0]);
 }
 
+/** The open items of several sources, oldest first: one query however many devices a storm has. */
+export async function openItemsBySources(db: Queryable, sourceKeys: string[]): Promise<WorkItem[]> {
+  const { rows } = await db.query<Record<string, unknown>>(
+    `SELECT * FROM work_items WHERE source_key = ANY($1::text[]) AND status NOT IN ('closed','rejected') ORDER BY created_at, id`,
+    [sourceKeys],
+  );
+  return rows.map(toItem);
+}
+
 /** A source's open item, else its most recent item closed since `since` (a relapse reopens it): one query. */
 export async function openOrRecentlyClosed(db: Queryable, sourceKey: string, since: string): Promise<{ open?: WorkItem; closed?: WorkItem }> {
   const { rows } = await db.query<Record<string, unknown>>(

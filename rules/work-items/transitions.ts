@@ -9,6 +9,8 @@
 export const STATUSES = ['collected', 'accepted', 'dispatched', 'in_progress', 'resolved', 'closed', 'rejected'] as const;
 export type Status = (typeof STATUSES)[number];
 export const OPEN_STATUSES: readonly Status[] = ['collected', 'accepted', 'dispatched', 'in_progress', 'resolved'];
+/** Closed (verified, auto-closed or merged) or rejected: nothing more happens to it on its own. */
+export const isFinished = (status: Status): boolean => !OPEN_STATUSES.includes(status);
 
 export const ROLES = ['admin', 'property_manager', 'grid_worker', 'property_staff', 'department', 'resident'] as const;
 export type Role = (typeof ROLES)[number];
