@@ -162,7 +162,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const retentionMs = config.READINGS_RETENTION_DAYS * 86_400_000;
   const prune = async () => {
     try {
-      const n = await pruneReadings(db, new Date(Date.now() - retentionMs));
+      const n = await pruneReadings(db.background, new Date(Date.now() - retentionMs));
       if (n) log.info({ deleted: n, retentionDays: config.READINGS_RETENTION_DAYS }, 'readings pruned');
     } catch (err) {
       log.error({ err }, 'readings pruning failed');

@@ -23,6 +23,11 @@ export class Fifo<T> {
     return item;
   }
 
+  /** The first item, left in place. */
+  first(): T | undefined {
+    return this.items[this.head];
+  }
+
   /** The first `n` items, left in place (a write that fails keeps its batch at the front). */
   peek(n: number): T[] {
     return this.items.slice(this.head, this.head + n) as T[];

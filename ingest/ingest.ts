@@ -47,7 +47,7 @@ export class Ingest {
           { name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? 5000, minBatch: sink.minBatch, flushMs: 200, highWater: 10_000 },
         ),
     );
-    this.deadLetters = new WriteBuffer((batch) => insertDeadLetters(opts.db, batch), {
+    this.deadLetters = new WriteBuffer((batch) => insertDeadLetters(opts.db.background, batch), {
       name: 'dead-letters', log: opts.log, maxBatch: 1000, flushMs: 500, highWater: 10_000,
     });
   }

@@ -40,7 +40,7 @@ export class EmbeddedSink implements ReadingSink {
   constructor(private readonly db: Db, private readonly log?: Logger) {}
 
   async write(readings: Reading[]): Promise<void> {
-    await insertReadings(this.db, readings);
+    await insertReadings(this.db.background, readings);
     for (const r of readings) {
       let l = this.latest.get(r.deviceId);
       if (!l) this.latest.set(r.deviceId, (l = { props: {}, at: 0 }));
@@ -68,7 +68,7 @@ export class EmbeddedSink implements ReadingSink {
     const rows = [...batch].map(([id, l]) => ({ id, props: l.props, at: new Date(l.at) }));
     this.merging = (async () => {
       // In slices, so an alarm's write never waits behind the whole site's merge.
-      for (let i = 0; i < rows.length; i += LATEST_SLICE) await mergeLatest(this.db, rows.slice(i, i + LATEST_SLICE));
+      for (let i = 0; i < rows.length; i += LATEST_SLICE) await mergeLatest(this.db.background, rows.slice(i, i + LATEST_SLICE));
     })().catch((err: Error) => {
       this.log?.error({ err, devices: batch.size }, 'merging latest properties failed; will retry');
       // Newer values that came in meanwhile win over the failed ones.

@@ -7,6 +7,12 @@ export interface Queryable {
 }
 
 export interface Db extends Queryable {
+  /**
+   * The same store for bulk work that may wait: readings batches, merges, dead letters, pruning.
+   * Where the store runs one statement at a time, these yield to every other query (see
+   * foreground-first.ts) so an alarm never queues behind a fresh batch at each of its steps.
+   */
+  readonly background: Queryable;
   /** Runs several statements (no parameters): migrations. */
   exec(sql: string): Promise<void>;
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;

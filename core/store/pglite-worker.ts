@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { Db, Queryable } from './db.ts';
+import type { Db } from './db.ts';
+import { ForegroundFirst } from './foreground-first.ts';
 
 type Reply = { id: number; rows?: unknown[]; affectedRows?: number; error?: { message: string; code?: string; detail?: string; constraint?: string } };
 
@@ -49,32 +50,33 @@ export async function openPgliteWorker(dir: string): Promise<Db> {
       worker.postMessage({ ...msg, id });
     });
   };
-  const queryable = (tx?: number): Queryable => ({
-    query: async <T>(sql: string, params?: unknown[]) => {
-      const r = await call({ op: 'query', sql, params, tx });
-      return { rows: (r.rows ?? []) as T[], affectedRows: r.affectedRows };
-    },
-  });
+  const gate = new ForegroundFirst();
+  const send = (sql: string, params: unknown[] | undefined, tx?: number) => async () => {
+    const r = await call({ op: 'query', sql, params, tx });
+    return { rows: (r.rows ?? []) as never[], affectedRows: r.affectedRows };
+  };
 
   return {
-    ...queryable(),
-    exec: async (sql) => {
-      await call({ op: 'exec', sql });
-    },
-    transaction: async (fn) => {
-      const tx = nextTx++;
-      await call({ op: 'begin', tx });
-      let result;
-      try {
-        result = await fn(queryable(tx));
-      } catch (err) {
-        await call({ op: 'rollback', tx }).catch(() => undefined);
-        throw err;
-      }
-      await call({ op: 'commit', tx });
-      return result;
-    },
+    query: (sql, params) => gate.foreground(send(sql, params)),
+    background: { query: (sql, params) => gate.background(send(sql, params)) },
+    exec: (sql) => gate.foreground(async () => void (await call({ op: 'exec', sql }))),
+    // One foreground call from begin to commit: no batch slips in while the transaction holds the store.
+    transaction: (fn) =>
+      gate.foreground(async () => {
+        const tx = nextTx++;
+        await call({ op: 'begin', tx });
+        let result;
+        try {
+          result = await fn({ query: (sql, params) => send(sql, params, tx)() });
+        } catch (err) {
+          await call({ op: 'rollback', tx }).catch(() => undefined);
+          throw err;
+        }
+        await call({ op: 'commit', tx });
+        return result;
+      }),
     close: async () => {
+      gate.close();
       if (!failed) await call({ op: 'close' });
       await worker.terminate();
     },
