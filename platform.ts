@@ -54,6 +54,8 @@ export interface StartOptions {
   catalogDir?: string;
   /** The rules' clock (tests use a manual one). */
   clock?: Clock;
+  /** Messages waiting on the broker's bus before it stops reading (tests lower it). */
+  busHighWater?: number;
 }
 
 /** Starts store, broker, ingest and HTTP in this process: the embedded default of DESIGN §2. */
@@ -99,6 +101,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     maxKeepaliveS: config.MQTT_MAX_KEEPALIVE_S,
     hooks: ingest.hooks(),
+    busHighWater: opts.busHighWater,
   });
   await broker.start();
   // After the broker has closed (shutdown), events are still written; only their MQTT copy is skipped.

@@ -33,8 +33,8 @@ await broker.start();
 const listeners = await startListeners(broker, { host: config.MQTT_HOST, tcpPort: config.MQTT_PORT, wsPort: config.MQTT_WS_PORT, tlsPort: 0, maxPacketBytes: config.MQTT_MAX_PACKET_BYTES });
 log.info({ ports: { mqtt: listeners.ports.mqtt, http: 0 } }, 'platform started');
 onShutdown(log, async () => {
-  // How many deliveries went to no subscriber because it could not keep up (QoS 0 at once, QoS 1 past 1 MiB).
-  log.info({ deliveriesShed: broker.load.shed }, 'bench broker stopping');
+  // Deliveries to no subscriber because it could not keep up; reads paused while the bus was backed up.
+  log.info({ deliveriesShed: broker.load.shed, readsPausedForBus: broker.load.busBackedUp }, 'bench broker stopping');
   await listeners.close();
   await broker.close();
   await db.close();

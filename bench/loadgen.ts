@@ -1,7 +1,8 @@
 /**
  * The load generator, run as its own process by the benchmarks so it never shares a thread with
- * the broker under test. Connects `--publishers` devices (bare MQTT over sockets: bench/mqtt-wire.ts;
- * credentials from `--credentials`, or anonymous) and one wildcard subscriber (mqtt.js), offers
+ * the broker under test. Connects `--publishers` devices and one wildcard subscriber (`--client`:
+ * mqtt.js, or bare MQTT over sockets, bench/mqtt-wire.ts; devices' credentials from `--credentials`,
+ * or anonymous), offers
  * `--rate` msg/s in total for `--seconds`, and prints one JSON line: offered, sent, acknowledged,
  * delivered, latency p50/p99 (publish → deliver, same clock) and its own CPU.
  */
@@ -10,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { percentile } from '../core/reservoir.ts';
-import { publishPacket, wireConnect } from './mqtt-wire.ts';
+import { publishPacket, wireConnect, wireSubscriber } from './mqtt-wire.ts';
 
 const { values } = parseArgs({
   options: {
@@ -22,7 +23,7 @@ const { values } = parseArgs({
     credentials: { type: 'string' },
     subscriber: { type: 'string', description: 'username:password of the wildcard subscriber, or "none"' },
     filter: { type: 'string', default: 'v1/+/+/telemetry' },
-    client: { type: 'string', default: 'mqttjs', description: 'publishers: mqttjs (one mqtt.js client each) or wire (bare MQTT, bench/mqtt-wire.ts)' },
+    client: { type: 'string', default: 'mqttjs', description: 'publishers and subscriber: mqttjs (one mqtt.js client each) or wire (bare MQTT, bench/mqtt-wire.ts)' },
   },
 });
 const N = Number(values.publishers);
@@ -45,18 +46,31 @@ const connect = (clientId: string, username?: string, password?: string) =>
 /** QoS 1 publishes the broker acknowledged (PUBACK): the ones it may not lose. */
 let acked = 0;
 const [su, sp] = (values.subscriber ?? '').split(':');
-const sub = su === 'none' ? undefined : await connect(su || 'bench-sub', su || undefined, sp || undefined);
 const latencies: number[] = [];
 let delivered = 0;
 let measuring = false;
-sub?.on('message', (_t, payload) => {
+const onDelivery = (payload: Buffer) => {
   if (!measuring) return;
   delivered++;
-  // The send time rides in `seq`-adjacent bytes: {"ts":…} is the device time we set.
+  // Every tenth: {"ts":…} is the time the generator sent it, on this process's clock.
+  if (delivered % 10 !== 0) return;
   const i = payload.indexOf('"ts":');
-  if (i >= 0 && delivered % 10 === 0) latencies.push(performance.timeOrigin + performance.now() - Number(payload.subarray(i + 5, payload.indexOf(',', i)).toString()));
-});
-await sub?.subscribeAsync(values.filter!, { qos: QOS });
+  if (i >= 0) latencies.push(performance.timeOrigin + performance.now() - Number(payload.subarray(i + 5, payload.indexOf(',', i)).toString()));
+};
+const target = new URL(values.url!);
+let sub: { end(): void } | undefined;
+if (su !== 'none') {
+  const account = { clientId: su || 'bench-sub', username: su || undefined, password: sp || undefined };
+  if (values.client === 'wire') {
+    const sock = await wireSubscriber({ port: Number(target.port), host: target.hostname, ...account, filter: values.filter!, qos: QOS }, onDelivery);
+    sub = { end: () => sock.destroy() };
+  } else {
+    const client = await connect(account.clientId, account.username, account.password);
+    client.on('message', (_t, payload) => onDelivery(payload));
+    await client.subscribeAsync(values.filter!, { qos: QOS });
+    sub = { end: () => client.end(true) };
+  }
+}
 
 /** One simulated device: whether its socket is backed up, and how it sends a reading. */
 interface Publisher {
@@ -67,7 +81,6 @@ interface Publisher {
   close(): void;
 }
 
-const target = new URL(values.url!);
 const onAck = (err?: Error) => {
   if (!err) acked++;
 };
@@ -151,5 +164,5 @@ const cpu = process.cpuUsage(cpu0);
 const pct = (p: number) => percentile(latencies, p);
 console.log(JSON.stringify({ publishers: N, qos: QOS, seconds: secs, offered: offered / secs, sent: seq / secs, sentTotal: seq, ackedTotal: acked, skipped, delivered: delivered / secs, p50Ms: pct(50), p99Ms: pct(99), generatorCpuPct: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100 }));
 for (const p of pubs) p.close();
-sub?.end(true);
+sub?.end();
 process.exit(0);

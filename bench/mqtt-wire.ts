@@ -1,8 +1,10 @@
 /**
- * Just enough MQTT 3.1.1 on the wire for the load generators' devices: CONNECT, PUBLISH (QoS 0/1),
- * PINGREQ out; CONNACK, PUBACK, PINGRESP in. Thousands of simulated devices cost the generator a
- * socket and a few buffers each instead of a client library apiece, so on a 2-core machine the
- * generator takes less of the CPU the brokers under test need (its own CPU is still reported).
+ * Just enough MQTT 3.1.1 on the wire for the load generators: devices send CONNECT, PUBLISH (QoS
+ * 0/1) and PINGREQ and read CONNACK, PUBACK and PINGRESP; the wildcard subscriber sends SUBSCRIBE and
+ * PUBACK and reads PUBLISH. Thousands of simulated devices cost the generator a socket and a few
+ * buffers each instead of a client library apiece, and the subscriber reads a broker's stream
+ * without a parser object per packet, so on a 2-core machine the generator takes less of the CPU
+ * the brokers under test need (its own CPU is still reported).
  */
 import net from 'node:net';
 
@@ -103,5 +105,69 @@ export function wireConnect(o: { port: number; host: string; localAddress?: stri
     }));
     sock.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
     sock.on('close', () => fail('closed'));
+  });
+}
+
+/** SUBSCRIBE to one filter (packet id 1). */
+export function subscribePacket(filter: string, qos: 0 | 1): Buffer {
+  const body = Buffer.concat([Buffer.from([0, 1]), str(filter), Buffer.from([qos])]);
+  return Buffer.concat([Buffer.from([0x82]), varint(body.length), body]);
+}
+
+/**
+ * Splits a broker's stream to a subscriber into packets (any length, cut anywhere between reads):
+ * each PUBLISH's payload goes to `onPublish`, QoS 1 ones are acknowledged (one write per read).
+ */
+export function subscriberReader(sock: net.Socket, ev: { onConnack(rc: number): void; onSuback(): void; onPublish(payload: Buffer): void }): (chunk: Buffer) => void {
+  let rest: Buffer | undefined;
+  return (chunk) => {
+    const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+    rest = undefined;
+    const acks: number[] = [];
+    let o = 0;
+    for (;;) {
+      // Fixed header: type and flags, then the remaining length in 1–4 bytes.
+      let len = 0;
+      let mul = 1;
+      let i = o + 1;
+      for (; i < buf.length && i < o + 5; i++) {
+        len += (buf[i]! & 0x7f) * mul;
+        mul *= 128;
+        if (!(buf[i]! & 0x80)) break;
+      }
+      if (i >= buf.length || buf[i]! & 0x80) break; // length not all here yet
+      const start = i + 1;
+      if (start + len > buf.length) break;
+      const type = buf[o]! >> 4;
+      if (type === 3) {
+        const qos = (buf[o]! >> 1) & 3;
+        const topicEnd = start + 2 + buf.readUInt16BE(start);
+        ev.onPublish(buf.subarray(topicEnd + (qos ? 2 : 0), start + len));
+        if (qos) acks.push(buf.readUInt16BE(topicEnd));
+      } else if (type === 2) ev.onConnack(buf[start + 1]!);
+      else if (type === 9) ev.onSuback();
+      o = start + len;
+    }
+    if (o < buf.length) rest = buf.subarray(o);
+    if (acks.length) {
+      const out = Buffer.allocUnsafe(acks.length * 4);
+      acks.forEach((id, k) => out.writeUInt32BE(0x40020000 | id, k * 4));
+      sock.write(out);
+    }
+  };
+}
+
+/** Connects a wildcard subscriber on the wire; resolves once its SUBSCRIBE is acknowledged. */
+export function wireSubscriber(o: { port: number; host: string; clientId: string; username?: string; password?: string; filter: string; qos: 0 | 1 }, onPublish: (payload: Buffer) => void): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port: o.port, host: o.host });
+    sock.setNoDelay(true);
+    sock.once('connect', () => sock.write(connectPacket(o.clientId, o.username, o.password)));
+    sock.on('data', subscriberReader(sock, {
+      onConnack: (rc) => (rc === 0 ? sock.write(subscribePacket(o.filter, o.qos)) : reject(new Error(`subscriber CONNACK ${rc}`))),
+      onSuback: () => resolve(sock),
+      onPublish,
+    }));
+    sock.on('error', reject);
   });
 }

@@ -48,15 +48,23 @@ export interface BrokerOptions {
   maxPacketBytes: number;
   maxKeepaliveS: number;
   hooks?: BrokerHooks;
+  /** Messages waiting on the bus before the broker stops reading (TopicEmitter's highWater; tests lower it). */
+  busHighWater?: number;
 }
 
-/** Messages of one connection waiting for ingest to have room; while any wait, nothing more is read. */
+/**
+ * Whether a connection may be read from: not while any of its messages wait for ingest to have
+ * room, nor while the broker's message bus is backed up.
+ */
 interface Flow {
+  /** Messages of this connection waiting for ingest. */
   held: number;
   /** Has been held since it last caught up: its reads are cut short (see handle). */
   throttled: boolean;
   /** A read was refused while held: the connection must be woken when the last one goes through. */
   starved: boolean;
+  /** A read was refused because the bus was backed up: woken when it has drained. */
+  waitingForBus: boolean;
   wake(): void;
 }
 
@@ -89,14 +97,16 @@ export class PlatformBroker {
   /** Payloads ingest dead-lettered: delivered to no subscriber. Weak, so nothing lingers. */
   private readonly rejected = new WeakSet<Buffer>();
   private hooks: BrokerHooks;
-  /** Deliveries shed for subscribers that could not keep up. */
-  readonly load = { shed: 0 };
+  private readonly bus: TopicEmitter;
+  /** Deliveries shed for subscribers that could not keep up; reads refused while the bus was backed up. */
+  readonly load = { shed: 0, busBackedUp: 0 };
 
   constructor(private readonly opts: BrokerOptions) {
     this.hooks = opts.hooks ?? {};
     this.auth = new Authenticator(opts.db);
     this.presence = new PresenceWriter(opts.db, opts.log);
     this.throttle = new LogThrottle(opts.log);
+    this.bus = new TopicEmitter(undefined, opts.busHighWater);
     this.aedes = new Aedes({
       preConnect: (client, packet, cb) => this.preConnect(client as PlatformClient, packet, cb),
       authenticate: (client, username, password, cb) => this.authenticate(client as PlatformClient, username, password, cb),
@@ -105,7 +115,7 @@ export class PlatformBroker {
       authorizeForward: (client, packet) => (this.forward(client as PlatformClient | null, packet) ? packet : null),
       // Sessions of devices are clean by protocol; keep aedes' default bounds otherwise.
       connectTimeout: 10_000,
-      mq: new TopicEmitter(),
+      mq: this.bus,
     });
     this.aedes.on('clientReady', (c) => this.onReady(c as PlatformClient));
     this.aedes.on('clientDisconnect', (c) => this.onDisconnect(c as PlatformClient));
@@ -126,7 +136,7 @@ export class PlatformBroker {
     const guard = new PacketGuard(this.opts.maxPacketBytes);
     const read = stream.read.bind(stream);
     let client: PlatformClient | undefined;
-    const flow: Flow = { held: 0, throttled: false, starved: false, wake: () => stream.emit('readable') };
+    const flow: Flow = { held: 0, throttled: false, starved: false, waitingForBus: false, wake: () => stream.emit('readable') };
     // Aedes pulls with read(); screening there sees every byte before the MQTT parser does.
     stream.read = (size?: number) => {
       // Aedes reads on whenever new bytes arrive, even while this connection's messages wait for
@@ -136,9 +146,15 @@ export class PlatformBroker {
         flow.starved = true;
         return null;
       }
+      if (this.bus.backedUp) {
+        this.waitForBus(flow);
+        return null;
+      }
       const chunk = read(size) as Buffer | null;
       if (chunk === null) return null;
-      const verdict = guard.scan(chunk, flow.throttled ? MAX_PACKETS_PER_READ : Infinity);
+      // While the bus is half full, every connection's reads are cut short too: 10,000 devices each
+      // handing over a whole buffered read would overshoot the high-water mark tenfold.
+      const verdict = guard.scan(chunk, flow.throttled || this.bus.busy ? MAX_PACKETS_PER_READ : Infinity);
       if (!verdict) {
         flow.throttled = false; // caught up: whole reads again
         return chunk;
@@ -230,6 +246,22 @@ export class PlatformBroker {
         cb(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false);
       },
     );
+  }
+
+  /**
+   * Leaves a connection's bytes in its socket until the bus has drained (TCP then slows the device
+   * down, as ingest's hold does); it comes back cut to MAX_PACKETS_PER_READ a read, so waking
+   * every waiting connection at once overshoots the high-water mark by little.
+   */
+  private waitForBus(flow: Flow): void {
+    if (flow.waitingForBus) return;
+    flow.waitingForBus = true;
+    flow.throttled = true;
+    this.load.busBackedUp++;
+    this.bus.whenRelieved(() => {
+      flow.waitingForBus = false;
+      flow.wake();
+    });
   }
 
   /**

@@ -80,4 +80,34 @@ describe('broker message bus listener changes', () => {
     await send();
     expect(got).toEqual(['late']);
   });
+
+  it('is backed up at its high-water mark and tells waiters once it has drained to half', async () => {
+    const bus = new TopicEmitter(1, 10);
+    const held: (() => void)[] = [];
+    bus.on('t', (_m, done) => held.push(done));
+    for (let i = 0; i < 11; i++) bus.emit({ topic: 't' });
+    expect(bus.length).toBe(10);
+    expect(bus.backedUp).toBe(true);
+    let relieved = 0;
+    bus.whenRelieved(() => relieved++);
+    // Down to 6 waiting: still above half.
+    for (let i = 0; i < 4; i++) {
+      held.shift()!();
+      await new Promise((r) => process.nextTick(r));
+    }
+    expect(bus.length).toBe(6);
+    expect(bus.backedUp).toBe(false);
+    expect(bus.busy).toBe(true);
+    expect(relieved).toBe(0);
+    held.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(bus.length).toBe(5);
+    expect(bus.busy).toBe(false);
+    expect(relieved).toBe(1);
+    // Once only; and at once for a waiter that comes when it is already relieved.
+    held.shift()!();
+    bus.whenRelieved(() => relieved++);
+    await new Promise((r) => setImmediate(r));
+    expect(relieved).toBe(2);
+  });
 });

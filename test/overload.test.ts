@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, connectDevice, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
 
@@ -78,4 +81,66 @@ describe('backpressure from ingest to devices', () => {
       await q.dispose();
     }
   }, 30_000);
+
+  it('reads nothing more from any device while the message bus is backed up, then delivers everything in order', async () => {
+    // Fifty detectors in one building: Aedes itself reads little more from one connection whose
+    // messages are unfinished, so it takes many devices to back the bus up, as in the field.
+    const siteDir = mkdtempSync(path.join(os.tmpdir(), 'sps-bus-site-'));
+    const site = path.join(siteDir, 'site.json');
+    const building = { id: 'b1', name: '1号楼', devices: [{ type: 'smoke-detector', count: 50 }] };
+    writeFileSync(site, JSON.stringify({ street: { id: 'st', name: '街道', communities: [{ id: 'c', name: '社区', grids: [{ id: 'g', name: '网格', microGrids: [{ id: 'm', name: '微网格', buildings: [building] }] }] }] } }));
+    const q = await startTestPlatform({ SITE_FILE: site }, { busHighWater: 50 });
+    try {
+      const bus = q.broker.aedes as unknown as { mq: { on(topic: string, l: (m: { topic: string; payload: Buffer }, done: () => void) => void): void; length: number } };
+      // A listener that holds every delivery: the bus's 1,000 slots fill, then its queue.
+      const held: (() => void)[] = [];
+      let holding = true;
+      const through = new Map<string, number[]>();
+      let count = 0;
+      bus.mq.on('v1/+/+/telemetry', (m, done) => {
+        const id = m.topic.split('/')[2]!;
+        if (!through.has(id)) through.set(id, []);
+        through.get(id)!.push(JSON.parse(m.payload.toString()).seq);
+        count++;
+        if (holding) held.push(done);
+        else done();
+      });
+      const creds = q.credentials;
+      const devices = await Promise.all(creds.map((c) => connectDevice(q, c)));
+      const each = Math.ceil(3000 / devices.length);
+      const total = each * devices.length;
+      devices.forEach((d, k) => {
+        const c = creds[k]!;
+        for (let seq = 0; seq < each; seq++) d.publish(`v1/${c.type}/${c.id}/telemetry`, JSON.stringify({ seq, props: { smokeDbPerM: 0.01 } }), { qos: 0 });
+      });
+      let maxWaiting = 0;
+      const watch = async (ms: number) => {
+        for (let t = 0; t < ms; t += 25) {
+          maxWaiting = Math.max(maxWaiting, bus.mq.length);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      };
+      await watch(1000);
+      const taken = count;
+      await watch(500);
+      // Past the mark nothing more is read: the rest stays in the devices' sockets.
+      expect(q.broker.load.busBackedUp).toBeGreaterThan(0);
+      expect(count).toBe(taken);
+      expect(count).toBeLessThan(total);
+      expect(maxWaiting).toBeGreaterThanOrEqual(50);
+      // What overshoots the mark is what reads already taken carried (cut to 32 packets once the bus is half full).
+      expect(maxWaiting).toBeLessThan(50 + 32 * 10);
+      holding = false;
+      for (const done of held.splice(0)) done();
+      for (let i = 0; i < 400 && count < total; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(count).toBe(total);
+      for (const c of creds) expect(through.get(c.id)).toEqual(Array.from({ length: each }, (_, i) => i));
+      const health = await q.api('GET', '/api/v1/health', undefined, null);
+      expect(health.body.broker.readsPausedForBus).toBe(q.broker.load.busBackedUp);
+      await Promise.all(devices.map((d) => d.endAsync()));
+    } finally {
+      await q.dispose();
+      rmSync(siteDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -5,8 +5,11 @@ import type { ApiDeps, App } from '../deps.ts';
 const healthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
   problems: z.array(z.string()),
-  /** deliveriesShed: messages not delivered to subscribers that could not keep up (see broker.ts). */
-  broker: z.object({ clients: z.number(), devicesOnline: z.number(), deliveriesShed: z.number() }),
+  /**
+   * deliveriesShed: messages not delivered to subscribers that could not keep up; readsPausedForBus:
+   * times a connection was not read from because the broker's message bus was backed up (broker.ts).
+   */
+  broker: z.object({ clients: z.number(), devicesOnline: z.number(), deliveriesShed: z.number(), readsPausedForBus: z.number() }),
   ingest: z.object({
     received: z.number(),
     stored: z.number(),
@@ -44,7 +47,7 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
     const body = {
       status: problems.length ? ('degraded' as const) : ('ok' as const),
       problems,
-      broker: { clients: deps.broker.clientCount, devicesOnline: deps.broker.onlineCount(), deliveriesShed: deps.broker.load.shed },
+      broker: { clients: deps.broker.clientCount, devicesOnline: deps.broker.onlineCount(), deliveriesShed: deps.broker.load.shed, readsPausedForBus: deps.broker.load.busBackedUp },
       ingest,
       rules: deps.rules.stats(),
       eventLoop: { delayP50Ms: ms(loop.percentile(50)), delayP99Ms: ms(loop.percentile(99)), delayMaxMs: ms(loop.max) },

@@ -144,10 +144,14 @@ export async function openItemBySource(db: Queryable, sourceKey: string): Promis
   return rows[0] && toItem(rows[0]);
 }
 
-/** The open items of several sources, oldest first: one query however many devices a storm has. */
+/**
+ * The open items of several sources, oldest first (ties in the order of `sourceKeys`): one query
+ * however many devices a storm has.
+ */
 export async function openItemsBySources(db: Queryable, sourceKeys: string[]): Promise<WorkItem[]> {
   const { rows } = await db.query<Record<string, unknown>>(
-    `SELECT * FROM work_items WHERE source_key = ANY($1::text[]) AND status NOT IN ('closed','rejected') ORDER BY created_at, id`,
+    `SELECT * FROM work_items WHERE source_key = ANY($1::text[]) AND status NOT IN ('closed','rejected')
+     ORDER BY created_at, array_position($1::text[], source_key)`,
     [sourceKeys],
   );
   return rows.map(toItem);
