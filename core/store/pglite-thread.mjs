@@ -5,6 +5,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 
 const pg = await PGlite.create(workerData.dir);
+if (workerData.initOnly) {
+  // Creating the database runs initdb, whose WASM memory PGlite keeps for the life of the instance
+  // (~500 MB); this thread only creates it and exits, so that memory goes with it.
+  await pg.close();
+  parentPort.postMessage({ ready: true });
+  process.exit(0);
+}
 /** Open transactions by the main side's number: the PGlite transaction and how to end it. */
 const txs = new Map();
 
