@@ -34,35 +34,72 @@ export function alive(pid: number): boolean {
   }
 }
 
-/**
- * Runs the load generator against a server; the server's CPU is taken over the generator's
- * measured window only (not the connection storm before it). A server that falls over is a result.
- */
-export async function brokerRun(pid: number, url: string, o: { seconds: number; publishers: number; qos: 0 | 1; rate: number; nofile: number }, extra: string[], onPhase?: (phase: string) => void): Promise<BrokerRun> {
-  let c0 = NaN;
-  let c1 = NaN;
-  const args = ['--import', 'tsx', 'bench/loadgen.ts', '--url', url, '--publishers', String(o.publishers), '--qos', String(o.qos), '--rate', String(o.rate), '--seconds', String(o.seconds), ...extra];
-  const [cmd, argv] = withNofile(o.nofile, process.execPath, args);
-  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Calls `onLine` with each JSON line a child process prints. */
+function jsonLines(child: ChildProcess, onLine: (msg: Record<string, unknown>, line: string) => void): void {
   let out = '';
-  let last = '';
   child.stdout!.on('data', (d: Buffer) => {
     out += d;
     const lines = out.split('\n');
     out = lines.pop()!;
-    for (const line of lines) {
-      const msg = JSON.parse(line) as { phase?: string };
-      if (msg.phase) onPhase?.(msg.phase);
-      if (msg.phase === 'measuring' && alive(pid)) c0 = cpuSeconds(pid);
-      else if (msg.phase === 'sent' && alive(pid)) c1 = cpuSeconds(pid);
-      else if (!msg.phase) last = line;
-    }
+    for (const line of lines) onLine(JSON.parse(line) as Record<string, unknown>, line);
+  });
+}
+
+type SubscriberResult = { delivered: number; p50Ms: number; p99Ms: number; cpuPct: number };
+
+/**
+ * The wildcard subscriber in a load-generator process of its own (`--role subscriber`), counting
+ * while the publishers' window is open: sharing a process with thousands of publishers, its reads
+ * fell behind whatever the broker sent, and a fast broker's deliveries were shed on its account.
+ */
+async function startSubscriber(url: string, qos: 0 | 1, client: string, account: string | undefined) {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', '--role', 'subscriber', '--url', url, '--qos', String(qos), '--client', client, ...(account ? ['--subscriber', account] : [])], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  let subscribed!: () => void;
+  let result!: (r: SubscriberResult | undefined) => void;
+  const isSubscribed = new Promise<void>((r) => (subscribed = r));
+  const done = new Promise<SubscriberResult | undefined>((r) => (result = r));
+  jsonLines(proc, (msg) => (msg.phase === 'subscribed' ? subscribed() : result(msg as SubscriberResult)));
+  proc.once('exit', () => (subscribed(), result(undefined)));
+  await isSubscribed;
+  return { start: () => proc.stdin!.write('start\n'), stop: () => proc.stdin!.write('stop\n'), done };
+}
+
+/**
+ * Runs the load generator against a server; the server's CPU is taken over the generator's
+ * measured window only (not the connection storm before it). A server that falls over is a result.
+ * The subscriber (unless `--subscriber none`) runs in a process of its own; the generator CPU
+ * reported is both processes'.
+ */
+export async function brokerRun(pid: number, url: string, o: { seconds: number; publishers: number; qos: 0 | 1; rate: number; nofile: number }, extra: string[], onPhase?: (phase: string) => void): Promise<BrokerRun> {
+  let c0 = NaN;
+  let c1 = NaN;
+  const option = (name: string) => (extra.includes(name) ? extra[extra.indexOf(name) + 1] : undefined);
+  const account = option('--subscriber');
+  const sub = account === 'none' ? undefined : await startSubscriber(url, o.qos, option('--client') ?? 'mqttjs', account);
+  const publisherArgs = extra.filter((_, i) => extra[i] !== '--subscriber' && extra[i - 1] !== '--subscriber');
+  const args = ['--import', 'tsx', 'bench/loadgen.ts', '--url', url, '--publishers', String(o.publishers), '--qos', String(o.qos), '--rate', String(o.rate), '--seconds', String(o.seconds), ...publisherArgs, '--subscriber', 'none'];
+  const [cmd, argv] = withNofile(o.nofile, process.execPath, args);
+  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let last = '';
+  jsonLines(child, (msg, line) => {
+    const phase = msg.phase as string | undefined;
+    if (phase) onPhase?.(phase);
+    if (phase === 'measuring') {
+      sub?.start();
+      if (alive(pid)) c0 = cpuSeconds(pid);
+    } else if (phase === 'sent') {
+      sub?.stop();
+      if (alive(pid)) c1 = cpuSeconds(pid);
+    } else if (!phase) last = line;
   });
   const code = await new Promise((r) => child.once('exit', r));
+  const subResult = await sub?.done;
   const failed = (why: string): BrokerRun => ({ collapsed: why, seconds: 0, publishers: o.publishers, qos: o.qos, offered: 0, sent: 0, delivered: 0, sentTotal: 0, ackedTotal: 0, skipped: 0, p50Ms: NaN, p99Ms: NaN, generatorCpuPct: NaN, serverCpuUsPerMsg: NaN });
   if (code !== 0) return failed(`load generator exited ${code}`);
+  if (sub && !subResult) return failed('subscriber exited early');
   if (!alive(pid)) return failed('server exited during the run');
-  const r = JSON.parse(last) as Omit<BrokerRun, 'serverCpuUsPerMsg'>;
+  const pub = JSON.parse(last) as Omit<BrokerRun, 'serverCpuUsPerMsg'>;
+  const r = subResult ? { ...pub, delivered: subResult.delivered, p50Ms: subResult.p50Ms, p99Ms: subResult.p99Ms, generatorCpuPct: pub.generatorCpuPct + subResult.cpuPct } : pub;
   console.error(`  ${url} QoS ${o.qos}, ${o.publishers} publishers: ${Math.round(r.delivered)} msg/s delivered`);
   return { ...r, serverCpuUsPerMsg: ((c1 - c0) * 1e6) / Math.max(1, r.delivered * r.seconds) };
 }

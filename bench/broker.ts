@@ -9,7 +9,8 @@
  *
  * The generator's devices and subscriber speak bare MQTT (bench/mqtt-wire.ts) by default: with one
  * mqtt.js client per device the generator saturated first (Mosquitto reached 33k msg/s at QoS 0
- * with 1,000 publishers instead of 100–120k), which measured the generator, not the brokers.
+ * with 1,000 publishers instead of 100–120k), which measured the generator, not the brokers. The
+ * subscriber runs in a process of its own (see brokerRun).
  *
  * Options: --seconds S (default 10), --publishers 50,1000,10000, --rate0 R, --rate1 R (offered msg/s),
  * --client wire|mqttjs.

@@ -24,6 +24,7 @@ const { values } = parseArgs({
     subscriber: { type: 'string', description: 'username:password of the wildcard subscriber, or "none"' },
     filter: { type: 'string', default: 'v1/+/+/telemetry' },
     client: { type: 'string', default: 'mqttjs', description: 'publishers and subscriber: mqttjs (one mqtt.js client each) or wire (bare MQTT, bench/mqtt-wire.ts)' },
+    role: { type: 'string', default: 'all', description: 'all, or subscriber: only the subscriber, counting between "start" and "stop" lines on stdin' },
   },
 });
 const N = Number(values.publishers);
@@ -70,6 +71,27 @@ if (su !== 'none') {
     await client.subscribeAsync(values.filter!, { qos: QOS });
     sub = { end: () => client.end(true) };
   }
+}
+
+if (values.role === 'subscriber') {
+  // The subscriber in a process of its own, so the publishers' work does not slow its reading.
+  console.log(JSON.stringify({ phase: 'subscribed' }));
+  const lines = (await import('node:readline')).createInterface({ input: process.stdin });
+  let t0 = 0;
+  let cpu0 = process.cpuUsage();
+  for await (const line of lines) {
+    if (line === 'start') {
+      measuring = true;
+      t0 = performance.now();
+      cpu0 = process.cpuUsage();
+    } else if (line === 'stop') break;
+  }
+  const secs = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 1000)); // deliveries in flight
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ delivered: delivered / secs, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), cpuPct: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100 }));
+  sub?.end();
+  process.exit(0);
 }
 
 /** One simulated device: whether its socket is backed up, and how it sends a reading. */

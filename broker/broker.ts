@@ -1,11 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { Aedes, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import { LogThrottle } from '../core/log-throttle.ts';
 import { Authenticator } from './authenticator.ts';
 import { TopicEmitter } from './emitter.ts';
+import { coalesceWrites } from './write-coalescing.ts';
 import type { Identity } from './identity.ts';
 import { PacketGuard } from './packet-guard.ts';
 import { PresenceWriter } from './presence.ts';
@@ -363,6 +364,7 @@ export class PlatformBroker {
       // Node has no setter for a stream's write buffer size after it is made; this is the field it reads.
       const state = (client.conn as unknown as { _writableState?: { highWaterMark: number } })._writableState;
       if (state) state.highWaterMark = SUBSCRIBER_BUFFER_BYTES;
+      coalesceWrites(client.conn as unknown as Writable);
     }
     if (identity?.kind !== 'device') return;
     this.devices.set(identity.id, client);
