@@ -34,7 +34,7 @@ const listeners = await startListeners(broker, { host: config.MQTT_HOST, tcpPort
 log.info({ ports: { mqtt: listeners.ports.mqtt, http: 0 } }, 'platform started');
 onShutdown(log, async () => {
   // Deliveries to no subscriber because it could not keep up; reads paused while the bus was backed up.
-  log.info({ deliveriesShed: broker.load.shed, readsPausedForBus: broker.load.busBackedUp }, 'bench broker stopping');
+  log.info({ deliveriesShed: broker.load.shed, readsPausedForBus: broker.load.readsPausedForBus }, 'bench broker stopping');
   await listeners.close();
   await broker.close();
   await db.close();

@@ -100,7 +100,7 @@ export class PlatformBroker {
   private hooks: BrokerHooks;
   private readonly bus: TopicEmitter;
   /** Deliveries shed for subscribers that could not keep up; reads refused while the bus was backed up. */
-  readonly load = { shed: 0, busBackedUp: 0 };
+  readonly load = { shed: 0, readsPausedForBus: 0 };
 
   constructor(private readonly opts: BrokerOptions) {
     this.hooks = opts.hooks ?? {};
@@ -258,7 +258,7 @@ export class PlatformBroker {
     if (flow.waitingForBus) return;
     flow.waitingForBus = true;
     flow.throttled = true;
-    this.load.busBackedUp++;
+    this.load.readsPausedForBus++;
     this.bus.whenRelieved(() => {
       flow.waitingForBus = false;
       flow.wake();

@@ -59,7 +59,7 @@ export class TopicEmitter {
 
   /** Calls `fn` once the waiting messages are down to half the high-water mark (at once if they are). */
   whenRelieved(fn: () => void): void {
-    if (this.waiting.length <= this.highWater / 2) process.nextTick(fn);
+    if (!this.busy) process.nextTick(fn);
     else this.relieved.push(fn);
   }
 
@@ -106,7 +106,7 @@ export class TopicEmitter {
     } finally {
       this.draining = false;
     }
-    if (this.relieved.length && this.waiting.length <= this.highWater / 2) for (const fn of this.relieved.splice(0)) process.nextTick(fn);
+    if (this.relieved.length && !this.busy) for (const fn of this.relieved.splice(0)) process.nextTick(fn);
   }
 
   private deliver(msg: Message, done: Done): void {

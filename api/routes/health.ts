@@ -47,7 +47,7 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
     const body = {
       status: problems.length ? ('degraded' as const) : ('ok' as const),
       problems,
-      broker: { clients: deps.broker.clientCount, devicesOnline: deps.broker.onlineCount(), deliveriesShed: deps.broker.load.shed, readsPausedForBus: deps.broker.load.busBackedUp },
+      broker: { clients: deps.broker.clientCount, devicesOnline: deps.broker.onlineCount(), deliveriesShed: deps.broker.load.shed, readsPausedForBus: deps.broker.load.readsPausedForBus },
       ingest,
       rules: deps.rules.stats(),
       eventLoop: { delayP50Ms: ms(loop.percentile(50)), delayP99Ms: ms(loop.percentile(99)), delayMaxMs: ms(loop.max) },

@@ -140,8 +140,7 @@ export async function getItem(db: Queryable, id: string): Promise<WorkItem | und
 }
 
 export async function openItemBySource(db: Queryable, sourceKey: string): Promise<WorkItem | undefined> {
-  const { rows } = await db.query<Record<string, unknown>>(`SELECT * FROM work_items WHERE source_key = $1 AND status NOT IN ('closed','rejected')`, [sourceKey]);
-  return rows[0] && toItem(rows[0]);
+  return (await openItemsBySources(db, [sourceKey]))[0];
 }
 
 /**
