@@ -71,6 +71,28 @@ describe('ForegroundFirst: bulk store work waits for interactive queries', () =>
     gate.close();
   });
 
+  it('lets two held batches go together when the foreground call ends, so the store is never left without the next one', async () => {
+    const gate = new ForegroundFirst(10_000);
+    const log: string[] = [];
+    const fg = manual(log, 'fg');
+    const batches = ['b1', 'b2', 'b3'].map((n) => manual(log, n));
+    const f = gate.foreground(fg.send);
+    const done = batches.map((b) => gate.background(b.send));
+    await turn();
+    expect(log).toEqual(['sent fg']);
+    fg.answer();
+    await f;
+    await turn();
+    expect(log).toEqual(['sent fg', 'sent b1', 'sent b2']);
+    batches[0]!.answer();
+    await done[0];
+    expect(log).toEqual(['sent fg', 'sent b1', 'sent b2', 'sent b3']);
+    batches[1]!.answer();
+    batches[2]!.answer();
+    await Promise.all(done);
+    gate.close();
+  });
+
   it('sends nothing more while a foreground call is out, whatever is already out in the background', async () => {
     const gate = new ForegroundFirst(10_000);
     const log: string[] = [];

@@ -75,19 +75,21 @@ export class ForegroundFirst {
     });
   }
 
+  /** Sends held calls until the background slots are full, unless foreground calls are out (see maxHoldMs). */
   private pump(): void {
-    if (this.backgroundOut >= this.maxBackgroundOut || this.held.length === 0) return;
-    const waited = performance.now() - this.held.first()!.since;
-    if (this.foregroundOut > 0 && waited < this.maxHoldMs) {
-      this.timer ??= setTimeout(() => {
-        this.timer = undefined;
-        this.pump();
-      }, this.maxHoldMs - waited);
-      return;
+    while (this.backgroundOut < this.maxBackgroundOut && this.held.length > 0) {
+      const waited = performance.now() - this.held.first()!.since;
+      if (this.foregroundOut > 0 && waited < this.maxHoldMs) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, this.maxHoldMs - waited);
+        return;
+      }
+      if (this.foregroundOut > 0) this.forced++;
+      this.clearTimer();
+      this.backgroundOut++;
+      this.held.shift()!.run();
     }
-    if (this.foregroundOut > 0) this.forced++;
-    this.clearTimer();
-    this.backgroundOut++;
-    this.held.shift()!.run();
   }
 }
