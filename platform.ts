@@ -94,7 +94,17 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     const p = placementOf(id);
     return p && { building: p.buildingId, grid: p.gridId, community: p.communityId };
   });
-  const ingest = new Ingest({ catalog, db, log: log.child({ component: 'ingest' }), sinks, maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
+  const ingest = new Ingest({
+    catalog,
+    db,
+    log: log.child({ component: 'ingest' }),
+    sinks,
+    maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
+    journalDir: path.join(config.DATA_DIR, 'journal'),
+    journalFsync: config.INGEST_JOURNAL_FSYNC,
+    dedupWindowMs: config.INGEST_DEDUP_WINDOW_S * 1000,
+    deadLetterRetention: { maxAgeMs: config.DEAD_LETTERS_RETENTION_DAYS * 86_400_000, maxBytes: config.DEAD_LETTERS_MAX_MB * 1024 * 1024 },
+  });
   const broker = new PlatformBroker({
     db,
     log: log.child({ component: 'broker' }),
@@ -102,6 +112,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     maxKeepaliveS: config.MQTT_MAX_KEEPALIVE_S,
     hooks: ingest.hooks(),
     busHighWater: opts.busHighWater,
+    maxInvalidPerMinute: config.MQTT_MAX_INVALID_PER_MIN,
   });
   await broker.start();
   // After the broker has closed (shutdown), events are still written; only their MQTT copy is skipped.
@@ -139,6 +150,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   let listeners: Listeners | undefined;
   let app: App | undefined;
   try {
+    // What the journal holds beyond each sink's checkpoint (a crash) goes in before any device connects.
+    await ingest.start();
     listeners = await startListeners(broker, {
       host: config.MQTT_HOST,
       tcpPort: config.MQTT_PORT,

@@ -8,6 +8,7 @@ import { Authenticator } from './authenticator.ts';
 import { TopicEmitter } from './emitter.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import type { Identity } from './identity.ts';
+import { FloodGuard } from './flood-guard.ts';
 import { PacketGuard } from './packet-guard.ts';
 import { PresenceWriter } from './presence.ts';
 import { devicePublishKind, filterCovers, filterMatches, hasForbiddenChars } from './topics.ts';
@@ -19,8 +20,17 @@ export interface DeviceMessage {
   kind: 'telemetry' | 'event' | 'cmd/ack';
   topic: string;
   payload: Buffer;
+  /** 0 or 1: with 1 the PUBACK waits for ingest's verdict (the message is on disk by then). */
+  qos: number;
   receivedAt: number;
 }
+
+/**
+ * What ingest made of a device message: `forward` it to subscribers; `invalid` (dead-lettered:
+ * delivered to no one, and counted against the device's flood limit); `duplicate` (a resend of one
+ * already taken: acknowledged, delivered to no one).
+ */
+export type Verdict = 'forward' | 'invalid' | 'duplicate';
 
 /** Something the broker refused: logged (rate-limited) and handed to `onRefused` for dead letters. */
 export interface Refusal {
@@ -34,11 +44,11 @@ export interface Refusal {
 
 export interface BrokerHooks {
   /**
-   * Called for each authorized device telemetry/event/cmd-ack message before it is acknowledged. Returns
-   * whether to forward it to subscribers (false: it was dead-lettered). A promise holds the PUBACK
-   * and the connection's next packets until ingest has room: backpressure.
+   * Called for each authorized device telemetry/event/cmd-ack message before it is acknowledged. A
+   * promise holds the PUBACK and the connection's next packets until it settles: ingest uses it to
+   * acknowledge only what is on disk, and for backpressure when its buffers are full.
    */
-  onDeviceMessage?(msg: DeviceMessage): boolean | Promise<boolean>;
+  onDeviceMessage?(msg: DeviceMessage): Verdict | Promise<Verdict>;
   onRefused?(r: Refusal): void;
   onPresence?(deviceId: string, online: boolean): void;
 }
@@ -51,6 +61,8 @@ export interface BrokerOptions {
   hooks?: BrokerHooks;
   /** Messages waiting on the bus before the broker stops reading (TopicEmitter's highWater; tests lower it). */
   busHighWater?: number;
+  /** Invalid messages a device may send in a minute before it is timed out (flood-guard.ts). */
+  maxInvalidPerMinute: number;
 }
 
 /**
@@ -69,7 +81,7 @@ interface Flow {
   wake(): void;
 }
 
-type PlatformClient = Client & { identity?: Identity; flow?: Flow };
+type PlatformClient = Client & { identity?: Identity; flow?: Flow; connectPacket?: ConnectPacket };
 
 /** Packets the broker takes from one connection before it turns to the others (see handle). */
 const MAX_PACKETS_PER_READ = 32;
@@ -101,12 +113,14 @@ export class PlatformBroker {
   private readonly bus: TopicEmitter;
   /** Deliveries shed for subscribers that could not keep up; reads refused while the bus was backed up. */
   readonly load = { shed: 0, readsPausedForBus: 0 };
+  readonly flood: FloodGuard;
 
   constructor(private readonly opts: BrokerOptions) {
     this.hooks = opts.hooks ?? {};
     this.auth = new Authenticator(opts.db);
     this.presence = new PresenceWriter(opts.db, opts.log);
     this.throttle = new LogThrottle(opts.log);
+    this.flood = new FloodGuard({ maxInvalidPerMinute: opts.maxInvalidPerMinute });
     this.bus = new TopicEmitter(undefined, opts.busHighWater);
     this.aedes = new Aedes({
       preConnect: (client, packet, cb) => this.preConnect(client as PlatformClient, packet, cb),
@@ -223,6 +237,7 @@ export class PlatformBroker {
       cb(null, false);
       return;
     }
+    client.connectPacket = packet;
     if (!packet.keepalive || packet.keepalive > this.opts.maxKeepaliveS) {
       // Nobody sits forever: a client asking for no keepalive (or a huge one) gets the broker's
       // maximum, after which a silent connection is closed (1.5× the interval, MQTT-3.1.2-24).
@@ -234,6 +249,19 @@ export class PlatformBroker {
   private authenticate(client: PlatformClient, username: string | undefined, password: Buffer | undefined, cb: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
     this.auth.authenticate(client.id, username, password).then(
       (result) => {
+        if (result.ok && result.identity.kind === 'device') {
+          const bannedMs = this.flood.bannedFor(result.identity.id, Date.now());
+          if (bannedMs > 0) {
+            this.refuse({ reason: 'device_timed_out', clientId: client.id, deviceId: result.identity.id, detail: `too many invalid messages; refused for ${Math.ceil(bannedMs / 1000)} s more` });
+            cb(Object.assign(new Error('device_timed_out'), { returnCode: 3 }), false);
+            return;
+          }
+          // Devices keep clean sessions (README, protocol): a command queued while a device was
+          // away (hold the elevator door) must not reach it later. clean=false is ignored, not refused.
+          const packet = client.connectPacket;
+          if (packet) packet.clean = true;
+          client.clean = true;
+        }
         if (result.ok) {
           client.identity = result.identity;
           cb(null, true);
@@ -288,16 +316,17 @@ export class PlatformBroker {
     const topic = packet.topic;
     if (hasForbiddenChars(topic)) return this.refusePublish(client, packet, 'invalid_topic_encoding', cb);
     if (identity.kind === 'device') {
+      // Packets already read from a device that was just timed out go no further.
+      if (this.flood.bannedFor(identity.id, Date.now()) > 0) return cb(new Error('device timed out for flooding'));
       const kind = devicePublishKind(identity.prefix, topic);
       if (!kind) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
       // Devices never own retained state: status is the broker's, and retained telemetry would pile up.
       packet.retain = false;
       if (!this.hooks.onDeviceMessage) return cb(null);
       const payload = packet.payload as Buffer;
-      const verdict = this.hooks.onDeviceMessage({ deviceId: identity.id, type: identity.type, kind, topic, payload, receivedAt: Date.now() });
-      if (verdict === true) return cb(null);
-      if (verdict === false) {
-        this.rejected.add(payload);
+      const verdict = this.hooks.onDeviceMessage({ deviceId: identity.id, type: identity.type, kind, topic, payload, qos: packet.qos, receivedAt: Date.now() });
+      if (typeof verdict === 'string') {
+        this.judged(client, payload, verdict);
         return cb(null);
       }
       const flow = client.flow;
@@ -311,12 +340,13 @@ export class PlatformBroker {
         process.nextTick(flow.wake);
       };
       verdict.then(
-        (ok) => {
-          if (!ok) this.rejected.add(payload);
+        (v) => {
+          this.judged(client, payload, v);
           cb(null);
           done();
         },
         (err: Error) => {
+          // Not on disk (the journal could not write): not acknowledged; the device resends.
           cb(err);
           done();
         },
@@ -325,6 +355,19 @@ export class PlatformBroker {
     }
     if (topic.startsWith('$SYS') || !identity.publish.some((f) => filterMatches(f, topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
     cb(null);
+  }
+
+  /** Takes ingest's verdict: what was not forwarded goes to no subscriber; invalid ones count toward the flood limit. */
+  private judged(client: PlatformClient, payload: Buffer, verdict: Verdict): void {
+    if (verdict === 'forward') return;
+    this.rejected.add(payload);
+    const identity = client.identity;
+    if (verdict !== 'invalid' || identity?.kind !== 'device') return;
+    const banMs = this.flood.invalid(identity.id, Date.now());
+    if (banMs === undefined) return;
+    this.opts.log.warn({ deviceId: identity.id, limitPerMinute: this.opts.maxInvalidPerMinute, timeoutS: banMs / 1000 }, 'device sent too many invalid messages: disconnected and refused for a while');
+    this.hooks.onRefused?.({ reason: 'device_flooding', clientId: client.id ?? undefined, deviceId: identity.id, detail: `more than ${this.opts.maxInvalidPerMinute} invalid messages in a minute; refused for ${banMs / 1000} s` });
+    client.close();
   }
 
   private authorizeSubscribe(client: PlatformClient, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {

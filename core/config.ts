@@ -24,6 +24,19 @@ export const configSchema = z.object({
   MQTT_MAX_KEEPALIVE_S: z.coerce.number().int().min(1).max(65535).default(600),
   /** Largest device message payload ingest accepts; larger ones are dead-lettered. */
   INGEST_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(256).default(16 * 1024),
+  /**
+   * fdatasync the ingest journal at every group commit (the default): a QoS 1 PUBACK then means the
+   * message survives a power cut. `false` still survives a crash of the platform (the kernel has it).
+   */
+  INGEST_JOURNAL_FSYNC: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** A reading resent with the same device and seq within this many seconds is stored once. */
+  INGEST_DEDUP_WINDOW_S: z.coerce.number().positive().default(600),
+  /** Invalid messages one device may send per minute; past that it is disconnected for a growing time-out. */
+  MQTT_MAX_INVALID_PER_MIN: z.coerce.number().int().min(1).default(120),
+  /** Dead letters older than this many days are deleted. */
+  DEAD_LETTERS_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  /** At most this many MB of dead letters are kept; the oldest go first. */
+  DEAD_LETTERS_MAX_MB: z.coerce.number().positive().default(100),
   DATA_DIR: z.string().default('./data'),
   SITE_FILE: optionalString,
   PLATFORM_ADMIN_TOKEN: optionalString,

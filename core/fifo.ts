@@ -28,6 +28,11 @@ export class Fifo<T> {
     return this.items[this.head];
   }
 
+  /** The last item, left in place. */
+  last(): T | undefined {
+    return this.length > 0 ? this.items[this.items.length - 1] : undefined;
+  }
+
   /** The first `n` items, left in place (a write that fails keeps its batch at the front). */
   peek(n: number): T[] {
     return this.items.slice(this.head, this.head + n) as T[];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableString } from '../devices/lib/schemas.ts';
 import { parsePayload } from './validate.ts';
 
 /**
@@ -8,11 +9,11 @@ import { parsePayload } from './validate.ts';
  */
 export const ackSchema = z
   .object({
-    id: z.string().min(1).max(100),
+    id: storableString(100).min(1),
     ok: z.boolean().default(true),
     ts: z.number().optional(),
     code: z.number().int().optional(),
-    message: z.string().max(500).optional(),
+    message: storableString(500).optional(),
   })
   .strict();
 

@@ -8,6 +8,10 @@ export class IngestCounters {
   serverTimestamped = 0;
   /** Devices' answers to commands (not readings: they go to the rules, not the sinks). */
   acks = 0;
+  /** Readings resent with a (device, seq) already taken: acknowledged again, stored once. */
+  duplicates = 0;
+  /** Dead letters that found their queue full and were not kept (never for a QoS 1 message: it waits). */
+  deadLettersDropped = 0;
 
   reject(reason: string): void {
     this.rejected++;
@@ -22,6 +26,8 @@ export class IngestCounters {
       rejectedByReason: { ...this.rejectedByReason },
       serverTimestamped: this.serverTimestamped,
       acks: this.acks,
+      duplicates: this.duplicates,
+      deadLettersDropped: this.deadLettersDropped,
     };
   }
 }

@@ -1,11 +1,16 @@
-import type { BrokerHooks, DeviceMessage, Refusal } from '../broker/broker.ts';
+import type { BrokerHooks, DeviceMessage, Refusal, Verdict } from '../broker/broker.ts';
 import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
-import { insertDeadLetters, type DeadLetter } from '../core/store/dead-letters.ts';
-import type { Reading } from '../core/store/readings.ts';
+import { LogThrottle } from '../core/log-throttle.ts';
+import { insertDeadLetters } from '../core/store/dead-letters.ts';
+import { readCheckpoint, type Reading } from '../core/store/readings.ts';
 import type { Catalog } from '../devices/lib/catalog.ts';
 import { validateAck, type Ack } from './ack.ts';
 import { IngestCounters } from './counters.ts';
+import { DeadLetterRetention, type RetentionOptions } from './dead-letter-retention.ts';
+import { Dedup } from './dedup.ts';
+import { ingestProblems } from './health.ts';
+import { IngestJournal, type JournaledDeadLetter } from './journal.ts';
 import type { ReadingSink } from './sink.ts';
 import { validateMessage } from './validate.ts';
 import { WriteBuffer } from './write-buffer.ts';
@@ -16,40 +21,127 @@ export interface IngestOptions {
   log: Logger;
   sinks: ReadingSink[];
   maxPayloadBytes: number;
+  /** Folder of the journal (DATA_DIR/journal). */
+  journalDir: string;
+  /** fdatasync every group commit (INGEST_JOURNAL_FSYNC): acknowledged survives a power cut, not only a crash. */
+  journalFsync?: boolean;
+  /** A resent (device, seq) within this long is stored once (INGEST_DEDUP_WINDOW_S). */
+  dedupWindowMs?: number;
+  deadLetterRetention: RetentionOptions;
   now?: () => number;
 }
 
-/** Dead letters keep this much of the raw payload: enough to see what was wrong, bounded. */
+/** Dead letters keep this much of a raw payload: enough to see what was wrong, bounded. */
 const DEAD_LETTER_PAYLOAD_BYTES = 1024;
+/** Dead letters waiting for the store beyond this: QoS 1 senders wait, the rest are counted and dropped. */
+const DEAD_LETTERS_HIGH_WATER = 10_000;
+/** How often journal segments every consumer has passed are released. */
+const RELEASE_EVERY_MS = 5_000;
+const DEAD_LETTERS = 'dead-letters';
+
+interface SinkLane {
+  sink: ReadingSink;
+  buffer: WriteBuffer<Reading>;
+  /** The journal position its writes have reached. */
+  upTo: number;
+}
 
 /**
- * Takes device messages from the broker in-process, validates them against the catalog, hands
- * valid readings to the sinks (batched) and to listeners (the rules service), and dead-letters the
- * rest with a reason.
+ * Takes device messages from the broker in-process, validates them against the catalog, journals
+ * them (ingest/journal.ts: a QoS 1 message is acknowledged once it is on disk), hands valid readings
+ * to the sinks (batched) and to listeners (the rules service), and dead-letters the rest with a reason.
  */
 export class Ingest {
   readonly counters = new IngestCounters();
-  private readonly buffers: WriteBuffer<Reading>[];
-  private readonly deadLetters: WriteBuffer<DeadLetter>;
+  private readonly lanes: SinkLane[];
+  private readonly deadLetters: WriteBuffer<JournaledDeadLetter>;
+  private deadLettersUpTo = 0;
   private readonly listeners: ((r: Reading) => void)[] = [];
   private readonly ackListeners: ((deviceId: string, ack: Ack) => void)[] = [];
   private readonly now: () => number;
+  private readonly dedup: Dedup;
+  private readonly throttle: LogThrottle;
+  private readonly retention: DeadLetterRetention;
+  private journal: IngestJournal | undefined;
+  private releaseTimer: NodeJS.Timeout | undefined;
+  private releasing: Promise<void> | undefined;
 
   constructor(private readonly opts: IngestOptions) {
     this.now = opts.now ?? Date.now;
-    this.buffers = opts.sinks.map(
-      (sink, i) =>
-        new WriteBuffer<Reading>(
+    this.dedup = new Dedup(opts.dedupWindowMs);
+    this.throttle = new LogThrottle(opts.log);
+    this.retention = new DeadLetterRetention(opts.db, opts.log, opts.deadLetterRetention);
+    this.lanes = opts.sinks.map((sink, i) => {
+      const lane: SinkLane = {
+        sink,
+        upTo: 0,
+        buffer: new WriteBuffer<Reading>(
           async (batch) => {
-            await sink.write(batch);
+            const upTo = batch[batch.length - 1]!.lsn!;
+            await sink.write(batch, upTo);
+            lane.upTo = upTo;
             if (i === 0) this.counters.stored += batch.length;
           },
-          { name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? 5000, minBatch: sink.minBatch, flushMs: 200, highWater: 10_000 },
+          {
+            name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? 5000, minBatch: sink.minBatch, flushMs: 200, highWater: 10_000,
+            reject: (r, err) => this.sinkRejected(lane, r, err),
+          },
         ),
-    );
-    this.deadLetters = new WriteBuffer((batch) => insertDeadLetters(opts.db.background, batch), {
-      name: 'dead-letters', log: opts.log, maxBatch: 1000, flushMs: 500, highWater: 10_000,
+      };
+      return lane;
     });
+    this.deadLetters = new WriteBuffer<JournaledDeadLetter>(
+      async (batch) => {
+        const upTo = batch[batch.length - 1]!.lsn!;
+        await insertDeadLetters(opts.db.background, batch, { consumer: DEAD_LETTERS, lsn: upTo });
+        this.deadLettersUpTo = upTo;
+        this.retention.added(batch);
+      },
+      {
+        name: DEAD_LETTERS, log: opts.log, maxBatch: 1000, flushMs: 500, highWater: DEAD_LETTERS_HIGH_WATER,
+        // Text is made storable before it is written (dead-letters.ts), so this is a last resort.
+        reject: async (d, err) => {
+          this.counters.deadLettersDropped++;
+          this.throttle.error('dead_letter_refused', { err, deviceId: d.deviceId, reason: d.reason }, 'the store refused a dead letter; dropped');
+          await insertDeadLetters(opts.db.background, [], { consumer: DEAD_LETTERS, lsn: d.lsn! });
+          this.deadLettersUpTo = d.lsn!;
+        },
+      },
+    );
+  }
+
+  /**
+   * Opens the journal and replays into each sink what it had not written before the last stop or
+   * crash. Call before the broker takes connections.
+   */
+  async start(): Promise<void> {
+    const { journal, entries } = await IngestJournal.open(this.opts.journalDir, { fsync: this.opts.journalFsync ?? true });
+    this.journal = journal;
+    for (const lane of this.lanes) lane.upTo = await lane.sink.checkpoint();
+    this.deadLettersUpTo = await readCheckpoint(this.opts.db, DEAD_LETTERS);
+    journal.skipTo(Math.max(this.deadLettersUpTo, ...this.lanes.map((l) => l.upTo)));
+    const replayed = { readings: 0, deadLetters: 0 };
+    const now = this.now();
+    for await (const { lsn, value } of entries) {
+      if (value.kind === 'reading') {
+        const r = value.reading;
+        r.lsn = lsn;
+        // A device that missed its PUBACK in the crash resends: this remembers what it sent.
+        if (r.seq !== undefined) this.dedup.isDuplicate(r.deviceId, r.seq, r.serverTs ? undefined : r.ts, now);
+        for (const lane of this.lanes) {
+          if (lsn <= lane.upTo) continue;
+          replayed.readings++;
+          await lane.buffer.add(r);
+        }
+      } else if (lsn > this.deadLettersUpTo) {
+        value.letter.lsn = lsn;
+        replayed.deadLetters++;
+        await this.deadLetters.add(value.letter);
+      }
+    }
+    if (replayed.readings || replayed.deadLetters) this.opts.log.info({ ...replayed, sinks: Object.fromEntries(this.lanes.map((l) => [l.sink.name, l.upTo])) }, 'journal replayed into the sinks');
+    await this.retention.start();
+    this.releaseTimer = setInterval(() => void this.release(), RELEASE_EVERY_MS).unref();
   }
 
   /** The hooks the broker calls. */
@@ -70,37 +162,48 @@ export class Ingest {
     this.ackListeners.push(listener);
   }
 
-  handleMessage(msg: DeviceMessage): boolean | Promise<boolean> {
+  /**
+   * One device message. A QoS 1 message's verdict is a promise that settles once it is on disk (and
+   * the buffers have room): the broker sends the PUBACK then.
+   */
+  handleMessage(msg: DeviceMessage): Verdict | Promise<Verdict> {
     if (msg.kind === 'cmd/ack') return this.handleAck(msg);
     this.counters.received++;
-    const v = validateMessage(this.opts.catalog.get(msg.type), msg.deviceId, msg.kind, msg.payload, this.now(), this.opts.maxPayloadBytes);
+    const now = this.now();
+    const v = validateMessage(this.opts.catalog.get(msg.type), msg.deviceId, msg.kind, msg.payload, now, this.opts.maxPayloadBytes);
     if (!v.ok) {
       this.counters.reject(v.reason);
-      this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload });
-      return false;
+      const wait = this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos);
+      return wait ? wait.then(() => 'invalid' as const) : 'invalid';
     }
-    if (v.reading.serverTs) this.counters.serverTimestamped++;
-    let wait: Promise<void> | undefined;
-    for (const b of this.buffers) {
-      const w = b.add(v.reading);
-      if (w) wait = wait ? wait.then(() => w) : w;
+    const r = v.reading;
+    if (r.seq !== undefined && this.dedup.isDuplicate(r.deviceId, r.seq, r.serverTs ? undefined : r.ts, now)) {
+      this.counters.duplicates++;
+      return 'duplicate';
+    }
+    if (r.serverTs) this.counters.serverTimestamped++;
+    const durable = this.journal!.reading(r);
+    let wait: Promise<unknown> | undefined = msg.qos > 0 ? durable : undefined;
+    for (const lane of this.lanes) {
+      const w = lane.buffer.add(r);
+      if (w) wait = wait ? Promise.all([wait, w]) : w;
     }
     for (const l of this.listeners) {
       try {
-        l(v.reading);
+        l(r);
       } catch (err) {
         this.opts.log.error({ err, deviceId: msg.deviceId, topic: msg.topic }, 'reading listener failed');
       }
     }
-    return wait ? wait.then(() => true) : true;
+    return wait ? wait.then(() => 'forward' as const) : 'forward';
   }
 
-  private handleAck(msg: DeviceMessage): boolean {
+  private handleAck(msg: DeviceMessage): Verdict | Promise<Verdict> {
     const v = validateAck(msg.payload, this.opts.maxPayloadBytes);
     if (!v.ok) {
       this.counters.reject(v.reason);
-      this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload });
-      return false;
+      const wait = this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos);
+      return wait ? wait.then(() => 'invalid' as const) : 'invalid';
     }
     this.counters.acks++;
     for (const l of this.ackListeners) {
@@ -110,7 +213,7 @@ export class Ingest {
         this.opts.log.error({ err, deviceId: msg.deviceId, topic: msg.topic }, 'ack listener failed');
       }
     }
-    return true;
+    return 'forward';
   }
 
   /** Broker refusals with a message or a device behind them become dead letters too. */
@@ -118,33 +221,97 @@ export class Ingest {
     this.counters.reject(r.reason);
     // Message-level refusals keep the message; failed logins are counted, not stored (a password
     // guesser must not be able to fill the table).
-    if (r.topic !== undefined || r.payload !== undefined || r.reason === 'packet_too_large') this.deadLetter({ reason: r.reason, detail: r.detail, deviceId: r.deviceId, topic: r.topic, payload: r.payload });
+    if (r.topic !== undefined || r.payload !== undefined || r.reason === 'packet_too_large') void this.deadLetter({ reason: r.reason, detail: r.detail, deviceId: r.deviceId, topic: r.topic, payload: r.payload });
   }
 
-  private deadLetter(d: { reason: string; detail?: string; deviceId?: string; topic?: string; payload?: Buffer }): void {
-    void this.deadLetters.add({
+  /**
+   * Journals a dead letter and queues it for the store. For a QoS 1 message the promise holds its
+   * PUBACK until the letter is on disk and the queue has room; anything else that finds the queue
+   * full is counted and dropped (the flood limits keep that rare).
+   */
+  private deadLetter(d: { reason: string; detail?: string; deviceId?: string; topic?: string; payload?: Buffer | string }, qos?: number): Promise<unknown> | undefined {
+    if (!qos && this.deadLetters.size >= DEAD_LETTERS_HIGH_WATER) {
+      this.counters.deadLettersDropped++;
+      this.throttle.warn('dead_letters_full', { deviceId: d.deviceId, reason: d.reason, waiting: this.deadLetters.size }, 'dead letters are not being written fast enough; dropped one');
+      return undefined;
+    }
+    const payload = typeof d.payload === 'string' ? d.payload : d.payload?.subarray(0, DEAD_LETTER_PAYLOAD_BYTES).toString('utf8');
+    const letter: JournaledDeadLetter = {
       at: new Date(this.now()),
       deviceId: d.deviceId ?? null,
       topic: d.topic ?? null,
       reason: d.reason,
       detail: d.detail ?? null,
-      payload: d.payload ? d.payload.subarray(0, DEAD_LETTER_PAYLOAD_BYTES).toString('utf8') : null,
-      payloadBytes: d.payload?.length ?? 0,
-    });
+      payload: payload ?? null,
+      payloadBytes: typeof d.payload === 'string' ? Buffer.byteLength(d.payload) : d.payload?.length ?? 0,
+    };
+    const durable = this.journal!.deadLetter(letter);
+    const room = this.deadLetters.add(letter);
+    if (!qos) return undefined;
+    return room ? Promise.all([durable, room]) : durable;
+  }
+
+  /** A reading a sink refused for its content: dead-lettered with the sink's error, then passed. */
+  private async sinkRejected(lane: SinkLane, r: Reading, err: Error): Promise<void> {
+    this.counters.reject('sink_rejected');
+    const { lsn, ...reading } = r;
+    await this.deadLetter({ reason: 'sink_rejected', detail: `${lane.sink.name}: ${err.message}`, deviceId: r.deviceId, topic: `v1/${r.type}/${r.deviceId}/${r.kind}`, payload: JSON.stringify(reading) }, 1);
+    await lane.sink.write([], lsn!);
+    lane.upTo = lsn!;
+  }
+
+  /**
+   * Lets go of journal segments every consumer has passed, once the store has made what it took
+   * durable (its writes reach the kernel at once, the disk only at a sync).
+   */
+  private release(): Promise<void> {
+    return (this.releasing ??= (async () => {
+      try {
+        if (!this.journal || this.journal.status().segments < 2) return;
+        const upTo = Math.min(this.deadLettersUpTo, ...this.lanes.map((l) => l.upTo));
+        await this.opts.db.syncToDisk();
+        const removed = this.journal.release(upTo);
+        if (removed) this.opts.log.debug({ removed, upTo }, 'journal segments released');
+      } catch (err) {
+        this.throttle.error('journal_release_failed', { err }, 'releasing journal segments failed; kept');
+      } finally {
+        this.releasing = undefined;
+      }
+    })());
   }
 
   stats() {
-    return { ...this.counters.snapshot(), pending: Object.fromEntries(this.opts.sinks.map((s, i) => [s.name, this.buffers[i]!.size])) };
+    const now = Date.now();
+    return {
+      ...this.counters.snapshot(),
+      duplicates: this.counters.duplicates,
+      pending: Object.fromEntries(this.lanes.map((l) => [l.sink.name, l.buffer.size])),
+      sinks: Object.fromEntries(this.lanes.map((l) => [l.sink.name, { ...l.buffer.status(now), spooled: l.sink.backlog ?? 0 }])),
+      deadLetters: { ...this.deadLetters.status(now), dropped: this.counters.deadLettersDropped, ...this.retention.status() },
+      journal: this.journal?.status() ?? null,
+    };
+  }
+
+  /** Why ingest is degraded right now (empty: it is not): health reports these. */
+  problems(): string[] {
+    return ingestProblems(this.stats());
   }
 
   /** Writes everything accepted so far. */
   async flush(): Promise<void> {
-    await Promise.all([...this.buffers.map((b) => b.flush()), this.deadLetters.flush()]);
+    await this.journal?.flush();
+    await Promise.all([...this.lanes.map((l) => l.buffer.flush()), this.deadLetters.flush()]);
     for (const s of this.opts.sinks) await s.flush?.();
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.buffers.map((b) => b.close()), this.deadLetters.close()]);
+    if (this.releaseTimer) clearInterval(this.releaseTimer);
+    this.retention.stop();
+    await this.journal?.flush();
+    await Promise.all([...this.lanes.map((l) => l.buffer.close()), this.deadLetters.close()]);
     for (const s of this.opts.sinks) await s.close?.();
+    await this.releasing;
+    await this.journal?.close();
+    this.throttle.close();
   }
 }

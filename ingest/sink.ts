@@ -1,7 +1,8 @@
+import { PartialWriteError, writeIsolating } from '../core/isolate.ts';
 import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import { mergeLatest } from '../core/store/devices.ts';
-import { insertReadings, type Reading } from '../core/store/readings.ts';
+import { insertReadings, readCheckpoint, type Reading } from '../core/store/readings.ts';
 
 /** Where readings go: the embedded store now; InfluxDB implements the same interface. */
 export interface ReadingSink {
@@ -10,7 +11,16 @@ export interface ReadingSink {
   readonly maxBatch?: number;
   /** Readings per write call while the sink keeps up (see WriteBufferOptions.minBatch). */
   readonly minBatch?: number;
-  write(readings: Reading[]): Promise<void>;
+  /**
+   * Writes readings (in journal order) and records `upTo`, the journal position they reach (with
+   * none, only the position moves: a reading it refused was dead-lettered). A throw whose error
+   * says the data is bad (core/isolate.ts) makes ingest split the batch to find the refused rows.
+   */
+  write(readings: Reading[], upTo: number): Promise<void>;
+  /** The journal position its writes had reached, read at start: the journal is replayed from there. */
+  checkpoint(): Promise<number>;
+  /** Points the sink holds itself while its server is away (the InfluxDB spool). */
+  readonly backlog?: number;
   /** Writes anything the sink holds back itself. */
   flush?(): Promise<void>;
   close?(): Promise<void>;
@@ -31,6 +41,8 @@ const LATEST_SLICE = 50;
  */
 export class EmbeddedSink implements ReadingSink {
   readonly name = 'embedded';
+  /** Its journal consumer name in ingest_checkpoints. */
+  private readonly consumer = 'sink:embedded';
   readonly maxBatch = 2000;
   readonly minBatch = 200;
   private latest = new Map<string, { props: Record<string, unknown>; at: number }>();
@@ -39,8 +51,8 @@ export class EmbeddedSink implements ReadingSink {
 
   constructor(private readonly db: Db, private readonly log?: Logger) {}
 
-  async write(readings: Reading[]): Promise<void> {
-    await insertReadings(this.db.background, readings);
+  async write(readings: Reading[], upTo: number): Promise<void> {
+    await insertReadings(this.db.background, readings, { consumer: this.consumer, lsn: upTo });
     for (const r of readings) {
       let l = this.latest.get(r.deviceId);
       if (!l) this.latest.set(r.deviceId, (l = { props: {}, at: 0 }));
@@ -48,6 +60,10 @@ export class EmbeddedSink implements ReadingSink {
       l.at = Math.max(l.at, r.ts);
     }
     this.timer ??= setTimeout(() => void this.mergeLatest().catch(() => undefined), LATEST_EVERY_MS);
+  }
+
+  checkpoint(): Promise<number> {
+    return readCheckpoint(this.db, this.consumer);
   }
 
   async flush(): Promise<void> {
@@ -66,13 +82,24 @@ export class EmbeddedSink implements ReadingSink {
     const batch = this.latest;
     this.latest = new Map();
     const rows = [...batch].map(([id, l]) => ({ id, props: l.props, at: new Date(l.at) }));
+    let done = 0;
     this.merging = (async () => {
-      // In slices, so an alarm's write never waits behind the whole site's merge.
-      for (let i = 0; i < rows.length; i += LATEST_SLICE) await mergeLatest(this.db.background, rows.slice(i, i + LATEST_SLICE));
+      // In slices, so an alarm's write never waits behind the whole site's merge; a device whose
+      // row the store refuses is skipped (logged), not retried forever.
+      for (; done < rows.length; done += LATEST_SLICE) {
+        const slice = rows.slice(done, done + LATEST_SLICE);
+        try {
+          await writeIsolating(slice, (part) => mergeLatest(this.db.background, part), (row, err) => this.log?.error({ err, deviceId: row.id }, 'the store refused a device\'s latest properties; skipped'));
+        } catch (err) {
+          if (err instanceof PartialWriteError) done += err.done;
+          throw err instanceof PartialWriteError ? err.cause : err;
+        }
+      }
     })().catch((err: Error) => {
       this.log?.error({ err, devices: batch.size }, 'merging latest properties failed; will retry');
-      // Newer values that came in meanwhile win over the failed ones.
-      for (const [id, l] of batch) {
+      // Newer values that came in meanwhile win over the failed ones; merged devices are done.
+      for (const { id } of rows.slice(done)) {
+        const l = batch.get(id)!;
         const newer = this.latest.get(id);
         this.latest.set(id, newer ? { props: { ...l.props, ...newer.props }, at: Math.max(l.at, newer.at) } : l);
       }

@@ -11,6 +11,7 @@ export type RejectReason =
   | 'wrong_type'
   | 'out_of_range'
   | 'invalid_value'
+  | 'invalid_text'
   | 'missing_field'
   | 'unknown_event'
   | 'unknown_type';
@@ -63,7 +64,7 @@ export function validateMessage(
   } else {
     if (!type.event) return { ok: false, reason: 'unknown_event', detail: `${type.id} has no events` };
     if (typeof msg.event !== 'string') return { ok: false, reason: 'invalid_envelope', detail: 'event: must be a string' };
-    if (!(msg.event in type.definition.events)) return { ok: false, reason: 'unknown_event', detail: `event: ${msg.event} is not an event of ${type.id}` };
+    if (!Object.hasOwn(type.definition.events, msg.event)) return { ok: false, reason: 'unknown_event', detail: `event: ${msg.event} is not an event of ${type.id}` };
     const r = type.event.safeParse(msg);
     if (!r.success) return fromIssue(r.error.issues[0]!, msg);
     parsed = r.data;

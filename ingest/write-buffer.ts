@@ -1,7 +1,9 @@
 import { Fifo } from '../core/fifo.ts';
+import { PartialWriteError, writeIsolating } from '../core/isolate.ts';
 import type { Logger } from '../core/logger.ts';
+import { LogThrottle } from '../core/log-throttle.ts';
 
-export interface WriteBufferOptions {
+export interface WriteBufferOptions<T> {
   name: string;
   log: Logger;
   /** Items written in one call at most. */
@@ -20,23 +22,60 @@ export interface WriteBufferOptions {
    * when the backlog dips let a thousand held connections flood in together.
    */
   highWater: number;
+  /**
+   * An item the store refuses for what is in it (core/isolate.ts): dead-letter it here. It counts as
+   * done once this resolves; if this throws, the item is retried like a transient failure.
+   */
+  reject?(item: T, err: Error): Promise<void> | void;
 }
 
+/** What health reports of one buffer. */
+export interface WriteBufferStatus {
+  pending: number;
+  /** Age of the oldest unwritten item, ms (0 when none waits). */
+  oldestMs: number;
+  /** The last write failed for a transient reason and is being retried with backoff. */
+  retrying: boolean;
+  lastError: string | null;
+  written: number;
+  /** Items the store refused and `reject` took, in all and in the last minute. */
+  rejected: number;
+  rejectedLastMinute: number;
+  lastRejection: string | null;
+}
+
+/** How finely the age of waiting items is tracked. */
+const MARK_EVERY_MS = 100;
+const MINUTE_MS = 60_000;
+
 /**
- * Batches items into few large writes, one write in flight at a time. A failed write is retried
- * with backoff and its items keep their place at the front, so order holds and nothing accepted is
- * dropped; while the backlog is above the high-water mark, producers are made to wait.
+ * Batches items into few large writes, one write in flight at a time. A write that fails for a
+ * transient reason is retried with backoff and its items keep their place at the front, so order
+ * holds and nothing accepted is dropped; one the store refuses for its content is split until the
+ * refused items are found, which go to `reject` while the rest are written. While the backlog is
+ * above the high-water mark, producers are made to wait.
  */
 export class WriteBuffer<T> {
   private pending = new Fifo<T>();
+  /** [items added up to here, at]: the age of the oldest pending item without a timestamp per item. */
+  private readonly marks = new Fifo<[number, number]>();
+  private added = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly waiters = new Fifo<() => void>();
+  private readonly throttle: LogThrottle;
   private retryMs = 0;
   private closed = false;
+  private lastError: string | null = null;
+  private lastRejection: string | null = null;
+  /** [second, items rejected in it] over the last minute. */
+  private readonly rejections = new Fifo<[number, number]>();
   written = 0;
+  rejected = 0;
 
-  constructor(private readonly write: (batch: T[]) => Promise<void>, private readonly opts: WriteBufferOptions) {}
+  constructor(private readonly write: (batch: T[]) => Promise<void>, private readonly opts: WriteBufferOptions<T>) {
+    this.throttle = new LogThrottle(opts.log);
+  }
 
   get size(): number {
     return this.pending.length;
@@ -44,9 +83,30 @@ export class WriteBuffer<T> {
 
   add(item: T): void | Promise<void> {
     this.pending.push(item);
+    this.added++;
+    const now = Date.now();
+    const last = this.marks.last();
+    if (!last || now - last[1] >= MARK_EVERY_MS) this.marks.push([this.added, now]);
+    else last[0] = this.added;
     if (this.pending.length >= (this.opts.minBatch ?? this.opts.maxBatch)) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.flushMs);
     if (this.pending.length > this.opts.highWater) return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  status(now = Date.now()): WriteBufferStatus {
+    while (this.rejections.length > 0 && now - this.rejections.first()![0] * 1000 > MINUTE_MS) this.rejections.shift();
+    let rejectedLastMinute = 0;
+    for (const [, n] of this.rejections.peek(this.rejections.length)) rejectedLastMinute += n;
+    return {
+      pending: this.pending.length,
+      oldestMs: this.pending.length > 0 ? now - this.oldestMark() : 0,
+      retrying: this.retryMs > 0,
+      lastError: this.lastError,
+      written: this.written,
+      rejected: this.rejected,
+      rejectedLastMinute,
+      lastRejection: this.lastRejection,
+    };
   }
 
   /** Writes everything pending now; resolves when the buffer is empty (or the store keeps failing after close). */
@@ -66,7 +126,15 @@ export class WriteBuffer<T> {
     this.closed = true;
     await this.flush();
     if (this.timer) clearTimeout(this.timer);
-    if (this.pending.length) this.opts.log.error({ buffer: this.opts.name, lost: this.pending.length }, 'write buffer closed with unwritten items');
+    this.throttle.close();
+    if (this.pending.length) this.opts.log.error({ buffer: this.opts.name, unwritten: this.pending.length }, 'write buffer closed with unwritten items');
+  }
+
+  /** When the first pending item was added: the mark covering it. */
+  private oldestMark(): number {
+    const firstPending = this.added - this.pending.length + 1;
+    while (this.marks.length > 1 && this.marks.first()![0] < firstPending) this.marks.shift();
+    return this.marks.first()?.[1] ?? Date.now();
   }
 
   private kick(): void {
@@ -86,17 +154,38 @@ export class WriteBuffer<T> {
       const { minBatch = this.opts.maxBatch, maxBatch } = this.opts;
       const batch = this.pending.peek(Math.min(maxBatch, Math.max(minBatch, Math.ceil(this.pending.length / 4))));
       try {
-        await this.write(batch);
+        await writeIsolating(batch, this.write, (item, err) => this.rejectItem(item, err));
       } catch (err) {
+        const done = err instanceof PartialWriteError ? err.done : 0;
+        const cause = err instanceof PartialWriteError ? err.cause : err;
+        this.done(done);
         this.retryMs = Math.min(Math.max(this.retryMs * 2, 100), 5000);
-        this.opts.log.error({ err, buffer: this.opts.name, pending: this.pending.length, retryMs: this.retryMs }, 'batch write failed; will retry');
+        this.lastError = (cause as Error)?.message ?? String(cause);
+        this.throttle.error(`write_failed:${this.opts.name}`, { err: cause, buffer: this.opts.name, pending: this.pending.length, retryMs: this.retryMs }, 'batch write failed; will retry');
         return;
       }
       this.retryMs = 0;
-      this.pending.drop(batch.length);
-      this.written += batch.length;
-      this.release(batch.length);
+      this.lastError = null;
+      this.done(batch.length);
     }
+  }
+
+  private async rejectItem(item: T, err: Error): Promise<void> {
+    if (this.opts.reject) await this.opts.reject(item, err);
+    else this.throttle.error(`rejected:${this.opts.name}`, { err, buffer: this.opts.name }, 'the store refused an item; dropped');
+    this.rejected++;
+    const second = Math.floor(Date.now() / 1000);
+    const last = this.rejections.last();
+    if (last?.[0] === second) last[1]++;
+    else this.rejections.push([second, 1]);
+    this.lastRejection = err.message;
+  }
+
+  private done(n: number): void {
+    if (n === 0) return;
+    this.pending.drop(n);
+    this.written += n;
+    this.release(n);
   }
 
   private release(written: number): void {

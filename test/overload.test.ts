@@ -58,8 +58,8 @@ describe('backpressure from ingest to devices', () => {
       q.broker.setHooks({
         onDeviceMessage: (msg) => {
           seen.push(JSON.parse(msg.payload.toString()).seq);
-          if (open) return true;
-          return new Promise<boolean>((resolve) => waiting.push(() => resolve(true)));
+          if (open) return 'forward';
+          return new Promise<'forward'>((resolve) => waiting.push(() => resolve('forward')));
         },
       });
       const c = q.cred('smoke-detector');

@@ -2,6 +2,17 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { z } from 'zod';
 import type { ApiDeps, App } from '../deps.ts';
 
+const bufferStatus = z.object({
+  pending: z.number(),
+  oldestMs: z.number(),
+  retrying: z.boolean(),
+  lastError: z.string().nullable(),
+  written: z.number(),
+  rejected: z.number(),
+  rejectedLastMinute: z.number(),
+  lastRejection: z.string().nullable(),
+});
+
 const healthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
   problems: z.array(z.string()),
@@ -9,7 +20,15 @@ const healthSchema = z.object({
    * deliveriesShed: messages not delivered to subscribers that could not keep up; readsPausedForBus:
    * times a connection was not read from because the broker's message bus was backed up (broker.ts).
    */
-  broker: z.object({ clients: z.number(), devicesOnline: z.number(), deliveriesShed: z.number(), readsPausedForBus: z.number() }),
+  broker: z.object({
+    clients: z.number(),
+    devicesOnline: z.number(),
+    deliveriesShed: z.number(),
+    readsPausedForBus: z.number(),
+    /** Devices timed out for sending too many invalid messages: now, and in all since start. */
+    devicesTimedOut: z.number(),
+    timeOuts: z.number(),
+  }),
   ingest: z.object({
     received: z.number(),
     stored: z.number(),
@@ -17,16 +36,20 @@ const healthSchema = z.object({
     rejectedByReason: z.record(z.string(), z.number()),
     serverTimestamped: z.number(),
     acks: z.number(),
+    /** Readings resent with a (device, seq) already taken: acknowledged, stored once. */
+    duplicates: z.number(),
     pending: z.record(z.string(), z.number()),
+    /** Per sink: what waits, how old, retries, rows refused (dead-lettered as sink_rejected), points spooled. */
+    sinks: z.record(z.string(), bufferStatus.extend({ spooled: z.number() })),
+    deadLetters: bufferStatus.extend({ dropped: z.number(), keptBytes: z.number(), maxBytes: z.number(), pruned: z.number() }),
+    /** The journal QoS 1 messages are on before they are acknowledged. */
+    journal: z.object({ segments: z.number(), bytes: z.number(), waiting: z.number(), commits: z.number(), failures: z.number(), lastError: z.string().nullable(), lastCommitMs: z.number() }).nullable(),
   }),
   rules: z.object({ readings: z.number(), announceP50Ms: z.number(), announceP99Ms: z.number(), evaluations: z.number(), raised: z.number(), cleared: z.number(), openAlarms: z.number(), commandsSent: z.number(), commandsTimedOut: z.number(), writeQueue: z.number(), writeFailures: z.number() }),
   /** How late the broker's thread ran timers since the previous health request: the platform's headroom. */
   eventLoop: z.object({ delayP50Ms: z.number(), delayP99Ms: z.number(), delayMaxMs: z.number() }),
   uptimeS: z.number(),
 });
-
-/** Readings waiting above this mean the store is not keeping up. */
-const BACKLOG_DEGRADED = 20_000;
 
 const ms = (ns: number) => Math.round(ns / 1e4) / 100;
 
@@ -43,11 +66,18 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
       problems.push('store unreachable');
     }
     const ingest = deps.ingest.stats();
-    for (const [sink, pending] of Object.entries(ingest.pending)) if (pending > BACKLOG_DEGRADED) problems.push(`sink ${sink} backlog ${pending}`);
+    problems.push(...deps.ingest.problems());
     const body = {
       status: problems.length ? ('degraded' as const) : ('ok' as const),
       problems,
-      broker: { clients: deps.broker.clientCount, devicesOnline: deps.broker.onlineCount(), deliveriesShed: deps.broker.load.shed, readsPausedForBus: deps.broker.load.readsPausedForBus },
+      broker: {
+        clients: deps.broker.clientCount,
+        devicesOnline: deps.broker.onlineCount(),
+        deliveriesShed: deps.broker.load.shed,
+        readsPausedForBus: deps.broker.load.readsPausedForBus,
+        devicesTimedOut: deps.broker.flood.bannedCount(Date.now()),
+        timeOuts: deps.broker.flood.bans,
+      },
       ingest,
       rules: deps.rules.stats(),
       eventLoop: { delayP50Ms: ms(loop.percentile(50)), delayP99Ms: ms(loop.percentile(99)), delayMaxMs: ms(loop.max) },

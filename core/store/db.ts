@@ -16,5 +16,11 @@ export interface Db extends Queryable {
   /** Runs several statements (no parameters): migrations. */
   exec(sql: string): Promise<void>;
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Makes everything committed so far survive a power cut, not only a crash of the process. The
+   * ingest journal lets go of readings only after this (PGlite's own fsync does nothing: its files
+   * reach the kernel at each write, the disk when this runs).
+   */
+  syncToDisk(): Promise<void>;
   close(): Promise<void>;
 }

@@ -266,6 +266,24 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'readings seq as bigint, ingest journal checkpoints, dead-letter sizes',
+    sql: `
+      -- Firmware often sends a ms or µs clock as its sequence number: any non-negative safe integer.
+      ALTER TABLE readings ALTER COLUMN seq TYPE bigint;
+
+      -- How far each consumer of the ingest journal (ingest/journal.ts) has written: updated in the
+      -- same statement as the rows it wrote, so a replay after a crash writes each record once.
+      CREATE TABLE ingest_checkpoints (
+        consumer text PRIMARY KEY,
+        lsn bigint NOT NULL
+      );
+
+      -- What a dead letter weighs, for the size bound of the retention (DEAD_LETTERS_MAX_MB).
+      ALTER TABLE dead_letters ADD COLUMN bytes integer NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number[]> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Db } from './db.ts';
 import { ForegroundFirst } from './foreground-first.ts';
+import { syncFilesystem } from './sync.ts';
 
 type Reply = { id: number; rows?: unknown[]; affectedRows?: number; error?: { message: string; code?: string; detail?: string; constraint?: string } };
 
@@ -75,6 +76,7 @@ export async function openPgliteWorker(dir: string): Promise<Db> {
         await call({ op: 'commit', tx });
         return result;
       }),
+    syncToDisk: () => syncFilesystem(dir),
     close: async () => {
       gate.close();
       if (!failed) await call({ op: 'close' });

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Db, Queryable } from './db.ts';
+import { syncFilesystem } from './sync.ts';
 
 /** Adapts PGlite's (or one of its transactions') query to ours. */
 const queryable = (q: PGlite | Transaction): Queryable => ({
@@ -22,6 +23,7 @@ export async function openPglite(dir: string): Promise<Db> {
       await pg.exec(sql);
     },
     transaction: (fn) => pg.transaction((tx) => fn(queryable(tx))),
+    syncToDisk: () => syncFilesystem(dir),
     close: () => pg.close(),
   };
 }

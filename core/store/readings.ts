@@ -15,13 +15,37 @@ export interface Reading {
   data: Record<string, unknown>;
   /** True when the device's timestamp was missing or implausible and server time was used. */
   serverTs: boolean;
+  /** Its position in the ingest journal (ingest/journal.ts), once it has one. */
+  lsn?: number;
 }
 
-export async function insertReadings(db: Queryable, readings: Reading[]): Promise<void> {
-  if (readings.length === 0) return;
+/** A journal consumer's position, written in the same statement as its rows (see upsertCheckpoint). */
+export interface Checkpoint {
+  consumer: string;
+  lsn: number;
+}
+
+/** `WITH … INSERT` tail that moves a journal consumer's mark forward, never back: parameters $n and $n+1. */
+export const upsertCheckpoint = (n: number) =>
+  `INSERT INTO ingest_checkpoints (consumer, lsn) VALUES ($${n}, $${n + 1})
+   ON CONFLICT (consumer) DO UPDATE SET lsn = GREATEST(ingest_checkpoints.lsn, EXCLUDED.lsn)`;
+
+/** Where a journal consumer had got to (0: nowhere yet). */
+export async function readCheckpoint(db: Queryable, consumer: string): Promise<number> {
+  const { rows } = await db.query<{ lsn: string }>('SELECT lsn::text AS lsn FROM ingest_checkpoints WHERE consumer = $1', [consumer]);
+  return rows[0] ? Number(rows[0].lsn) : 0;
+}
+
+/**
+ * Writes readings and, with `checkpoint`, the journal position they reach, as one statement: after
+ * a crash the journal is replayed from exactly there, so no reading is stored twice or skipped.
+ */
+export async function insertReadings(db: Queryable, readings: Reading[], checkpoint?: Checkpoint): Promise<void> {
+  if (readings.length === 0 && !checkpoint) return;
+  const insert = `INSERT INTO readings (device_id, type, ts, kind, event, seq, data, server_ts)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::bigint[], $7::jsonb[], $8::boolean[])`;
   await db.query(
-    `INSERT INTO readings (device_id, type, ts, kind, event, seq, data, server_ts)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::jsonb[], $8::boolean[])`,
+    checkpoint ? `WITH ins AS (${insert}) ${upsertCheckpoint(9)}` : insert,
     [
       readings.map((r) => r.deviceId),
       readings.map((r) => r.type),
@@ -31,6 +55,7 @@ export async function insertReadings(db: Queryable, readings: Reading[]): Promis
       readings.map((r) => r.seq ?? null),
       readings.map((r) => JSON.stringify(r.data)),
       readings.map((r) => r.serverTs),
+      ...(checkpoint ? [checkpoint.consumer, checkpoint.lsn] : []),
     ],
   );
 }
@@ -59,7 +84,8 @@ export async function listReadings(
   const { rows } = await db.query<{
     device_id: string; type: string; ts: Date; kind: 'telemetry' | 'event'; event: string | null; seq: number | null; data: Record<string, unknown>; server_ts: boolean;
   }>(
-    `SELECT * FROM readings ${where} ORDER BY ts DESC LIMIT $${params.length}`,
+    // seq is a bigint; every value ingest accepts is a safe integer, which float8 holds exactly.
+    `SELECT device_id, type, ts, kind, event, seq::float8 AS seq, data, server_ts FROM readings ${where} ORDER BY ts DESC LIMIT $${params.length}`,
     params,
   );
   return rows.map((r) => ({ deviceId: r.device_id, type: r.type, ts: r.ts, kind: r.kind, event: r.event, seq: r.seq, data: r.data, serverTs: r.server_ts }));

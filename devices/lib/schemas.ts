@@ -1,5 +1,13 @@
 import { z } from 'zod';
 import type { PropSpec } from './props.ts';
+import { isStorableText, STORABLE_TEXT_MESSAGE, URL_PROTOCOL } from '../../core/storable.ts';
+
+/**
+ * Text every store can hold (storable.ts), within its length. Refused with its own dead-letter
+ * reason, `invalid_text`, so a device integrator sees at once that the bytes, not the value, are wrong.
+ */
+export const storableString = (maxLength: number) =>
+  z.string().max(maxLength).refine(isStorableText, { message: STORABLE_TEXT_MESSAGE, params: { reason: 'invalid_text' }, abort: true });
 
 /** The zod schema of one property value, from its spec: the single source of the value's rules. */
 export function propSchema(spec: PropSpec): z.ZodType {
@@ -11,11 +19,16 @@ export function propSchema(spec: PropSpec): z.ZodType {
     case 'boolean':
       return z.boolean();
     case 'string':
-      return spec.format === 'url' ? z.url().max(spec.maxLength) : z.string().max(spec.maxLength);
+      // Text first, so a U+0000 in a URL is named as such; then only http(s) URLs (snapshots a person opens).
+      return spec.format === 'url' ? storableString(spec.maxLength).pipe(z.url({ protocol: URL_PROTOCOL })) : storableString(spec.maxLength);
   }
 }
 
-/** Device timestamps are ms since the epoch; plausibility (not too old, not ahead) is ingest's call. */
+/**
+ * Device timestamps are ms since the epoch; plausibility (not too old, not ahead) is ingest's call.
+ * Both are non-negative safe integers (zod's `int()`): `seq` is often a ms or µs clock, so it is
+ * stored as `bigint`, and beyond 2^53 a JSON number no longer says which integer it was.
+ */
 const ts = z.number().int().nonnegative().optional();
 const seq = z.number().int().nonnegative().optional();
 

@@ -1,3 +1,6 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { isPermanent, writeIsolating } from '../../core/isolate.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Reading } from '../../core/store/readings.ts';
 import type { ReadingSink } from '../sink.ts';
@@ -12,6 +15,8 @@ export interface InfluxSinkOptions {
   /** Folder for the outage spool (DATA_DIR/spool). */
   spoolDir: string;
   log: Logger;
+  /** A spooled line the server refuses for its content (not for being away): dead-letter it. */
+  reject?(line: string, err: Error): void;
   /** First retry after a failure; doubles up to `maxRetryMs`. */
   retryMs?: number;
   maxRetryMs?: number;
@@ -32,12 +37,16 @@ export class InfluxSink implements ReadingSink {
   private retryMs: number;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly checkpointFile: string;
   written = 0;
   spooled = 0;
+  /** Spooled lines the server refused when they were replayed. */
+  rejected = 0;
 
   constructor(private readonly opts: InfluxSinkOptions) {
     this.name = opts.writer.name;
     this.spool = new Spool(opts.spoolDir, opts.writer.name);
+    this.checkpointFile = path.join(opts.spoolDir, `${opts.writer.name}.checkpoint`);
     this.retryMs = opts.retryMs ?? 500;
     if (!this.spool.empty) this.scheduleReplay();
   }
@@ -46,16 +55,32 @@ export class InfluxSink implements ReadingSink {
     return this.spool.size;
   }
 
-  async write(readings: Reading[]): Promise<void> {
+  /**
+   * Sends the readings, or spools them when the server is away. The server's answer is durable on
+   * its side, the spool on ours, so the journal position is recorded after either; a replay from an
+   * older position only rewrites the same points (same series and time: InfluxDB keeps one).
+   */
+  async write(readings: Reading[], upTo: number): Promise<void> {
     const lines: string[] = [];
     for (const r of readings) {
       const line = toLine(r, this.opts.tags(r.deviceId));
       if (line) lines.push(line);
     }
     await this.send(lines);
+    this.saveCheckpoint(upTo);
   }
 
-  /** Any other points (platform gauges, work-item figures), with the same ordering and spool. */
+  async checkpoint(): Promise<number> {
+    if (!existsSync(this.checkpointFile)) return 0;
+    const n = Number(readFileSync(this.checkpointFile, 'utf8'));
+    return Number.isSafeInteger(n) ? n : 0;
+  }
+
+  /**
+   * Any other points (platform gauges, work-item figures), with the same ordering and spool. A batch
+   * the server refuses for its content throws (ingest then finds the refused readings), one it does
+   * not take for any other reason is spooled.
+   */
   async send(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
     // Order: while older batches wait in the spool, newer ones queue behind them.
@@ -67,9 +92,16 @@ export class InfluxSink implements ReadingSink {
       await this.opts.writer.write(lines);
       this.written += lines.length;
     } catch (err) {
+      if (isPermanent(err)) throw err;
       this.opts.log.warn({ err: (err as Error).message, lines: lines.length, writer: this.name }, 'time-series server did not take a batch: spooled to disk');
       this.toSpool(lines);
     }
+  }
+
+  private saveCheckpoint(upTo: number): void {
+    const tmp = `${this.checkpointFile}.tmp`;
+    writeFileSync(tmp, String(upTo), { mode: 0o600 });
+    renameSync(tmp, this.checkpointFile);
   }
 
   /** Waits until the spool is drained (or the server keeps refusing for `timeoutMs`). */
@@ -108,7 +140,11 @@ export class InfluxSink implements ReadingSink {
     return (this.replaying ??= (async () => {
       try {
         for (let batch = this.spool.peek(); batch; batch = this.spool.peek()) {
-          await this.opts.writer.write(batch);
+          // A line the server refuses for its content must not hold the spool forever.
+          this.rejected += await writeIsolating(batch, (part) => this.opts.writer.write(part), (line, err) => {
+            this.opts.log.error({ err: err.message, writer: this.name }, 'time-series server refused a spooled point; dead-lettered');
+            this.opts.reject?.(line, err);
+          });
           this.written += batch.length;
           this.spool.shift();
         }

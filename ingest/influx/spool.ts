@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -10,7 +10,7 @@ export class Spool {
   private batches: string[][] = [];
 
   constructor(dir: string, name: string) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.file = path.join(dir, `${name}.spool.jsonl`);
     if (existsSync(this.file)) {
       for (const line of readFileSync(this.file, 'utf8').split('\n')) if (line) this.batches.push(JSON.parse(line) as string[]);
@@ -25,9 +25,18 @@ export class Spool {
     return this.batches.length === 0;
   }
 
-  /** Appends a batch (synchronously: once this returns, the batch is on disk). */
+  /**
+   * Appends a batch, synchronously and fsynced: once this returns the batch is on disk, so the
+   * ingest journal may let go of the readings in it.
+   */
   push(lines: string[]): void {
-    appendFileSync(this.file, JSON.stringify(lines) + '\n');
+    const fd = openSync(this.file, 'a', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(lines) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     this.batches.push(lines);
   }
 
@@ -43,7 +52,7 @@ export class Spool {
       return;
     }
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, this.batches.map((b) => JSON.stringify(b)).join('\n') + '\n');
+    writeFileSync(tmp, this.batches.map((b) => JSON.stringify(b)).join('\n') + '\n', { mode: 0o600 });
     renameSync(tmp, this.file);
   }
 }

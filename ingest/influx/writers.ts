@@ -48,7 +48,8 @@ export class V1Writer implements LineWriter {
     if (this.opts.username) u.searchParams.set('u', this.opts.username);
     if (this.opts.password) u.searchParams.set('p', this.opts.password);
     const res = await fetch(u, { method: 'POST', body: lines.join('\n'), signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
-    if (res.status !== 204) throw new Error(`InfluxDB v1 write: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+    // The status goes with the error: a 400 refuses the lines themselves (core/isolate.ts), others are retried.
+    if (res.status !== 204) throw Object.assign(new Error(`InfluxDB v1 write: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`), { statusCode: res.status });
   }
 
   async close(): Promise<void> {}
