@@ -104,6 +104,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     journalFsync: config.INGEST_JOURNAL_FSYNC,
     dedupWindowMs: config.INGEST_DEDUP_WINDOW_S * 1000,
     deadLetterRetention: { maxAgeMs: config.DEAD_LETTERS_RETENTION_DAYS * 86_400_000, maxBytes: config.DEAD_LETTERS_MAX_MB * 1024 * 1024 },
+    rejectionWindowMs: config.HEALTH_REJECTIONS_WINDOW_S * 1000,
   });
   const broker = new PlatformBroker({
     db,

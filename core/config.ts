@@ -35,6 +35,8 @@ export const configSchema = z.object({
   MQTT_MAX_INVALID_PER_MIN: z.coerce.number().int().min(1).default(120),
   /** Dead letters older than this many days are deleted. */
   DEAD_LETTERS_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  /** Health stays `degraded` this many seconds after a sink refused a row (dead-lettered as sink_rejected). */
+  HEALTH_REJECTIONS_WINDOW_S: z.coerce.number().positive().default(60),
   /** At most this many MB of dead letters are kept; the oldest go first. */
   DEAD_LETTERS_MAX_MB: z.coerce.number().positive().default(100),
   DATA_DIR: z.string().default('./data'),

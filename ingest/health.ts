@@ -20,7 +20,7 @@ export function ingestProblems(s: IngestStats): string[] {
   const buffer = (what: string, items: string, b: WriteBufferStatus) => {
     if (b.retrying) out.push(`${what}: writes failing, retrying (${b.lastError ?? 'unknown error'}); ${b.pending} ${items} waiting`);
     else if (b.oldestMs > BEHIND_MS) out.push(`${what}: behind, ${b.pending} ${items} waiting, the oldest for ${Math.round(b.oldestMs / 1000)} s`);
-    if (b.rejectedLastMinute > 0) out.push(`${what}: refused ${b.rejectedLastMinute} ${items} in the last minute, dead-lettered as sink_rejected (${b.lastRejection ?? ''})`);
+    if (b.rejectedRecently > 0) out.push(`${what}: refused ${b.rejectedRecently} ${items} recently, dead-lettered as sink_rejected (${b.lastRejection ?? ''})`);
   };
   for (const [name, b] of Object.entries(s.sinks)) {
     buffer(`sink ${name}`, 'readings', b);

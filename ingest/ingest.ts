@@ -28,6 +28,8 @@ export interface IngestOptions {
   /** A resent (device, seq) within this long is stored once (INGEST_DEDUP_WINDOW_S). */
   dedupWindowMs?: number;
   deadLetterRetention: RetentionOptions;
+  /** Health stays degraded this long after a sink refused a row (HEALTH_REJECTIONS_WINDOW_S). */
+  rejectionWindowMs?: number;
   now?: () => number;
 }
 
@@ -85,6 +87,7 @@ export class Ingest {
           {
             name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? 5000, minBatch: sink.minBatch, flushMs: 200, highWater: 10_000,
             reject: (r, err) => this.sinkRejected(lane, r, err),
+            rejectionWindowMs: opts.rejectionWindowMs,
           },
         ),
       };
@@ -98,7 +101,7 @@ export class Ingest {
         this.retention.added(batch);
       },
       {
-        name: DEAD_LETTERS, log: opts.log, maxBatch: 1000, flushMs: 500, highWater: DEAD_LETTERS_HIGH_WATER,
+        name: DEAD_LETTERS, log: opts.log, maxBatch: 1000, flushMs: 500, highWater: DEAD_LETTERS_HIGH_WATER, rejectionWindowMs: opts.rejectionWindowMs,
         // Text is made storable before it is written (dead-letters.ts), so this is a last resort.
         reject: async (d, err) => {
           this.counters.deadLettersDropped++;

@@ -27,6 +27,8 @@ export interface WriteBufferOptions<T> {
    * done once this resolves; if this throws, the item is retried like a transient failure.
    */
   reject?(item: T, err: Error): Promise<void> | void;
+  /** How long a refusal counts in `status().rejectedRecently` (health stays degraded that long). */
+  rejectionWindowMs?: number;
 }
 
 /** What health reports of one buffer. */
@@ -38,15 +40,14 @@ export interface WriteBufferStatus {
   retrying: boolean;
   lastError: string | null;
   written: number;
-  /** Items the store refused and `reject` took, in all and in the last minute. */
+  /** Items the store refused and `reject` took, in all and within the rejection window (a minute by default). */
   rejected: number;
-  rejectedLastMinute: number;
+  rejectedRecently: number;
   lastRejection: string | null;
 }
 
 /** How finely the age of waiting items is tracked. */
 const MARK_EVERY_MS = 100;
-const MINUTE_MS = 60_000;
 
 /**
  * Batches items into few large writes, one write in flight at a time. A write that fails for a
@@ -68,7 +69,7 @@ export class WriteBuffer<T> {
   private closed = false;
   private lastError: string | null = null;
   private lastRejection: string | null = null;
-  /** [second, items rejected in it] over the last minute. */
+  /** [second, items rejected in it] over the rejection window. */
   private readonly rejections = new Fifo<[number, number]>();
   written = 0;
   rejected = 0;
@@ -94,9 +95,10 @@ export class WriteBuffer<T> {
   }
 
   status(now = Date.now()): WriteBufferStatus {
-    while (this.rejections.length > 0 && now - this.rejections.first()![0] * 1000 > MINUTE_MS) this.rejections.shift();
-    let rejectedLastMinute = 0;
-    for (const [, n] of this.rejections.peek(this.rejections.length)) rejectedLastMinute += n;
+    const window = this.opts.rejectionWindowMs ?? 60_000;
+    while (this.rejections.length > 0 && now - (this.rejections.first()![0] + 1) * 1000 > window) this.rejections.shift();
+    let rejectedRecently = 0;
+    for (const [, n] of this.rejections.peek(this.rejections.length)) rejectedRecently += n;
     return {
       pending: this.pending.length,
       oldestMs: this.pending.length > 0 ? now - this.oldestMark() : 0,
@@ -104,7 +106,7 @@ export class WriteBuffer<T> {
       lastError: this.lastError,
       written: this.written,
       rejected: this.rejected,
-      rejectedLastMinute,
+      rejectedRecently,
       lastRejection: this.lastRejection,
     };
   }

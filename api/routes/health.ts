@@ -9,7 +9,7 @@ const bufferStatus = z.object({
   lastError: z.string().nullable(),
   written: z.number(),
   rejected: z.number(),
-  rejectedLastMinute: z.number(),
+  rejectedRecently: z.number(),
   lastRejection: z.string().nullable(),
 });
 

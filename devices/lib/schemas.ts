@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import type { PropSpec } from './props.ts';
-import { isStorableText, STORABLE_TEXT_MESSAGE, URL_PROTOCOL } from '../../core/storable.ts';
+import { isDeviceText, DEVICE_TEXT_MESSAGE, URL_PROTOCOL } from '../../core/storable.ts';
 
 /**
  * Text every store can hold (storable.ts), within its length. Refused with its own dead-letter
  * reason, `invalid_text`, so a device integrator sees at once that the bytes, not the value, are wrong.
  */
 export const storableString = (maxLength: number) =>
-  z.string().max(maxLength).refine(isStorableText, { message: STORABLE_TEXT_MESSAGE, params: { reason: 'invalid_text' }, abort: true });
+  z.string().max(maxLength).refine(isDeviceText, { message: DEVICE_TEXT_MESSAGE, params: { reason: 'invalid_text' }, abort: true });
 
 /** The zod schema of one property value, from its spec: the single source of the value's rules. */
 export function propSchema(spec: PropSpec): z.ZodType {

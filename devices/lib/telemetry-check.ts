@@ -1,5 +1,5 @@
 import type { PropSpec } from './props.ts';
-import { isStorableText } from '../../core/storable.ts';
+import { isDeviceText } from '../../core/storable.ts';
 
 /**
  * A precompiled check of a telemetry message, built from the same property specs as the zod
@@ -45,6 +45,6 @@ function valueCheck(spec: PropSpec): ((v: unknown) => boolean) | undefined {
       return (v) => typeof v === 'boolean';
     case 'string':
       if (spec.format === 'url') return undefined;
-      return (v) => typeof v === 'string' && v.length <= spec.maxLength && isStorableText(v);
+      return (v) => typeof v === 'string' && v.length <= spec.maxLength && isDeviceText(v);
   }
 }
