@@ -32,6 +32,12 @@ export interface DeviceMessage {
  */
 export type Verdict = 'forward' | 'invalid' | 'duplicate';
 
+/**
+ * Ingest's answer: the verdict, known at once (validation is synchronous), and, when the PUBACK must
+ * wait, what it waits for (the message on disk, room in a full buffer).
+ */
+export type Judgement = Verdict | { verdict: Verdict; wait: Promise<unknown> };
+
 /** Something the broker refused: logged (rate-limited) and handed to `onRefused` for dead letters. */
 export interface Refusal {
   reason: string;
@@ -48,7 +54,7 @@ export interface BrokerHooks {
    * promise holds the PUBACK and the connection's next packets until it settles: ingest uses it to
    * acknowledge only what is on disk, and for backpressure when its buffers are full.
    */
-  onDeviceMessage?(msg: DeviceMessage): Verdict | Promise<Verdict>;
+  onDeviceMessage?(msg: DeviceMessage): Judgement;
   onRefused?(r: Refusal): void;
   onPresence?(deviceId: string, online: boolean): void;
 }
@@ -324,11 +330,12 @@ export class PlatformBroker {
       packet.retain = false;
       if (!this.hooks.onDeviceMessage) return cb(null);
       const payload = packet.payload as Buffer;
-      const verdict = this.hooks.onDeviceMessage({ deviceId: identity.id, type: identity.type, kind, topic, payload, qos: packet.qos, receivedAt: Date.now() });
-      if (typeof verdict === 'string') {
-        this.judged(client, payload, verdict);
+      const judgement = this.hooks.onDeviceMessage({ deviceId: identity.id, type: identity.type, kind, topic, payload, qos: packet.qos, receivedAt: Date.now() });
+      if (typeof judgement === 'string') {
+        this.judged(client, payload, judgement);
         return cb(null);
       }
+      this.judged(client, payload, judgement.verdict);
       const flow = client.flow;
       if (flow) {
         flow.held++;
@@ -339,9 +346,8 @@ export class PlatformBroker {
         flow.starved = false;
         process.nextTick(flow.wake);
       };
-      verdict.then(
-        (v) => {
-          this.judged(client, payload, v);
+      judgement.wait.then(
+        () => {
           cb(null);
           done();
         },

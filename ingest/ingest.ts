@@ -1,4 +1,4 @@
-import type { BrokerHooks, DeviceMessage, Refusal, Verdict } from '../broker/broker.ts';
+import type { BrokerHooks, DeviceMessage, Judgement, Refusal } from '../broker/broker.ts';
 import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import { LogThrottle } from '../core/log-throttle.ts';
@@ -166,10 +166,10 @@ export class Ingest {
   }
 
   /**
-   * One device message. A QoS 1 message's verdict is a promise that settles once it is on disk (and
-   * the buffers have room): the broker sends the PUBACK then.
+   * One device message. For a QoS 1 message the judgement carries a promise that settles once it is
+   * on disk (and the buffers have room): the broker sends the PUBACK then.
    */
-  handleMessage(msg: DeviceMessage): Verdict | Promise<Verdict> {
+  handleMessage(msg: DeviceMessage): Judgement {
     if (msg.kind === 'cmd/ack') return this.handleAck(msg);
     this.counters.received++;
     const now = this.now();
@@ -177,7 +177,7 @@ export class Ingest {
     if (!v.ok) {
       this.counters.reject(v.reason);
       const wait = this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos);
-      return wait ? wait.then(() => 'invalid' as const) : 'invalid';
+      return wait ? { verdict: 'invalid', wait } : 'invalid';
     }
     const r = v.reading;
     if (r.seq !== undefined && this.dedup.isDuplicate(r.deviceId, r.seq, r.serverTs ? undefined : r.ts, now)) {
@@ -198,15 +198,15 @@ export class Ingest {
         this.opts.log.error({ err, deviceId: msg.deviceId, topic: msg.topic }, 'reading listener failed');
       }
     }
-    return wait ? wait.then(() => 'forward' as const) : 'forward';
+    return wait ? { verdict: 'forward', wait } : 'forward';
   }
 
-  private handleAck(msg: DeviceMessage): Verdict | Promise<Verdict> {
+  private handleAck(msg: DeviceMessage): Judgement {
     const v = validateAck(msg.payload, this.opts.maxPayloadBytes);
     if (!v.ok) {
       this.counters.reject(v.reason);
       const wait = this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos);
-      return wait ? wait.then(() => 'invalid' as const) : 'invalid';
+      return wait ? { verdict: 'invalid', wait } : 'invalid';
     }
     this.counters.acks++;
     for (const l of this.ackListeners) {
