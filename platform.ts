@@ -101,7 +101,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     sinks,
     maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
     journalDir: path.join(config.DATA_DIR, 'journal'),
-    journalFsync: config.INGEST_JOURNAL_FSYNC,
+    journalFsync: config.DATA_FSYNC,
     dedupWindowMs: config.INGEST_DEDUP_WINDOW_S * 1000,
     deadLetterRetention: { maxAgeMs: config.DEAD_LETTERS_RETENTION_DAYS * 86_400_000, maxBytes: config.DEAD_LETTERS_MAX_MB * 1024 * 1024 },
     rejectionWindowMs: config.HEALTH_REJECTIONS_WINDOW_S * 1000,
@@ -114,6 +114,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     hooks: ingest.hooks(),
     busHighWater: opts.busHighWater,
     maxInvalidPerMinute: config.MQTT_MAX_INVALID_PER_MIN,
+    sessions: { dir: path.join(config.DATA_DIR, 'sessions'), maxQueued: config.MQTT_MAX_QUEUED_MESSAGES, fsync: config.DATA_FSYNC },
   });
   await broker.start();
   // After the broker has closed (shutdown), events are still written; only their MQTT copy is skipped.

@@ -28,7 +28,7 @@ if (rows[0]!.n === 0) await seedSite(db, readSiteFile(config.SITE_FILE!), (await
 const [username, secret] = (process.env.BENCH_SUBSCRIBER ?? '').split(':');
 if (username && secret && !(await getServiceAccount(db, username))) await insertServiceAccount(db, { username, name: 'bench subscriber', secretHash: await hashSecret(secret), subscribe: ['v1/#'], publish: [] });
 
-const broker = new PlatformBroker({ db, log, maxPacketBytes: config.MQTT_MAX_PACKET_BYTES, maxKeepaliveS: config.MQTT_MAX_KEEPALIVE_S, maxInvalidPerMinute: config.MQTT_MAX_INVALID_PER_MIN });
+const broker = new PlatformBroker({ db, log, maxPacketBytes: config.MQTT_MAX_PACKET_BYTES, maxKeepaliveS: config.MQTT_MAX_KEEPALIVE_S, maxInvalidPerMinute: config.MQTT_MAX_INVALID_PER_MIN, sessions: { dir: path.join(config.DATA_DIR, 'sessions'), maxQueued: config.MQTT_MAX_QUEUED_MESSAGES, fsync: config.DATA_FSYNC } });
 await broker.start();
 const listeners = await startListeners(broker, { host: config.MQTT_HOST, tcpPort: config.MQTT_PORT, wsPort: config.MQTT_WS_PORT, tlsPort: 0, maxPacketBytes: config.MQTT_MAX_PACKET_BYTES });
 log.info({ ports: { mqtt: listeners.ports.mqtt, http: 0 } }, 'platform started');

@@ -10,6 +10,7 @@ import { coalesceWrites } from './write-coalescing.ts';
 import type { Identity } from './identity.ts';
 import { FloodGuard } from './flood-guard.ts';
 import { PacketGuard } from './packet-guard.ts';
+import { SessionStore, type SessionStoreOptions } from './session-store.ts';
 import { PresenceWriter } from './presence.ts';
 import { devicePublishKind, filterCovers, filterMatches, hasForbiddenChars } from './topics.ts';
 
@@ -69,6 +70,8 @@ export interface BrokerOptions {
   busHighWater?: number;
   /** Invalid messages a device may send in a minute before it is timed out (flood-guard.ts). */
   maxInvalidPerMinute: number;
+  /** Where sessions of clean=false clients and retained messages are kept (session-store.ts); in memory without. */
+  sessions?: Omit<SessionStoreOptions, 'log'>;
 }
 
 /**
@@ -120,6 +123,7 @@ export class PlatformBroker {
   /** Deliveries shed for subscribers that could not keep up; reads refused while the bus was backed up. */
   readonly load = { shed: 0, readsPausedForBus: 0 };
   readonly flood: FloodGuard;
+  readonly sessions: SessionStore | undefined;
 
   constructor(private readonly opts: BrokerOptions) {
     this.hooks = opts.hooks ?? {};
@@ -128,7 +132,9 @@ export class PlatformBroker {
     this.throttle = new LogThrottle(opts.log);
     this.flood = new FloodGuard({ maxInvalidPerMinute: opts.maxInvalidPerMinute });
     this.bus = new TopicEmitter(undefined, opts.busHighWater);
+    this.sessions = opts.sessions && new SessionStore({ ...opts.sessions, log: opts.log.child({ component: 'sessions' }) });
     this.aedes = new Aedes({
+      persistence: this.sessions,
       preConnect: (client, packet, cb) => this.preConnect(client as PlatformClient, packet, cb),
       authenticate: (client, username, password, cb) => this.authenticate(client as PlatformClient, username, password, cb),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client as PlatformClient | null, packet, cb),
@@ -146,6 +152,9 @@ export class PlatformBroker {
 
   async start(): Promise<void> {
     await this.aedes.listen();
+    // No device is connected yet, whatever the retained statuses kept from before a crash say.
+    const stale = this.sessions?.retainedMatching((t) => /^v1\/[^/]+\/[^/]+\/status$/.test(t)).filter((p) => p.payload.toString() === 'online') ?? [];
+    await Promise.all(stale.map((p) => this.publish(p.topic, 'offline', { qos: 1, retain: true })));
   }
 
   setHooks(hooks: BrokerHooks): void {
@@ -231,6 +240,7 @@ export class PlatformBroker {
 
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    await this.sessions?.destroy();
     await this.presence.close();
     this.throttle.close();
   }

@@ -25,12 +25,15 @@ export const configSchema = z.object({
   /** Largest device message payload ingest accepts; larger ones are dead-lettered. */
   INGEST_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(256).default(16 * 1024),
   /**
-   * fdatasync the ingest journal at every group commit (the default): a QoS 1 PUBACK then means the
-   * message survives a power cut. `false` still survives a crash of the platform (the kernel has it).
+   * fdatasync the ingest journal and the broker's session log at every group commit (the default): a
+   * PUBACK then means the message survives a power cut. `false` still survives a crash of the
+   * platform (`kill -9`: the kernel has it), not a power cut.
    */
-  INGEST_JOURNAL_FSYNC: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  DATA_FSYNC: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** A reading resent with the same device and seq within this many seconds is stored once. */
   INGEST_DEDUP_WINDOW_S: z.coerce.number().positive().default(600),
+  /** QoS 1 messages kept for one clean=false client (a service account away); beyond, new ones are dropped and counted. */
+  MQTT_MAX_QUEUED_MESSAGES: z.coerce.number().int().min(1).default(10_000),
   /** Invalid messages one device may send per minute; past that it is disconnected for a growing time-out. */
   MQTT_MAX_INVALID_PER_MIN: z.coerce.number().int().min(1).default(120),
   /** Dead letters older than this many days are deleted. */

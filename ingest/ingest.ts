@@ -23,7 +23,7 @@ export interface IngestOptions {
   maxPayloadBytes: number;
   /** Folder of the journal (DATA_DIR/journal). */
   journalDir: string;
-  /** fdatasync every group commit (INGEST_JOURNAL_FSYNC): acknowledged survives a power cut, not only a crash. */
+  /** fdatasync every group commit (DATA_FSYNC): acknowledged survives a power cut, not only a crash. */
   journalFsync?: boolean;
   /** A resent (device, seq) within this long is stored once (INGEST_DEDUP_WINDOW_S). */
   dedupWindowMs?: number;
