@@ -34,10 +34,12 @@ export interface DeviceMessage {
 export type Verdict = 'forward' | 'invalid' | 'duplicate';
 
 /**
- * Ingest's answer: the verdict, known at once (validation is synchronous), and, when the PUBACK must
- * wait, what it waits for (the message on disk, room in a full buffer).
+ * Ingest's answer: the verdict, known at once (validation is synchronous), and what the
+ * acknowledgement waits for: `durable`, the message on disk (only the PUBACK waits: the connection
+ * goes on being read, so devices pipeline and the disk's latency does not cap throughput), and
+ * `room`, a full ingest buffer (the connection is not read until there is room: backpressure).
  */
-export type Judgement = Verdict | { verdict: Verdict; wait: Promise<unknown> };
+export type Judgement = Verdict | { verdict: Verdict; durable?: Promise<unknown>; room?: Promise<unknown> };
 
 /** Something the broker refused: logged (rate-limited) and handed to `onRefused` for dead letters. */
 export interface Refusal {
@@ -87,6 +89,11 @@ interface Flow {
   starved: boolean;
   /** A read was refused because the bus was backed up: woken when it has drained. */
   waitingForBus: boolean;
+  /**
+   * The commit the latest PUBACKs wait for, and how many corks of the socket it owes (see
+   * holdAcks): one promise reaction per commit and connection, not per message.
+   */
+  acks?: { durable: Promise<unknown>; corks: number };
   wake(): void;
 }
 
@@ -346,6 +353,11 @@ export class PlatformBroker {
         return cb(null);
       }
       this.judged(client, payload, judgement.verdict);
+      const { durable, room } = judgement;
+      if (!room) {
+        if (durable) this.holdAcks(client, durable);
+        return cb(null);
+      }
       const flow = client.flow;
       if (flow) {
         flow.held++;
@@ -356,13 +368,13 @@ export class PlatformBroker {
         flow.starved = false;
         process.nextTick(flow.wake);
       };
-      judgement.wait.then(
+      room.then(
         () => {
+          if (durable) this.holdAcks(client, durable);
           cb(null);
           done();
         },
         (err: Error) => {
-          // Not on disk (the journal could not write): not acknowledged; the device resends.
           cb(err);
           done();
         },
@@ -371,6 +383,35 @@ export class PlatformBroker {
     }
     if (topic.startsWith('$SYS') || !identity.publish.some((f) => filterMatches(f, topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
     cb(null);
+  }
+
+  /**
+   * Holds what aedes writes to this connection next (the PUBACK, written right after
+   * authorizePublish returns) in the socket until `durable` settles: the socket is corked once per
+   * message and uncorked as many times when the commit is on disk. Commits settle in order, so
+   * PUBACKs leave in the order their messages came (MQTT-4.6.0-2). A commit that fails closes the
+   * connection instead: nothing is acknowledged, and the device resends.
+   */
+  private holdAcks(client: PlatformClient, durable: Promise<unknown>): void {
+    const conn = client.conn as unknown as Writable & { destroyed: boolean; destroy(err?: Error): void };
+    const flow = client.flow;
+    conn.cork();
+    if (flow?.acks?.durable === durable) {
+      flow.acks.corks++;
+      return;
+    }
+    const gate = { durable, corks: 1 };
+    if (flow) flow.acks = gate;
+    durable.then(
+      () => {
+        if (flow?.acks === gate) flow.acks = undefined;
+        for (let i = 0; i < gate.corks; i++) conn.uncork();
+      },
+      (err: Error) => {
+        if (flow?.acks === gate) flow.acks = undefined;
+        conn.destroy(err);
+      },
+    );
   }
 
   /** Takes ingest's verdict: what was not forwarded goes to no subscriber; invalid ones count toward the flood limit. */

@@ -1,3 +1,4 @@
+import { PartialWriteError, writeIsolating } from '../core/isolate.ts';
 import type { Db } from '../core/store/db.ts';
 import { applyPresence } from '../core/store/devices.ts';
 import type { Logger } from '../core/logger.ts';
@@ -25,11 +26,13 @@ export class PresenceWriter {
       if (this.pending.size === 0) return;
       const batch = this.pending;
       this.pending = new Map();
+      const rows = [...batch].map(([id, c]) => ({ id, ...c }));
       try {
-        await applyPresence(this.db, [...batch].map(([id, c]) => ({ id, ...c })));
+        await writeIsolating(rows, (part) => applyPresence(this.db, part), (row, err) => this.log.error({ err, deviceId: row.id }, 'the store refused a presence change; skipped'));
       } catch (err) {
-        this.log.error({ err, devices: batch.size }, 'presence write failed; will retry');
-        for (const [id, c] of batch) if (!this.pending.has(id)) this.pending.set(id, c);
+        const done = err instanceof PartialWriteError ? err.done : 0;
+        this.log.error({ err: err instanceof PartialWriteError ? err.cause : err, devices: rows.length - done }, 'presence write failed; will retry');
+        for (const { id, online, at } of rows.slice(done)) if (!this.pending.has(id)) this.pending.set(id, { online, at });
       }
     });
     return this.flushing;

@@ -79,7 +79,7 @@ export class SessionStore extends MemoryPersistence {
     try {
       mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 });
       if (existsSync(snapFile)) for (const op of this.fromSnapshot(JSON.parse(readFileSync(snapFile, 'utf8')) as Snapshot)) await this.apply(op);
-      const { log, records } = await AppendLog.open(path.join(this.opts.dir, 'log'), { fsync: this.opts.fsync ?? true, segmentBytes: 8 * 1024 * 1024 }, (t) => JSON.parse(t) as Op);
+      const { log, records } = await AppendLog.open(path.join(this.opts.dir, 'log'), { fsync: this.opts.fsync ?? true, segmentBytes: 8 * 1024 * 1024 }, (body) => JSON.parse(body.toString('utf8')) as Op);
       log.skipTo(this.snapshotLsn);
       let applied = 0;
       for await (const { lsn, value } of records) {

@@ -48,6 +48,7 @@ export class DeadLetterRetention {
 
   run(): Promise<void> {
     return (this.running ??= (async () => {
+      await undefined; // settles after the assignment, so the finally below always clears it
       try {
         // Down to 90 % of the bound, so a flood does not make it run at every batch.
         const keep = this.bytes > this.opts.maxBytes ? Math.floor(this.opts.maxBytes * 0.9) : undefined;

@@ -34,7 +34,7 @@ export class Dedup {
       this.reset(s, seq);
       this.devices.set(deviceId, s);
     } else if (seq > s.max) {
-      for (let q = Math.max(s.max + 1, seq - WINDOW + 1); q <= seq; q++) clear(s.bits, q);
+      clearRange(s.bits, s.max + 1, seq);
       s.max = seq;
     } else if (has(s.bits, seq)) {
       if (ts === undefined || ts <= s.maxTs) {
@@ -70,4 +70,20 @@ const word = (seq: number) => Math.floor(seq / 32) % WORDS;
 const bit = (seq: number) => 1 << seq % 32;
 const has = (bits: Uint32Array, seq: number) => (bits[word(seq)]! & bit(seq)) !== 0;
 const set = (bits: Uint32Array, seq: number) => void (bits[word(seq)]! |= bit(seq));
-const clear = (bits: Uint32Array, seq: number) => void (bits[word(seq)]! &= ~bit(seq));
+
+/** Forgets seqs from..to (the window moving forward): whole words at a time, so a jump costs at most 32 steps. */
+function clearRange(bits: Uint32Array, from: number, to: number): void {
+  if (to - from + 1 >= WINDOW) {
+    bits.fill(0);
+    return;
+  }
+  for (let q = from; q <= to; ) {
+    const w = word(q);
+    const lo = q % 32;
+    const hi = Math.min(31, lo + (to - q));
+    // Bits lo..hi of this word.
+    const mask = hi - lo === 31 ? 0xffffffff : ((1 << (hi - lo + 1)) - 1) << lo;
+    bits[w]! &= ~mask;
+    q += hi - lo + 1;
+  }
+}

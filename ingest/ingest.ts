@@ -126,11 +126,18 @@ export class Ingest {
     const replayed = { readings: 0, deadLetters: 0 };
     const now = this.now();
     for await (const { lsn, value } of entries) {
-      if (value.kind === 'reading') {
-        const r = value.reading;
+      if (value.kind === 'message') {
+        const m = value.message;
+        const v = validateMessage(this.opts.catalog.get(m.type), m.deviceId, m.kind, m.payload, m.at, this.opts.maxPayloadBytes);
+        if (!v.ok) {
+          // Only a catalog changed since: what was valid then is not now.
+          if (this.lanes.some((l) => lsn > l.upTo)) void this.deadLetter({ reason: v.reason, detail: `after a restart: ${v.detail}`, deviceId: m.deviceId, topic: `v1/${m.type}/${m.deviceId}/${m.kind}`, payload: m.payload });
+          continue;
+        }
+        const r = v.reading;
         r.lsn = lsn;
-        // A device that missed its PUBACK in the crash resends: this remembers what it sent.
-        if (r.seq !== undefined) this.dedup.isDuplicate(r.deviceId, r.seq, r.serverTs ? undefined : r.ts, now);
+        // What the device sent last, written or not: a resend after the crash is then a duplicate.
+        this.isResend(r, now);
         for (const lane of this.lanes) {
           if (lsn <= lane.upTo) continue;
           replayed.readings++;
@@ -176,20 +183,20 @@ export class Ingest {
     const v = validateMessage(this.opts.catalog.get(msg.type), msg.deviceId, msg.kind, msg.payload, now, this.opts.maxPayloadBytes);
     if (!v.ok) {
       this.counters.reject(v.reason);
-      const wait = this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos);
-      return wait ? { verdict: 'invalid', wait } : 'invalid';
+      return this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos) ?? 'invalid';
     }
     const r = v.reading;
-    if (r.seq !== undefined && this.dedup.isDuplicate(r.deviceId, r.seq, r.serverTs ? undefined : r.ts, now)) {
+    if (this.isResend(r, now)) {
       this.counters.duplicates++;
       return 'duplicate';
     }
     if (r.serverTs) this.counters.serverTimestamped++;
-    const durable = this.journal!.reading(r);
-    let wait: Promise<unknown> | undefined = msg.qos > 0 ? durable : undefined;
+    const { lsn, durable } = this.journal!.message({ deviceId: msg.deviceId, type: msg.type, kind: msg.kind, at: now, payload: msg.payload });
+    r.lsn = lsn;
+    let room: Promise<unknown> | undefined;
     for (const lane of this.lanes) {
       const w = lane.buffer.add(r);
-      if (w) wait = wait ? Promise.all([wait, w]) : w;
+      if (w) room = room ? Promise.all([room, w]) : w;
     }
     for (const l of this.listeners) {
       try {
@@ -198,15 +205,14 @@ export class Ingest {
         this.opts.log.error({ err, deviceId: msg.deviceId, topic: msg.topic }, 'reading listener failed');
       }
     }
-    return wait ? { verdict: 'forward', wait } : 'forward';
+    return msg.qos > 0 || room ? { verdict: 'forward', durable: msg.qos > 0 ? durable : undefined, room } : 'forward';
   }
 
   private handleAck(msg: DeviceMessage): Judgement {
     const v = validateAck(msg.payload, this.opts.maxPayloadBytes);
     if (!v.ok) {
       this.counters.reject(v.reason);
-      const wait = this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos);
-      return wait ? { verdict: 'invalid', wait } : 'invalid';
+      return this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos) ?? 'invalid';
     }
     this.counters.acks++;
     for (const l of this.ackListeners) {
@@ -228,11 +234,11 @@ export class Ingest {
   }
 
   /**
-   * Journals a dead letter and queues it for the store. For a QoS 1 message the promise holds its
-   * PUBACK until the letter is on disk and the queue has room; anything else that finds the queue
+   * Journals a dead letter and queues it for the store. For a QoS 1 message the judgement holds its
+   * PUBACK until the letter is on disk (and the queue has room); anything else that finds the queue
    * full is counted and dropped (the flood limits keep that rare).
    */
-  private deadLetter(d: { reason: string; detail?: string; deviceId?: string; topic?: string; payload?: Buffer | string }, qos?: number): Promise<unknown> | undefined {
+  private deadLetter(d: { reason: string; detail?: string; deviceId?: string; topic?: string; payload?: Buffer | string }, qos?: number): { verdict: 'invalid'; durable: Promise<unknown>; room?: Promise<unknown> } | undefined {
     if (!qos && this.deadLetters.size >= DEAD_LETTERS_HIGH_WATER) {
       this.counters.deadLettersDropped++;
       this.throttle.warn('dead_letters_full', { deviceId: d.deviceId, reason: d.reason, waiting: this.deadLetters.size }, 'dead letters are not being written fast enough; dropped one');
@@ -251,14 +257,20 @@ export class Ingest {
     const durable = this.journal!.deadLetter(letter);
     const room = this.deadLetters.add(letter);
     if (!qos) return undefined;
-    return room ? Promise.all([durable, room]) : durable;
+    return { verdict: 'invalid', durable, room: room ?? undefined };
+  }
+
+  /** A reading with a (device, seq) seen within the window: a resend (the device's own time, when it is plausible, tells a restarted counter). */
+  private isResend(r: Reading, now: number): boolean {
+    return r.seq !== undefined && this.dedup.isDuplicate(r.deviceId, r.seq, r.serverTs ? undefined : r.ts, now);
   }
 
   /** A reading a sink refused for its content: dead-lettered with the sink's error, then passed. */
   private async sinkRejected(lane: SinkLane, r: Reading, err: Error): Promise<void> {
     this.counters.reject('sink_rejected');
     const { lsn, ...reading } = r;
-    await this.deadLetter({ reason: 'sink_rejected', detail: `${lane.sink.name}: ${err.message}`, deviceId: r.deviceId, topic: `v1/${r.type}/${r.deviceId}/${r.kind}`, payload: JSON.stringify(reading) }, 1);
+    const held = this.deadLetter({ reason: 'sink_rejected', detail: `${lane.sink.name}: ${err.message}`, deviceId: r.deviceId, topic: `v1/${r.type}/${r.deviceId}/${r.kind}`, payload: JSON.stringify(reading) }, 1);
+    await Promise.all([held?.durable, held?.room]);
     await lane.sink.write([], lsn!);
     lane.upTo = lsn!;
   }
@@ -269,9 +281,12 @@ export class Ingest {
    */
   private release(): Promise<void> {
     return (this.releasing ??= (async () => {
+      await undefined; // settles after the assignment, so the finally below always clears it
       try {
         if (!this.journal || this.journal.status().segments < 2) return;
-        const upTo = Math.min(this.deadLettersUpTo, ...this.lanes.map((l) => l.upTo));
+        // A consumer with nothing waiting has taken in everything appended so far.
+        const head = this.journal.head;
+        const upTo = Math.min(this.deadLetters.size === 0 ? head : this.deadLettersUpTo, ...this.lanes.map((l) => (l.buffer.size === 0 ? head : l.upTo)));
         await this.opts.db.syncToDisk();
         const removed = this.journal.release(upTo);
         if (removed) this.opts.log.debug({ removed, upTo }, 'journal segments released');

@@ -1,18 +1,44 @@
 import { AppendLog, type AppendLogStatus } from '../core/append-log.ts';
 import type { DeadLetter } from '../core/store/dead-letters.ts';
-import type { Reading } from '../core/store/readings.ts';
 
 /** A dead letter on its way to the store, with its journal position once it has one. */
 export type JournaledDeadLetter = DeadLetter & { lsn?: number };
 
-export type JournalEntry = { kind: 'reading'; reading: Reading } | { kind: 'dead_letter'; letter: JournaledDeadLetter };
+/** A valid device message as it came: replayed through validation again (with the same clock). */
+export interface JournaledMessage {
+  deviceId: string;
+  type: string;
+  kind: 'telemetry' | 'event';
+  /** The server time validation used (ts plausibility): replaying gives the same reading. */
+  at: number;
+  payload: Buffer;
+}
 
-/** On disk: `{"r": reading}` or `{"d": dead letter, at in ms}`, one line each, after its LSN. */
-function parse(text: string): JournalEntry {
-  const o = JSON.parse(text) as { r?: Reading; d?: Omit<DeadLetter, 'at'> & { at: number } };
-  if (o.r) return { kind: 'reading', reading: o.r };
-  if (o.d) return { kind: 'dead_letter', letter: { ...o.d, at: new Date(o.d.at) } };
-  throw new Error('not a journal entry');
+export type JournalEntry = { kind: 'message'; message: JournaledMessage } | { kind: 'dead_letter'; letter: JournaledDeadLetter };
+
+const TAB = 0x09;
+
+/**
+ * On disk, after the record's LSN and length: `M\t<device>\t<type>\t<kind>\t<at>\t<payload bytes>` for
+ * a valid message (its payload as the device sent it: nothing is serialized on the broker's thread),
+ * `D\t<JSON>` for a dead letter.
+ */
+function parse(body: Buffer): JournalEntry {
+  if (body[0] === 0x44 /* D */) {
+    const d = JSON.parse(body.toString('utf8', 2)) as Omit<DeadLetter, 'at'> & { at: number };
+    return { kind: 'dead_letter', letter: { ...d, at: new Date(d.at) } };
+  }
+  if (body[0] !== 0x4d /* M */) throw new Error('not a journal entry');
+  const fields: string[] = [];
+  let at = 2;
+  for (let i = 0; i < 4; i++) {
+    const tab = body.indexOf(TAB, at);
+    if (tab < 0) throw new Error('not a journal entry');
+    fields.push(body.toString('utf8', at, tab));
+    at = tab + 1;
+  }
+  const [deviceId, type, kind, time] = fields as [string, string, 'telemetry' | 'event', string];
+  return { kind: 'message', message: { deviceId, type, kind, at: Number(time), payload: body.subarray(at) } };
 }
 
 /**
@@ -30,15 +56,13 @@ export class IngestJournal {
     return { journal: new IngestJournal(log), entries: records };
   }
 
-  /** Appends a reading and gives it its LSN; the promise settles once it is on disk. */
-  reading(r: Reading): Promise<void> {
-    const { lsn, durable } = this.log.append(`{"r":${JSON.stringify(r)}}`);
-    r.lsn = lsn;
-    return durable;
+  /** Appends a valid message as it came; the promise settles once it is on disk. */
+  message(m: JournaledMessage): { lsn: number; durable: Promise<void> } {
+    return this.log.append(`M\t${m.deviceId}\t${m.type}\t${m.kind}\t${m.at}\t`, m.payload);
   }
 
   deadLetter(d: JournaledDeadLetter): Promise<void> {
-    const { lsn, durable } = this.log.append(`{"d":${JSON.stringify({ ...d, at: d.at.getTime() })}}`);
+    const { lsn, durable } = this.log.append(`D\t${JSON.stringify({ ...d, at: d.at.getTime() })}`);
     d.lsn = lsn;
     return durable;
   }
@@ -52,8 +76,9 @@ export class IngestJournal {
     return this.log.release(upTo);
   }
 
-  get next(): number {
-    return this.log.next;
+  /** The LSN of the last record appended. */
+  get head(): number {
+    return this.log.next - 1;
   }
 
   status(): AppendLogStatus {

@@ -1,4 +1,6 @@
+import { isPermanent, PartialWriteError, writeIsolating } from '../core/isolate.ts';
 import type { Db, Queryable } from '../core/store/db.ts';
+import { insertDeadLetters } from '../core/store/dead-letters.ts';
 import type { Logger } from '../core/logger.ts';
 import { LogThrottle } from '../core/log-throttle.ts';
 import { alarmView, type AlarmEventName, type AlarmRecord } from './alarm.ts';
@@ -51,6 +53,10 @@ export class AlarmWriter {
   private readonly throttle: LogThrottle;
   writes = 0;
   failures = 0;
+  /** Rows the store refused for what was in them: dead-lettered (sink_rejected), not retried. */
+  rejected = 0;
+  private lastFailureAt = 0;
+  private lastRejectedAt = 0;
 
   constructor(private readonly db: Db, log: Logger, private readonly emit: (events: RulesEvent[]) => void, private readonly now: () => number) {
     this.throttle = new LogThrottle(log);
@@ -120,6 +126,11 @@ export class AlarmWriter {
         if (names.includes('raised') && a.state !== 'cleared' && a.storm.scopeId && !a.incidentId) this.storms.push(a);
         if (names.includes('cleared') && a.incidentId) this.ended.push(a);
       } catch (err) {
+        if (isPermanent(err)) {
+          // The store will refuse this row every time: kept as a dead letter, the others go on.
+          this.refused('alarm', a.deviceId, err as Error, alarmView(a));
+          continue;
+        }
         failed = true;
         a.events.unshift(...snap.events);
         this.dirty.add(a);
@@ -127,7 +138,7 @@ export class AlarmWriter {
       }
     }
     this.writes++;
-    if (failed) this.failures++;
+    if (failed) this.noteFailure();
     if (events.length) this.emit(events);
     if (this.aftermathReady()) this.aftermath.schedule();
     return failed;
@@ -145,15 +156,18 @@ export class AlarmWriter {
     this.answers = this.answers.filter((a) => waitingIds.has(a.id));
     this.memory.clear();
     try {
-      await insertCommands(this.db, ready.map((c) => ({ ...c, alarmId: c.alarm.id })));
-      ready.length = 0;
+      await this.writeAll(ready, (part) => insertCommands(this.db, part.map((c) => ({ ...c, alarmId: c.alarm.id }))), (c, err) => this.refused('command', c.deviceId, err, { id: c.id, name: c.name, params: c.params }));
       while (answers.length) {
         const a = answers[0]!;
-        if (!(await answerCommand(this.db, a))) this.throttle.warn(`unanswerable:${a.deviceId}`, { deviceId: a.deviceId, commandId: a.id, status: a.status }, 'device answered a command that is not waiting (unknown, or already answered or timed out)');
+        try {
+          if (!(await answerCommand(this.db, a))) this.throttle.warn(`unanswerable:${a.deviceId}`, { deviceId: a.deviceId, commandId: a.id, status: a.status }, 'device answered a command that is not waiting (unknown, or already answered or timed out)');
+        } catch (err) {
+          if (!isPermanent(err)) throw err;
+          this.refused('command answer', a.deviceId, err as Error, a);
+        }
         answers.shift();
       }
-      await saveMemory(this.db, memory);
-      memory.length = 0;
+      await this.writeAll(memory, (part) => saveMemory(this.db, part), (m, err) => this.refused('rule memory', m.deviceId, err, m));
     } catch (err) {
       failed = true;
       this.throttle.error('rules_write_failed', { err, commands: ready.length, answers: answers.length, memory: memory.length }, 'writing commands, answers or rule memory failed; retrying');
@@ -187,8 +201,44 @@ export class AlarmWriter {
       }
     }
     if (incidentEvents.length) this.emit(incidentEvents);
-    if (failed) this.failures++;
+    if (failed) this.noteFailure();
     return failed;
+  }
+
+  private noteFailure(): void {
+    this.failures++;
+    this.lastFailureAt = Date.now();
+  }
+
+  /** Why alarm writing is degraded (health): retrying within the last 10 s, rows refused within `windowMs`. */
+  problems(windowMs = 60_000): string[] {
+    const now = Date.now();
+    const out: string[] = [];
+    if (now - this.lastFailureAt < 10_000) out.push(`rules: alarm writes failing, retrying; ${this.pending} changes waiting`);
+    if (now - this.lastRejectedAt < windowMs) out.push(`rules: the store refused ${this.rejected} alarm row(s) since start; dead-lettered as sink_rejected`);
+    return out;
+  }
+
+  /** Writes `list` isolating refused rows (core/isolate.ts); on a transient failure, what was done leaves the list. */
+  private async writeAll<T>(list: T[], write: (part: T[]) => Promise<void>, reject: (item: T, err: Error) => void): Promise<void> {
+    try {
+      await writeIsolating(list, write, reject);
+      list.length = 0;
+    } catch (err) {
+      if (!(err instanceof PartialWriteError)) throw err;
+      list.splice(0, err.done);
+      throw err.cause;
+    }
+  }
+
+  /** A row the store refused for its content: a dead letter with the store's error, best effort. */
+  private refused(what: string, deviceId: string, err: Error, row: unknown): void {
+    this.rejected++;
+    this.lastRejectedAt = Date.now();
+    this.throttle.error(`rules_row_refused:${what}`, { err, deviceId, what }, 'the store refused a rules row; dead-lettered');
+    insertDeadLetters(this.db.background, [{ at: new Date(this.now()), deviceId, topic: null, reason: 'sink_rejected', detail: `${what}: ${err.message}`, payload: JSON.stringify(row), payloadBytes: 0 }]).catch((e: Error) =>
+      this.throttle.error('rules_dead_letter_failed', { err: e, deviceId }, 'could not dead-letter a refused rules row'),
+    );
   }
 
   /** Takes the store's answer into the record; returns the events it makes true. */

@@ -218,10 +218,15 @@ export class RuleEngine {
     return this.devices.get(deviceId)?.placement;
   }
 
+  /** Why the rules service is degraded right now (health). */
+  problems(): string[] {
+    return this.writer.problems();
+  }
+
   stats() {
     let open = 0;
     for (const d of this.devices.values()) for (const s of d.states) if (s?.alarm) open++;
-    return { ...this.counters, announceP50Ms: this.announceMs.percentile(50), announceP99Ms: this.announceMs.percentile(99), openAlarms: open, deadlines: this.deadlines.size, waitingCommands: this.waiting.size, writeQueue: this.writer.pending, writes: this.writer.writes, writeFailures: this.writer.failures };
+    return { ...this.counters, announceP50Ms: this.announceMs.percentile(50), announceP99Ms: this.announceMs.percentile(99), openAlarms: open, deadlines: this.deadlines.size, waitingCommands: this.waiting.size, writeQueue: this.writer.pending, writes: this.writer.writes, writeFailures: this.writer.failures, writeRejected: this.writer.rejected };
   }
 
   /** Resolves once every change so far is in the store and its events are out. */

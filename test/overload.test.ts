@@ -59,7 +59,7 @@ describe('backpressure from ingest to devices', () => {
         onDeviceMessage: (msg) => {
           seen.push(JSON.parse(msg.payload.toString()).seq);
           if (open) return 'forward';
-          return { verdict: 'forward', wait: new Promise<void>((resolve) => waiting.push(resolve)) };
+          return { verdict: 'forward', room: new Promise<void>((resolve) => waiting.push(resolve)) };
         },
       });
       const c = q.cred('smoke-detector');

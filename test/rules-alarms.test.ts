@@ -206,3 +206,34 @@ describe('downlink and memory', () => {
     expect((await open({ deviceId: 'ba1-ebike-elevator-1', ruleId: 'ebike-repeat' }))[0]).toMatchObject({ count: 3 });
   });
 });
+
+describe('a row the store refuses', () => {
+  it('is dead-lettered; the other alarms are written and announced; the rules say they are degraded', async () => {
+    // The store refuses any alarm of one device, as PostgreSQL refuses a value it cannot hold (class 22).
+    await h.db.exec(`
+      CREATE OR REPLACE FUNCTION refuse_alarm() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.device_id = 'ba1-smoke-detector-2' THEN RAISE EXCEPTION 'test store refuses this alarm' USING ERRCODE = '22023'; END IF;
+        RETURN NEW;
+      END $$;
+      DROP TRIGGER IF EXISTS refuse_alarm ON alarms;
+      CREATE TRIGGER refuse_alarm BEFORE INSERT OR UPDATE ON alarms FOR EACH ROW EXECUTE FUNCTION refuse_alarm();`);
+    try {
+      const e = await h.engine();
+      e.tel('ba1-smoke-detector-2', { temperatureC: 80 });
+      e.tel('ba1-smoke-detector-1', { temperatureC: 80 });
+      const events = await e.settle();
+      expect(alarmEvents(events, 'ba1-smoke-detector-1', 'smoke-heat')).toContain('raised');
+      expect(alarmEvents(events, 'ba1-smoke-detector-2', 'smoke-heat')).toEqual([]);
+      expect((await open({ deviceId: 'ba1-smoke-detector-1' })).length).toBe(1);
+      expect(await open({ deviceId: 'ba1-smoke-detector-2' })).toEqual([]);
+      const { rows } = await h.db.query<{ detail: string; payload: string }>(`SELECT detail, payload FROM dead_letters WHERE reason = 'sink_rejected' AND device_id = 'ba1-smoke-detector-2'`);
+      expect(rows[0]!.detail).toContain('test store refuses this alarm');
+      expect(JSON.parse(rows[0]!.payload)).toMatchObject({ deviceId: 'ba1-smoke-detector-2', ruleId: 'smoke-heat' });
+      expect(e.engine.problems().join('\n')).toContain('refused');
+      expect(e.engine.stats()).toMatchObject({ writeRejected: 1, writeQueue: 0 });
+    } finally {
+      await h.db.exec('DROP TRIGGER refuse_alarm ON alarms');
+    }
+  });
+});

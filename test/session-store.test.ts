@@ -71,9 +71,10 @@ describe('the durable session store', () => {
 describe('sessions survive kill -9 of npm start', () => {
   let run: PlatformProcess | undefined;
   afterAll(() => run?.stop('SIGKILL'));
+  const KEEP = process.env.KEEP_DIR;
 
   it('delivers 5 of 5 queued messages and keeps the subscription and a retained message', async () => {
-    const dataDir = tmp('sps-sessions-crash-');
+    const dataDir = KEEP ?? tmp('sps-sessions-crash-');
     const TOKEN = 'sessions-test-token-0123456789';
     const env = { DATA_DIR: dataDir, SITE_FILE: SMALL_SITE, PLATFORM_ADMIN_TOKEN: TOKEN, MQTT_PORT: String(await freePort()), HTTP_PORT: String(await freePort()) };
     run = await startPlatformProcess(env);
@@ -121,7 +122,7 @@ describe('sessions survive kill -9 of npm start', () => {
       client.once('error', reject);
     });
     expect(again.sessionPresent).toBe(true);
-    await eventually(() => received.length >= 5, 5000, '5 queued messages');
+    await eventually(() => received.length >= 5, 10_000, '5 queued messages');
     expect(received).toEqual([1, 2, 3, 4, 5]);
 
     // Still subscribed, without subscribing again: the next reading reaches it too.

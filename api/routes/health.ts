@@ -28,6 +28,8 @@ const healthSchema = z.object({
     /** Devices timed out for sending too many invalid messages: now, and in all since start. */
     devicesTimedOut: z.number(),
     timeOuts: z.number(),
+    /** Durable sessions (clean=false clients), retained messages, queued QoS 1 messages and those dropped for a full queue. */
+    sessions: z.object({ clients: z.number(), retained: z.number(), queued: z.number(), dropped: z.number() }).nullable(),
   }),
   ingest: z.object({
     received: z.number(),
@@ -45,7 +47,7 @@ const healthSchema = z.object({
     /** The journal QoS 1 messages are on before they are acknowledged. */
     journal: z.object({ segments: z.number(), bytes: z.number(), waiting: z.number(), commits: z.number(), failures: z.number(), lastError: z.string().nullable(), lastCommitMs: z.number() }).nullable(),
   }),
-  rules: z.object({ readings: z.number(), announceP50Ms: z.number(), announceP99Ms: z.number(), evaluations: z.number(), raised: z.number(), cleared: z.number(), openAlarms: z.number(), commandsSent: z.number(), commandsTimedOut: z.number(), writeQueue: z.number(), writeFailures: z.number() }),
+  rules: z.object({ readings: z.number(), announceP50Ms: z.number(), announceP99Ms: z.number(), evaluations: z.number(), raised: z.number(), cleared: z.number(), openAlarms: z.number(), commandsSent: z.number(), commandsTimedOut: z.number(), writeQueue: z.number(), writeFailures: z.number(), writeRejected: z.number() }),
   /** How late the broker's thread ran timers since the previous health request: the platform's headroom. */
   eventLoop: z.object({ delayP50Ms: z.number(), delayP99Ms: z.number(), delayMaxMs: z.number() }),
   uptimeS: z.number(),
@@ -66,7 +68,9 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
       problems.push('store unreachable');
     }
     const ingest = deps.ingest.stats();
-    problems.push(...deps.ingest.problems());
+    problems.push(...deps.ingest.problems(), ...deps.rules.problems());
+    const sessionLog = deps.broker.sessions?.status().log;
+    if (sessionLog?.lastError) problems.push(`broker sessions: cannot write (${sessionLog.lastError}); subscriptions and queued messages of persistent clients are not acknowledged`);
     const body = {
       status: problems.length ? ('degraded' as const) : ('ok' as const),
       problems,
@@ -77,6 +81,7 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
         readsPausedForBus: deps.broker.load.readsPausedForBus,
         devicesTimedOut: deps.broker.flood.bannedCount(Date.now()),
         timeOuts: deps.broker.flood.bans,
+        sessions: deps.broker.sessions?.status() ?? null,
       },
       ingest,
       rules: deps.rules.stats(),

@@ -138,6 +138,7 @@ export class InfluxSink implements ReadingSink {
 
   private replay(): Promise<void> {
     return (this.replaying ??= (async () => {
+      await undefined; // settles after the assignment, so the finally below always clears it
       try {
         for (let batch = this.spool.peek(); batch; batch = this.spool.peek()) {
           // A line the server refuses for its content must not hold the spool forever.
