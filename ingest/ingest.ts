@@ -74,6 +74,10 @@ export class Ingest {
     this.throttle = new LogThrottle(opts.log);
     this.retention = new DeadLetterRetention(opts.db, opts.log, opts.deadLetterRetention);
     this.lanes = opts.sinks.map((sink, i) => {
+      sink.refused = (payload, err) => {
+        this.counters.reject('sink_rejected');
+        void this.deadLetter({ reason: 'sink_rejected', detail: `${sink.name}: ${err.message}`, payload });
+      };
       const lane: SinkLane = {
         sink,
         upTo: 0,

@@ -21,6 +21,11 @@ export interface ReadingSink {
   checkpoint(): Promise<number>;
   /** Points the sink holds itself while its server is away (the InfluxDB spool). */
   readonly backlog?: number;
+  /**
+   * Set by ingest for a sink that holds points itself (the spool): where a point its server later
+   * refuses for its content goes (a `sink_rejected` dead letter, the point as payload).
+   */
+  refused?: (payload: string, err: Error) => void;
   /** Writes anything the sink holds back itself. */
   flush?(): Promise<void>;
   close?(): Promise<void>;

@@ -7,6 +7,7 @@ import { listDeadLetters } from '../core/store/dead-letters.ts';
 import { migrate } from '../core/store/migrations.ts';
 import { openPglite } from '../core/store/pglite.ts';
 import { countReadingsByType, readCheckpoint, type Reading } from '../core/store/readings.ts';
+import { InfluxSink } from '../ingest/influx/sink.ts';
 import { EmbeddedSink } from '../ingest/sink.ts';
 import { WriteBuffer } from '../ingest/write-buffer.ts';
 import { connectDevice, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
@@ -94,5 +95,36 @@ describe('through the platform', () => {
     }, 6000, 'health ok again');
     expect(ok.problems).toEqual([]);
     for (const c of clients) await c.endAsync();
+  });
+});
+
+describe('the InfluxDB spool', () => {
+  it('a spooled point the server later refuses is handed to ingest as sink_rejected; the others are written', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-spool-'));
+    dirs.push(dir);
+    const written: string[] = [];
+    let away = true;
+    // A server that is away at first, then refuses the one point with a bad value (HTTP 400), as InfluxDB does.
+    const writer = {
+      name: 'influx-test',
+      async write(lines: string[]) {
+        if (away) throw new Error('connect ECONNREFUSED');
+        if (lines.some((l) => l.includes('bad=1'))) throw Object.assign(new Error('HTTP 400 field type conflict'), { statusCode: 400 });
+        written.push(...lines);
+      },
+      async close() {},
+    };
+    const sink = new InfluxSink({ writer, tags: () => undefined, spoolDir: dir, log: pino({ level: 'silent' }), retryMs: 20 });
+    const refused: { payload: string; err: Error }[] = [];
+    sink.refused = (payload, err) => void refused.push({ payload, err });
+    await sink.send(['m good=1 1', 'm bad=1 2', 'm good=2 3']);
+    expect(sink.backlog).toBe(3);
+    away = false;
+    await sink.flush(5000);
+    expect(written).toEqual(['m good=1 1', 'm good=2 3']);
+    expect(refused.map((r) => r.payload)).toEqual(['m bad=1 2']);
+    expect(refused[0]!.err.message).toContain('400');
+    expect(sink.backlog).toBe(0);
+    await sink.close();
   });
 });

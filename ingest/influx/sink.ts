@@ -15,8 +15,6 @@ export interface InfluxSinkOptions {
   /** Folder for the outage spool (DATA_DIR/spool). */
   spoolDir: string;
   log: Logger;
-  /** A spooled line the server refuses for its content (not for being away): dead-letter it. */
-  reject?(line: string, err: Error): void;
   /** First retry after a failure; doubles up to `maxRetryMs`. */
   retryMs?: number;
   maxRetryMs?: number;
@@ -42,6 +40,8 @@ export class InfluxSink implements ReadingSink {
   spooled = 0;
   /** Spooled lines the server refused when they were replayed. */
   rejected = 0;
+  /** Set by ingest: dead-letters a spooled line the server refuses for its content. */
+  refused?: (payload: string, err: Error) => void;
 
   constructor(private readonly opts: InfluxSinkOptions) {
     this.name = opts.writer.name;
@@ -144,7 +144,7 @@ export class InfluxSink implements ReadingSink {
           // A line the server refuses for its content must not hold the spool forever.
           this.rejected += await writeIsolating(batch, (part) => this.opts.writer.write(part), (line, err) => {
             this.opts.log.error({ err: err.message, writer: this.name }, 'time-series server refused a spooled point; dead-lettered');
-            this.opts.reject?.(line, err);
+            this.refused?.(line, err);
           });
           this.written += batch.length;
           this.spool.shift();
