@@ -12,7 +12,7 @@ import { FloodGuard } from './flood-guard.ts';
 import { PacketGuard } from './packet-guard.ts';
 import { SessionStore, type SessionStoreOptions } from './session-store.ts';
 import { PresenceWriter } from './presence.ts';
-import { devicePublishKind, filterCovers, filterMatches, hasForbiddenChars } from './topics.ts';
+import { devicePublishKind, filterCovers, filterMatches, hasForbiddenChars, parseDeviceTopic } from './topics.ts';
 
 /** A device's telemetry, event or command answer, authorized, on its way to ingest. */
 export interface DeviceMessage {
@@ -160,7 +160,7 @@ export class PlatformBroker {
   async start(): Promise<void> {
     await this.aedes.listen();
     // No device is connected yet, whatever the retained statuses kept from before a crash say.
-    const stale = this.sessions?.retainedMatching((t) => /^v1\/[^/]+\/[^/]+\/status$/.test(t)).filter((p) => p.payload.toString() === 'online') ?? [];
+    const stale = this.sessions?.retainedMatching((t) => parseDeviceTopic(t)?.kind === 'status').filter((p) => p.payload.toString() === 'online') ?? [];
     await Promise.all(stale.map((p) => this.publish(p.topic, 'offline', { qos: 1, retain: true })));
   }
 

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import MemoryPersistence, { type ClientRef, type StoredPacket, type SubscriptionRecord } from 'aedes-persistence/asyncPersistence.js';
-import { AppendLog } from '../core/append-log.ts';
+import { AppendLog, syncDir } from '../core/append-log.ts';
 import type { Logger } from '../core/logger.ts';
 
 /** A packet as the log holds it: the payload in base64 (a PUBREL has none). */
@@ -88,7 +88,6 @@ export class SessionStore extends MemoryPersistence {
         applied++;
       }
       this.journal = log;
-      this.bytesAtSnapshot = log.status().bytes;
       if (applied || this.snapshotLsn) this.opts.log.info({ clients: this.known.size, retained: this.retained.size, changes: applied }, 'broker sessions restored');
     } finally {
       this.replaying = false;
@@ -106,7 +105,7 @@ export class SessionStore extends MemoryPersistence {
 
   override async storeRetained(packet: StoredPacket): Promise<void> {
     await super.storeRetained(packet);
-    const wire = toWire({ ...packet });
+    const wire = toWire(packet);
     if (wire.payload === '') this.retained.delete(packet.topic);
     else this.retained.set(packet.topic, wire);
     await this.log({ o: 'retain', p: wire });
@@ -166,9 +165,10 @@ export class SessionStore extends MemoryPersistence {
     if (client.clean !== false && !this.replaying) return;
     let m = this.incoming.get(client.id);
     if (!m) this.incoming.set(client.id, (m = new Map()));
-    m.set(packet.messageId!, toWire(packet));
+    const wire = toWire(packet);
+    m.set(packet.messageId!, wire);
     this.known.add(client.id);
-    await this.log({ o: 'incoming', c: client.id, p: toWire(packet) });
+    await this.log({ o: 'incoming', c: client.id, p: wire });
   }
 
   override async incomingDelPacket(client: ClientRef, packet: { messageId?: number }): Promise<void> {
@@ -187,9 +187,10 @@ export class SessionStore extends MemoryPersistence {
     // Replayed, a will keeps the broker it was left with: aedes publishes the wills of brokers that
     // are gone, which is what a crash made of the old one.
     if (this.replaying && brokerId) packet.brokerId = brokerId;
-    this.wills.set(client.id, toWire(packet));
+    const wire = toWire(packet);
+    this.wills.set(client.id, wire);
     this.known.add(client.id);
-    await this.log({ o: 'will', c: client.id, p: toWire(packet) });
+    await this.log({ o: 'will', c: client.id, p: wire });
   }
 
   override async delWill(client: ClientRef): Promise<StoredPacket | undefined> {
@@ -209,7 +210,7 @@ export class SessionStore extends MemoryPersistence {
   private async log(op: Op, wait = true): Promise<void> {
     if (this.replaying || !this.journal) return;
     const { durable } = this.journal.append(JSON.stringify(op));
-    if (this.journal.status().bytes - this.bytesAtSnapshot > (this.opts.compactBytes ?? 32 * 1024 * 1024)) void durable.then(() => this.compact());
+    if (this.journal.written - this.bytesAtSnapshot > (this.opts.compactBytes ?? 32 * 1024 * 1024)) void durable.then(() => this.compact());
     if (wait) await durable;
     else durable.catch((err: Error) => this.opts.log.error({ err }, 'writing broker sessions failed'));
   }
@@ -293,15 +294,10 @@ export class SessionStore extends MemoryPersistence {
         closeSync(fd);
       }
       renameSync(tmp, file);
-      const dirFd = openSync(this.opts.dir, 'r');
-      try {
-        fsyncSync(dirFd);
-      } finally {
-        closeSync(dirFd);
-      }
+      syncDir(this.opts.dir);
       this.snapshotLsn = lsn;
       this.journal.release(lsn);
-      this.bytesAtSnapshot = this.journal.status().bytes;
+      this.bytesAtSnapshot = this.journal.written;
       this.opts.log.debug({ lsn, clients: snap.clients.length, retained: snap.retained.length }, 'broker sessions compacted');
     } catch (err) {
       this.opts.log.error({ err }, 'compacting broker sessions failed; the log is kept');

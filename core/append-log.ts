@@ -2,6 +2,7 @@ import { close, closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync
 import { open as openAsync } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { z } from 'zod';
 
 export interface AppendLogOptions {
   /** Size of a segment file: a group that does not fit in what is left of one starts the next. */
@@ -10,19 +11,21 @@ export interface AppendLogOptions {
   fsync?: boolean;
 }
 
-export interface AppendLogStatus {
-  segments: number;
+/** What health reports of a log (the schema `/api/v1/health` answers with). */
+export const appendLogStatusSchema = z.object({
+  segments: z.number(),
   /** Record bytes in the log (its files are preallocated, so they take at least a segment each on disk). */
-  bytes: number;
+  bytes: z.number(),
   /** Records appended but not yet on disk. */
-  waiting: number;
-  commits: number;
+  waiting: z.number(),
+  commits: z.number(),
   /** Commits that failed (the records in them were not acknowledged). */
-  failures: number;
-  lastError: string | null;
+  failures: z.number(),
+  lastError: z.string().nullable(),
   /** Duration of the last commit (write + fdatasync), ms. */
-  lastCommitMs: number;
-}
+  lastCommitMs: z.number(),
+});
+export type AppendLogStatus = z.infer<typeof appendLogStatusSchema>;
 
 interface Segment {
   file: string;
@@ -69,6 +72,8 @@ export class AppendLog {
   private spareReady = false;
   private closed = false;
   private readonly stats = { commits: 0, failures: 0, lastError: null as string | null, lastCommitMs: 0 };
+  /** Record bytes this instance has written (a counter for callers that fold the log now and then). */
+  written = 0;
 
   private constructor(private readonly dir: string, private readonly opts: Required<AppendLogOptions>, lastLsn: number) {
     this.nextLsn = lastLsn + 1;
@@ -214,6 +219,7 @@ export class AppendLog {
         // this); the wait for the disk runs on libuv's pool while the next group gathers.
         writeSync(fd, buf, 0, buf.length, seg.bytes);
         seg.bytes += buf.length;
+        this.written += buf.length;
         if (this.opts.fsync) await datasync(fd);
         this.stats.commits++;
         this.stats.lastCommitMs = performance.now() - started;
@@ -275,8 +281,8 @@ export class AppendLog {
   }
 }
 
-/** Makes a new file's directory entry durable. */
-function syncDir(dir: string): void {
+/** Makes a new (or renamed) file's directory entry durable. */
+export function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { storableString } from '../devices/lib/schemas.ts';
+import { deviceString } from '../devices/lib/schemas.ts';
 import { parsePayload } from './validate.ts';
 
 /**
@@ -9,11 +9,11 @@ import { parsePayload } from './validate.ts';
  */
 export const ackSchema = z
   .object({
-    id: storableString(100).min(1),
+    id: deviceString(100).min(1),
     ok: z.boolean().default(true),
     ts: z.number().optional(),
     code: z.number().int().optional(),
-    message: storableString(500).optional(),
+    message: deviceString(500).optional(),
   })
   .strict();
 

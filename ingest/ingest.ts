@@ -1,9 +1,11 @@
 import type { BrokerHooks, DeviceMessage, Judgement, Refusal } from '../broker/broker.ts';
+import { devicePrefix } from '../broker/topics.ts';
 import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import { LogThrottle } from '../core/log-throttle.ts';
 import { insertDeadLetters } from '../core/store/dead-letters.ts';
-import { readCheckpoint, type Reading } from '../core/store/readings.ts';
+import { readCheckpoint } from '../core/store/checkpoints.ts';
+import type { Reading } from '../core/store/readings.ts';
 import type { Catalog } from '../devices/lib/catalog.ts';
 import { validateAck, type Ack } from './ack.ts';
 import { IngestCounters } from './counters.ts';
@@ -135,7 +137,7 @@ export class Ingest {
         const v = validateMessage(this.opts.catalog.get(m.type), m.deviceId, m.kind, m.payload, m.at, this.opts.maxPayloadBytes);
         if (!v.ok) {
           // Only a catalog changed since: what was valid then is not now.
-          if (this.lanes.some((l) => lsn > l.upTo)) void this.deadLetter({ reason: v.reason, detail: `after a restart: ${v.detail}`, deviceId: m.deviceId, topic: `v1/${m.type}/${m.deviceId}/${m.kind}`, payload: m.payload });
+          if (this.lanes.some((l) => lsn > l.upTo)) void this.deadLetter({ reason: v.reason, detail: `after a restart: ${v.detail}`, deviceId: m.deviceId, topic: devicePrefix(m.type, m.deviceId) + m.kind, payload: m.payload });
           continue;
         }
         const r = v.reading;
@@ -273,7 +275,7 @@ export class Ingest {
   private async sinkRejected(lane: SinkLane, r: Reading, err: Error): Promise<void> {
     this.counters.reject('sink_rejected');
     const { lsn, ...reading } = r;
-    const held = this.deadLetter({ reason: 'sink_rejected', detail: `${lane.sink.name}: ${err.message}`, deviceId: r.deviceId, topic: `v1/${r.type}/${r.deviceId}/${r.kind}`, payload: JSON.stringify(reading) }, 1);
+    const held = this.deadLetter({ reason: 'sink_rejected', detail: `${lane.sink.name}: ${err.message}`, deviceId: r.deviceId, topic: devicePrefix(r.type, r.deviceId) + r.kind, payload: JSON.stringify(reading) }, 1);
     await Promise.all([held?.durable, held?.room]);
     await lane.sink.write([], lsn!);
     lane.upTo = lsn!;
@@ -306,7 +308,6 @@ export class Ingest {
     const now = Date.now();
     return {
       ...this.counters.snapshot(),
-      duplicates: this.counters.duplicates,
       pending: Object.fromEntries(this.lanes.map((l) => [l.sink.name, l.buffer.size])),
       sinks: Object.fromEntries(this.lanes.map((l) => [l.sink.name, { ...l.buffer.status(now), spooled: l.sink.backlog ?? 0 }])),
       deadLetters: { ...this.deadLetters.status(now), dropped: this.counters.deadLettersDropped, ...this.retention.status() },
@@ -315,8 +316,8 @@ export class Ingest {
   }
 
   /** Why ingest is degraded right now (empty: it is not): health reports these. */
-  problems(): string[] {
-    return ingestProblems(this.stats());
+  problems(stats = this.stats()): string[] {
+    return ingestProblems(stats);
   }
 
   /** Writes everything accepted so far. */

@@ -2,7 +2,8 @@ import { PartialWriteError, writeIsolating } from '../core/isolate.ts';
 import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import { mergeLatest } from '../core/store/devices.ts';
-import { insertReadings, readCheckpoint, type Reading } from '../core/store/readings.ts';
+import { readCheckpoint } from '../core/store/checkpoints.ts';
+import { insertReadings, type Reading } from '../core/store/readings.ts';
 
 /** Where readings go: the embedded store now; InfluxDB implements the same interface. */
 export interface ReadingSink {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { Fifo } from '../core/fifo.ts';
 import { PartialWriteError, writeIsolating } from '../core/isolate.ts';
 import type { Logger } from '../core/logger.ts';
@@ -31,20 +32,21 @@ export interface WriteBufferOptions<T> {
   rejectionWindowMs?: number;
 }
 
-/** What health reports of one buffer. */
-export interface WriteBufferStatus {
-  pending: number;
+/** What health reports of one buffer (the schema `/api/v1/health` answers with). */
+export const writeBufferStatusSchema = z.object({
+  pending: z.number(),
   /** Age of the oldest unwritten item, ms (0 when none waits). */
-  oldestMs: number;
+  oldestMs: z.number(),
   /** The last write failed for a transient reason and is being retried with backoff. */
-  retrying: boolean;
-  lastError: string | null;
-  written: number;
+  retrying: z.boolean(),
+  lastError: z.string().nullable(),
+  written: z.number(),
   /** Items the store refused and `reject` took, in all and within the rejection window (a minute by default). */
-  rejected: number;
-  rejectedRecently: number;
-  lastRejection: string | null;
-}
+  rejected: z.number(),
+  rejectedRecently: z.number(),
+  lastRejection: z.string().nullable(),
+});
+export type WriteBufferStatus = z.infer<typeof writeBufferStatusSchema>;
 
 /** How finely the age of waiting items is tracked. */
 const MARK_EVERY_MS = 100;

@@ -1,16 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deadLetterTotalBytes, insertDeadLetters, pruneDeadLetters } from '../core/store/dead-letters.ts';
 import { migrate } from '../core/store/migrations.ts';
 import { openPglite } from '../core/store/pglite.ts';
 import { listReadings } from '../core/store/readings.ts';
 import { Dedup } from '../ingest/dedup.ts';
-import { connectDevice, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+import { connectDevice, eventually, startTestPlatform, tempDir, type TestPlatform } from './helpers/platform.ts';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 describe('duplicates', () => {
   it('remembers (device, seq) within its window, and tells a restarted counter from a resend', () => {
@@ -55,8 +50,7 @@ describe('duplicates', () => {
 
 describe('dead-letter retention', () => {
   it('deletes dead letters past their age, then the oldest beyond the size bound', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-dl-'));
-    dirs.push(dir);
+    const dir = tempDir('sps-dl-');
     const db = await openPglite(dir);
     await migrate(db);
     const letter = (at: Date, i: number) => ({ at, deviceId: 'd', topic: 't', reason: 'invalid_json', detail: `#${i}`, payload: 'x'.repeat(900), payloadBytes: 900 });

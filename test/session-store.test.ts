@@ -1,23 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SessionStore } from '../broker/session-store.ts';
 import { readCredentials } from '../simulators/credentials.ts';
-import { eventually, SMALL_SITE, sleep } from './helpers/platform.ts';
+import { eventually, SMALL_SITE, sleep, tempDir } from './helpers/platform.ts';
 import { ROOT, startPlatformProcess, type PlatformProcess } from './helpers/process.ts';
 import { freePort } from './helpers/services.ts';
 
-const dirs: string[] = [];
-const tmp = (name: string) => {
-  const d = mkdtempSync(path.join(os.tmpdir(), name));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const log = pino({ level: 'silent' });
 
 describe('the durable session store', () => {
@@ -30,7 +22,7 @@ describe('the durable session store', () => {
   });
 
   it('gives back subscriptions, queued messages, retained messages and wills from disk, also from a compacted snapshot', async () => {
-    const dir = tmp('sps-sessions-');
+    const dir = tempDir('sps-sessions-');
     const broker = { id: 'b-1', counter: 0 };
     const packet = (topic: string, payload: string, qos = 1) => ({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false, brokerId: 'b-1', brokerCounter: ++broker.counter });
     // Tiny compaction threshold: the second half of the changes goes through a snapshot.
@@ -71,10 +63,9 @@ describe('the durable session store', () => {
 describe('sessions survive kill -9 of npm start', () => {
   let run: PlatformProcess | undefined;
   afterAll(() => run?.stop('SIGKILL'));
-  const KEEP = process.env.KEEP_DIR;
 
   it('delivers 5 of 5 queued messages and keeps the subscription and a retained message', async () => {
-    const dataDir = KEEP ?? tmp('sps-sessions-crash-');
+    const dataDir = tempDir('sps-sessions-crash-');
     const TOKEN = 'sessions-test-token-0123456789';
     const env = { DATA_DIR: dataDir, SITE_FILE: SMALL_SITE, PLATFORM_ADMIN_TOKEN: TOKEN, MQTT_PORT: String(await freePort()), HTTP_PORT: String(await freePort()) };
     run = await startPlatformProcess(env);

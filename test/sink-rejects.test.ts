@@ -1,16 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listDeadLetters } from '../core/store/dead-letters.ts';
 import { migrate } from '../core/store/migrations.ts';
 import { openPglite } from '../core/store/pglite.ts';
-import { countReadingsByType, readCheckpoint, type Reading } from '../core/store/readings.ts';
+import { readCheckpoint } from '../core/store/checkpoints.ts';
+import { countReadingsByType, type Reading } from '../core/store/readings.ts';
 import { InfluxSink } from '../ingest/influx/sink.ts';
 import { EmbeddedSink } from '../ingest/sink.ts';
 import { WriteBuffer } from '../ingest/write-buffer.ts';
-import { connectDevice, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+import { connectDevice, eventually, startTestPlatform, tempDir, type TestPlatform } from './helpers/platform.ts';
 
 /** A store that refuses one row, as PostgreSQL does for a value it cannot hold (class 22: data exception). */
 const REFUSE_ONE = `
@@ -25,13 +23,10 @@ const REFUSE_ONE = `
 
 const reading = (deviceId: string, seq: number, lsn: number): Reading => ({ deviceId, type: 'smoke-detector', ts: Date.now(), kind: 'telemetry', seq, data: { smokeDbPerM: 0.01 }, serverTs: false, lsn });
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 describe('a row the store refuses does not block the others', () => {
   it('a 5,000-row batch with one refused row: 4,999 stored, the one rejected with the store\'s error, the checkpoint past all', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-reject-'));
-    dirs.push(dir);
+    const dir = tempDir('sps-reject-');
     const db = await openPglite(dir);
     await migrate(db);
     await db.exec(REFUSE_ONE.replace("current_setting('test.refuse_device', true)", "'d-bad'"));
@@ -100,8 +95,7 @@ describe('through the platform', () => {
 
 describe('the InfluxDB spool', () => {
   it('a spooled point the server later refuses is handed to ingest as sink_rejected; the others are written', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-spool-'));
-    dirs.push(dir);
+    const dir = tempDir('sps-spool-');
     const written: string[] = [];
     let away = true;
     // A server that is away at first, then refuses the one point with a bad value (HTTP 400), as InfluxDB does.

@@ -1,17 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { z } from 'zod';
+import { appendLogStatusSchema } from '../../core/append-log.ts';
+import { writeBufferStatusSchema } from '../../ingest/write-buffer.ts';
 import type { ApiDeps, App } from '../deps.ts';
-
-const bufferStatus = z.object({
-  pending: z.number(),
-  oldestMs: z.number(),
-  retrying: z.boolean(),
-  lastError: z.string().nullable(),
-  written: z.number(),
-  rejected: z.number(),
-  rejectedRecently: z.number(),
-  lastRejection: z.string().nullable(),
-});
 
 const healthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
@@ -42,10 +33,10 @@ const healthSchema = z.object({
     duplicates: z.number(),
     pending: z.record(z.string(), z.number()),
     /** Per sink: what waits, how old, retries, rows refused (dead-lettered as sink_rejected), points spooled. */
-    sinks: z.record(z.string(), bufferStatus.extend({ spooled: z.number() })),
-    deadLetters: bufferStatus.extend({ dropped: z.number(), keptBytes: z.number(), maxBytes: z.number(), pruned: z.number() }),
+    sinks: z.record(z.string(), writeBufferStatusSchema.extend({ spooled: z.number() })),
+    deadLetters: writeBufferStatusSchema.extend({ dropped: z.number(), keptBytes: z.number(), maxBytes: z.number(), pruned: z.number() }),
     /** The journal QoS 1 messages are on before they are acknowledged. */
-    journal: z.object({ segments: z.number(), bytes: z.number(), waiting: z.number(), commits: z.number(), failures: z.number(), lastError: z.string().nullable(), lastCommitMs: z.number() }).nullable(),
+    journal: appendLogStatusSchema.nullable(),
   }),
   rules: z.object({ readings: z.number(), announceP50Ms: z.number(), announceP99Ms: z.number(), evaluations: z.number(), raised: z.number(), cleared: z.number(), openAlarms: z.number(), commandsSent: z.number(), commandsTimedOut: z.number(), writeQueue: z.number(), writeFailures: z.number(), writeRejected: z.number() }),
   /** How late the broker's thread ran timers since the previous health request: the platform's headroom. */
@@ -68,7 +59,7 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
       problems.push('store unreachable');
     }
     const ingest = deps.ingest.stats();
-    problems.push(...deps.ingest.problems(), ...deps.rules.problems());
+    problems.push(...deps.ingest.problems(ingest), ...deps.rules.problems());
     const sessionLog = deps.broker.sessions?.status().log;
     if (sessionLog?.lastError) problems.push(`broker sessions: cannot write (${sessionLog.lastError}); subscriptions and queued messages of persistent clients are not acknowledged`);
     const body = {

@@ -1,6 +1,6 @@
 import { storableText } from '../storable.ts';
 import type { Queryable } from './db.ts';
-import { upsertCheckpoint, type Checkpoint } from './readings.ts';
+import { withCheckpoint, type Checkpoint } from './checkpoints.ts';
 
 export interface DeadLetter {
   at: Date;
@@ -25,7 +25,7 @@ export async function insertDeadLetters(db: Queryable, letters: DeadLetter[], ch
   if (letters.length === 0 && !checkpoint) return;
   const insert = `INSERT INTO dead_letters (at, device_id, topic, reason, detail, payload, payload_bytes, bytes)
      SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[])`;
-  await db.query(checkpoint ? `WITH ins AS (${insert}) ${upsertCheckpoint(9)}` : insert, [
+  const params = [
     letters.map((l) => l.at.toISOString()),
     letters.map((l) => text(l.deviceId)),
     letters.map((l) => text(l.topic)),
@@ -34,8 +34,8 @@ export async function insertDeadLetters(db: Queryable, letters: DeadLetter[], ch
     letters.map((l) => text(l.payload)),
     letters.map((l) => Math.min(l.payloadBytes, 2 ** 31 - 1)),
     letters.map(deadLetterBytes),
-    ...(checkpoint ? [checkpoint.consumer, checkpoint.lsn] : []),
-  ]);
+  ];
+  await db.query(...withCheckpoint(insert, params, checkpoint));
 }
 
 export async function listDeadLetters(db: Queryable, filter: { deviceId?: string; reason?: string; limit?: number } = {}): Promise<(DeadLetter & { id: number })[]> {

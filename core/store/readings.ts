@@ -1,3 +1,4 @@
+import { withCheckpoint, type Checkpoint } from './checkpoints.ts';
 import type { Queryable } from './db.ts';
 import { Where } from './page.ts';
 
@@ -19,23 +20,6 @@ export interface Reading {
   lsn?: number;
 }
 
-/** A journal consumer's position, written in the same statement as its rows (see upsertCheckpoint). */
-export interface Checkpoint {
-  consumer: string;
-  lsn: number;
-}
-
-/** `WITH … INSERT` tail that moves a journal consumer's mark forward, never back: parameters $n and $n+1. */
-export const upsertCheckpoint = (n: number) =>
-  `INSERT INTO ingest_checkpoints (consumer, lsn) VALUES ($${n}, $${n + 1})
-   ON CONFLICT (consumer) DO UPDATE SET lsn = GREATEST(ingest_checkpoints.lsn, EXCLUDED.lsn)`;
-
-/** Where a journal consumer had got to (0: nowhere yet). */
-export async function readCheckpoint(db: Queryable, consumer: string): Promise<number> {
-  const { rows } = await db.query<{ lsn: string }>('SELECT lsn::text AS lsn FROM ingest_checkpoints WHERE consumer = $1', [consumer]);
-  return rows[0] ? Number(rows[0].lsn) : 0;
-}
-
 /**
  * Writes readings and, with `checkpoint`, the journal position they reach, as one statement: after
  * a crash the journal is replayed from exactly there, so no reading is stored twice or skipped.
@@ -44,20 +28,17 @@ export async function insertReadings(db: Queryable, readings: Reading[], checkpo
   if (readings.length === 0 && !checkpoint) return;
   const insert = `INSERT INTO readings (device_id, type, ts, kind, event, seq, data, server_ts)
      SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::bigint[], $7::jsonb[], $8::boolean[])`;
-  await db.query(
-    checkpoint ? `WITH ins AS (${insert}) ${upsertCheckpoint(9)}` : insert,
-    [
-      readings.map((r) => r.deviceId),
-      readings.map((r) => r.type),
-      readings.map((r) => new Date(r.ts).toISOString()),
-      readings.map((r) => r.kind),
-      readings.map((r) => r.event ?? null),
-      readings.map((r) => r.seq ?? null),
-      readings.map((r) => JSON.stringify(r.data)),
-      readings.map((r) => r.serverTs),
-      ...(checkpoint ? [checkpoint.consumer, checkpoint.lsn] : []),
-    ],
-  );
+  const params = [
+    readings.map((r) => r.deviceId),
+    readings.map((r) => r.type),
+    readings.map((r) => new Date(r.ts).toISOString()),
+    readings.map((r) => r.kind),
+    readings.map((r) => r.event ?? null),
+    readings.map((r) => r.seq ?? null),
+    readings.map((r) => JSON.stringify(r.data)),
+    readings.map((r) => r.serverTs),
+  ];
+  await db.query(...withCheckpoint(insert, params, checkpoint));
 }
 
 export interface StoredReading {

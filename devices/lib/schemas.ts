@@ -3,10 +3,11 @@ import type { PropSpec } from './props.ts';
 import { isDeviceText, DEVICE_TEXT_MESSAGE, URL_PROTOCOL } from '../../core/storable.ts';
 
 /**
- * Text every store can hold (storable.ts), within its length. Refused with its own dead-letter
- * reason, `invalid_text`, so a device integrator sees at once that the bytes, not the value, are wrong.
+ * Text a device may send (core/storable.ts: every store can hold it), within its length. Refused
+ * with its own dead-letter reason, `invalid_text`, so a device integrator sees at once that the
+ * bytes, not the value, are wrong.
  */
-export const storableString = (maxLength: number) =>
+export const deviceString = (maxLength: number) =>
   z.string().max(maxLength).refine(isDeviceText, { message: DEVICE_TEXT_MESSAGE, params: { reason: 'invalid_text' }, abort: true });
 
 /** The zod schema of one property value, from its spec: the single source of the value's rules. */
@@ -20,7 +21,7 @@ export function propSchema(spec: PropSpec): z.ZodType {
       return z.boolean();
     case 'string':
       // Text first, so a U+0000 in a URL is named as such; then only http(s) URLs (snapshots a person opens).
-      return spec.format === 'url' ? storableString(spec.maxLength).pipe(z.url({ protocol: URL_PROTOCOL })) : storableString(spec.maxLength);
+      return spec.format === 'url' ? deviceString(spec.maxLength).pipe(z.url({ protocol: URL_PROTOCOL })) : deviceString(spec.maxLength);
   }
 }
 

@@ -36,6 +36,9 @@ export class InfluxSink implements ReadingSink {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly checkpointFile: string;
+  /** The journal position written so far, and when it was last saved to its file. */
+  private upTo = 0;
+  private savedAt = 0;
   written = 0;
   spooled = 0;
   /** Spooled lines the server refused when they were replayed. */
@@ -57,8 +60,9 @@ export class InfluxSink implements ReadingSink {
 
   /**
    * Sends the readings, or spools them when the server is away. The server's answer is durable on
-   * its side, the spool on ours, so the journal position is recorded after either; a replay from an
-   * older position only rewrites the same points (same series and time: InfluxDB keeps one).
+   * its side, the spool on ours, so the journal position is recorded after either. It is saved to
+   * its file at most once a second (and at close): a replay from an older position only rewrites
+   * the same points (same series and time: InfluxDB keeps one).
    */
   async write(readings: Reading[], upTo: number): Promise<void> {
     const lines: string[] = [];
@@ -98,7 +102,10 @@ export class InfluxSink implements ReadingSink {
     }
   }
 
-  private saveCheckpoint(upTo: number): void {
+  private saveCheckpoint(upTo: number, now = Date.now()): void {
+    this.upTo = upTo;
+    if (now - this.savedAt < 1000) return;
+    this.savedAt = now;
     const tmp = `${this.checkpointFile}.tmp`;
     writeFileSync(tmp, String(upTo), { mode: 0o600 });
     renameSync(tmp, this.checkpointFile);
@@ -115,6 +122,7 @@ export class InfluxSink implements ReadingSink {
 
   async close(): Promise<void> {
     await this.flush(2000);
+    if (this.upTo) this.saveCheckpoint(this.upTo, Infinity);
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (!this.spool.empty) this.opts.log.warn({ points: this.spool.size, writer: this.name }, 'time-series spool kept on disk; replayed at the next start');

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { onTestFinished } from 'vitest';
 import { loadConfig, type Config } from '../../core/config.ts';
 import { listDeadLetters, type DeadLetter } from '../../core/store/dead-letters.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -111,4 +112,11 @@ export function deadLettersFor(p: TestPlatform, deviceId: string, reason: string
     const letters = await listDeadLetters(p.db, { deviceId, reason });
     return letters.length > 0 && letters;
   }, timeoutMs, `${reason} dead letter of ${deviceId}`);
+}
+
+/** A temp folder for the running test, removed when it ends. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
