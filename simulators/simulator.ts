@@ -39,6 +39,8 @@ interface SimDevice {
   mode: string;
   ticks: number;
   seq: number;
+  /** The device clock's last reading: its reports never share a millisecond (a time series keeps one point per series and time). */
+  lastTs: number;
   client?: MqttClient;
   prefix: string;
 }
@@ -82,7 +84,7 @@ export class Simulator {
     for (const cred of creds) {
       const type = opts.catalog.get(cred.type)!;
       const rng = createRng(seedFor(seed, cred.id));
-      this.devices.push({ cred, type, rng, state: type.definition.simulate.init(rng), mode: 'normal', ticks: 0, seq: 0, prefix: `v1/${cred.type}/${cred.id}/` });
+      this.devices.push({ cred, type, rng, state: type.definition.simulate.init(rng), mode: 'normal', ticks: 0, seq: 0, lastTs: 0, prefix: `v1/${cred.type}/${cred.id}/` });
     }
     const scenarios = resolveScenarios(opts.scenarios ?? ['normal']);
     const taken = new Set<string>();
@@ -144,7 +146,8 @@ export class Simulator {
   }
 
   private tick(d: SimDevice, dtS: number): void {
-    const now = Date.now();
+    // A scheduler running late ticks a device twice in one turn: its clock still moves on.
+    const now = (d.lastTs = Math.max(Date.now(), d.lastTs + 1));
     const out = d.type.definition.simulate.tick(d.state, { rng: d.rng, mode: d.mode, dtS, now, tick: d.ticks++ });
     const qos = this.opts.qos ?? 1;
     this.stats.reports++;
