@@ -11,7 +11,7 @@ import { onShutdown } from './core/shutdown.ts';
 import path from 'node:path';
 import { countReadingsByType } from './core/store/readings.ts';
 import { getUser } from './core/store/users.ts';
-import { buildingPlacement } from './rules/directory.ts';
+
 import { startPlatform } from './platform.ts';
 import { readCredentials } from './simulators/credentials.ts';
 import { Simulator } from './simulators/simulator.ts';
@@ -33,7 +33,7 @@ await sim.start();
 // A resident's 一键报修 next to what the devices raise, so every board has something on it.
 const resident = await getUser(platform.db, 'resident-1');
 if (resident) {
-  const b = await buildingPlacement(platform.db, 'b01');
+  const b = await platform.directory.building('b01');
   if (b) await platform.workItems.fileTicket(resident, { category: 'plumbing', description: '厨房水管漏水 (demo)', buildingId: 'b01', unit: '1', room: '502' }, b);
 }
 log.info(

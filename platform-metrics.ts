@@ -3,7 +3,9 @@ import type { Logger } from './core/logger.ts';
 import { line } from './ingest/influx/line-protocol.ts';
 import type { InfluxSink } from './ingest/influx/sink.ts';
 import type { Ingest } from './ingest/ingest.ts';
-import type { WorkItemEvent } from './rules/work-items/service.ts';
+import { FINISHED_SQL } from './core/domain.ts';
+import type { EventBus, Extension } from './core/event-bus.ts';
+import type { PlatformEvent, WorkItemEvent } from './work-items/events.ts';
 
 /**
  * What Grafana's overview needs beyond readings, written to InfluxDB next to them (README "Time
@@ -11,19 +13,22 @@ import type { WorkItemEvent } from './rules/work-items/service.ts';
  * items by grid, ingest counters) and one point per work-item milestone (opened, accepted, closed,
  * escalated, rated) with its durations.
  */
-export class PlatformMetrics {
+export class PlatformMetrics implements Extension {
+  readonly name = 'metrics';
   private timer: NodeJS.Timeout | undefined;
   /** Groups that had open items: once empty they get a 0, so "last" in Grafana is not stale. */
   private readonly itemGroups = new Map<string, Record<string, string | null>>();
 
-  constructor(private readonly opts: { db: Db; ingest: Ingest; sink: InfluxSink; log: Logger; everyMs?: number; now?: () => number }) {}
+  constructor(private readonly opts: { db: Db; ingest: Ingest; bus?: EventBus<PlatformEvent>; sink: InfluxSink; log: Logger; everyMs?: number; now?: () => number }) {}
 
   start(): void {
+    this.opts.bus?.on(this.name, 'work_item', (e) => this.workItemEvent(e));
     this.timer = setInterval(() => void this.sample().catch((err: Error) => this.opts.log.warn({ err: err.message }, 'platform metrics sample failed')), this.opts.everyMs ?? 10_000);
     this.timer.unref();
   }
 
   stop(): void {
+    this.opts.bus?.removeListeners(this.name);
     if (this.timer) clearInterval(this.timer);
   }
 
@@ -39,7 +44,7 @@ export class PlatformMetrics {
     const items = await db.query<{ kind: string; severity: string; grid_id: string | null; community_id: string | null; n: number; overdue: number }>(
       `SELECT kind, severity, grid_id, community_id, count(*)::int AS n,
               count(*) FILTER (WHERE (accepted_at IS NULL AND accept_due < now()) OR (resolved_at IS NULL AND resolve_due < now()))::int AS overdue
-       FROM work_items WHERE status NOT IN ('closed','rejected') GROUP BY 1, 2, 3, 4`,
+       FROM work_items WHERE status NOT IN ${FINISHED_SQL} GROUP BY 1, 2, 3, 4`,
     );
     const present = new Set<string>();
     for (const i of items.rows) {

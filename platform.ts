@@ -22,13 +22,16 @@ import { EmbeddedSink, type ReadingSink } from './ingest/sink.ts';
 import type { PointTags } from './ingest/influx/line-protocol.ts';
 import { InfluxSink } from './ingest/influx/sink.ts';
 import { V1Writer, V2Writer } from './ingest/influx/writers.ts';
-import type { Placement } from './rules/directory.ts';
+import { Directory } from './core/directory.ts';
+import { EventBus } from './core/event-bus.ts';
+import { MqttFanout } from './notify/mqtt-fanout.ts';
 import { PlatformMetrics } from './platform-metrics.ts';
 import type { Clock } from './rules/clock.ts';
 import { RuleEngine } from './rules/engine.ts';
 import { seedOverrides } from './rules/overrides.ts';
-import { WorkItems } from './rules/work-items/service.ts';
-import { DEFAULT_SLA, slaSchema, type Sla } from './rules/work-items/sla.ts';
+import type { PlatformEvent } from './work-items/events.ts';
+import { WorkItems } from './work-items/service.ts';
+import { DEFAULT_SLA, slaSchema, type Sla } from './work-items/sla.ts';
 
 export interface Platform {
   config: Config;
@@ -39,6 +42,9 @@ export interface Platform {
   ingest: Ingest;
   rules: RuleEngine;
   workItems: WorkItems;
+  /** What happens (alarm, incident and work-item events), for every consumer. */
+  bus: EventBus<PlatformEvent>;
+  directory: Directory;
   app: App;
   ports: { http: number; mqtt: number; ws: number; tls?: number };
   /** Where the seeded devices' secrets were written (the provisioning sheet). */
@@ -88,10 +94,12 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     process.stderr.write(`\nGenerated admin token (shown once; also saved to ${file}):\n  ${generatedAdminToken}\n\n`);
   }
 
-  // Tags come from the rules' directory of devices, created below; readings only flow once it is.
-  let placementOf: (deviceId: string) => Placement | undefined = () => undefined;
+  // Where each device hangs: one directory for the sinks' tags, the rules, work items and the API.
+  const directory = new Directory(db);
+  await directory.load();
+  const bus = new EventBus<PlatformEvent>(log.child({ component: 'events' }));
   const sinks = readingSinks(config, log, db, (id) => {
-    const p = placementOf(id);
+    const p = directory.get(id);
     return p && { building: p.buildingId, grid: p.gridId, community: p.communityId };
   });
   const ingest = new Ingest({
@@ -126,27 +134,28 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     clock: opts.clock,
     commandTimeoutMs: config.RULES_COMMAND_TIMEOUT_S * 1000,
     publish,
+    bus,
+    directory,
   });
   await rules.start();
-  placementOf = (id) => rules.placement(id);
   const workItems = new WorkItems({
     db,
     log: log.child({ component: 'work-items' }),
     clock: rules.clock,
-    publish,
-    placement: (id) => rules.placement(id),
+    bus,
+    directory,
     ruleFor: (deviceId, ruleId) => rules.effectiveRules(deviceId)?.find((r) => r.id === ruleId),
     sla: parseSla(config.WORK_ITEM_SLA),
     reportInS: config.WHISTLE_REPORT_IN_S,
   });
   await workItems.start();
-  rules.onEvent((e) => workItems.handleRulesEvent(e));
+  // The bus's consumers beyond the work-item layer: MQTT for services, metrics (SSE subscribes per client).
   const influx = sinks.find((x): x is InfluxSink => x instanceof InfluxSink);
-  const metrics = influx && new PlatformMetrics({ db, ingest, sink: influx, log: log.child({ component: 'metrics' }), everyMs: config.METRICS_EVERY_S * 1000 });
-  if (metrics) {
-    metrics.start();
-    workItems.onEvent((e) => metrics.workItemEvent(e));
-  }
+  const extensions = [
+    new MqttFanout(bus, publish, log.child({ component: 'mqtt-fanout' })),
+    ...(influx ? [new PlatformMetrics({ db, ingest, bus, sink: influx, log: log.child({ component: 'metrics' }), everyMs: config.METRICS_EVERY_S * 1000 })] : []),
+  ];
+  for (const x of extensions) await x.start();
   ingest.onReading((r) => rules.handleReading(r));
   ingest.onAck((deviceId, ack) => rules.handleAck(deviceId, ack));
   let listeners: Listeners | undefined;
@@ -163,7 +172,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       tlsKey: config.MQTT_TLS_KEY,
       maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     });
-    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, adminTokenSha256 }, log);
+    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, adminTokenSha256 }, log);
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
   } catch (err) {
     await listeners?.close();
@@ -171,6 +180,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     await broker.close();
     await ingest.close();
     await rules.close();
+    for (const x of extensions) await x.stop();
+    workItems.close();
     await db.close();
     throw err;
   }
@@ -193,7 +204,6 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(pruneTimer);
-      metrics?.stop();
       // Stop taking new work first, then write out everything already acknowledged.
       await app!.close();
       await listeners!.close();
@@ -202,11 +212,12 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       await rules.close();
       await workItems.idle();
       workItems.close();
+      for (const x of extensions) await x.stop();
       await db.close();
       log.info({ stats: ingest.stats(), rules: rules.stats() }, 'platform stopped');
     })());
 
-  return { config, log, catalog, db, broker, ingest, rules, workItems, app, ports, credentialsFile, generatedAdminToken, stop };
+  return { config, log, catalog, db, broker, ingest, rules, workItems, bus, directory, app, ports, credentialsFile, generatedAdminToken, stop };
 }
 
 /**

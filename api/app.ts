@@ -5,7 +5,8 @@ import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCom
 import type { Logger } from '../core/logger.ts';
 import { bearerGuard, requireRole } from './auth.ts';
 import type { ApiDeps, App } from './deps.ts';
-import { ApiError } from './errors.ts';
+import { DomainError } from '../core/errors.ts';
+import { ApiError, fromDomain } from './errors.ts';
 import alarmRoutes from './routes/alarms.ts';
 import deviceRoutes from './routes/devices.ts';
 import healthRoutes from './routes/health.ts';
@@ -27,6 +28,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
       const field = issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || (issue.params as { missingProperty?: string })?.missingProperty || '(body)';
       return reply.code(400).send({ error: 'bad_request', message: `${err.validationContext ?? 'request'}.${field}: ${issue.message}`, field });
     }
+    if (err instanceof DomainError) err = fromDomain(err);
     if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...err.extra });
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');

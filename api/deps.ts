@@ -5,7 +5,10 @@ import type { Db } from '../core/store/db.ts';
 import type { Catalog } from '../devices/lib/catalog.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { RuleEngine } from '../rules/engine.ts';
-import type { WorkItems } from '../rules/work-items/service.ts';
+import type { Directory } from '../core/directory.ts';
+import type { EventBus } from '../core/event-bus.ts';
+import type { PlatformEvent } from '../work-items/events.ts';
+import type { WorkItems } from '../work-items/service.ts';
 
 /** What the HTTP surface needs from the rest of the platform. */
 export interface ApiDeps {
@@ -15,6 +18,8 @@ export interface ApiDeps {
   ingest: Ingest;
   rules: RuleEngine;
   workItems: WorkItems;
+  bus: EventBus<PlatformEvent>;
+  directory: Directory;
   /** SHA-256 of the admin bearer token; the token itself is never kept. */
   adminTokenSha256: Buffer;
 }

@@ -27,6 +27,7 @@ import type { Reading } from '../core/store/readings.ts';
 import { loadCatalog, type Catalog } from '../devices/lib/catalog.ts';
 import { ManualClock } from '../rules/clock.ts';
 import { RuleEngine } from '../rules/engine.ts';
+import { Directory } from '../core/directory.ts';
 import { createRng, seedFor } from '../simulators/rng.ts';
 import { startPlatformProcess } from '../test/helpers/process.ts';
 import { percentile, printTable, writeReport } from './report.ts';
@@ -71,7 +72,9 @@ async function benchEvaluations(catalog: Catalog) {
     const clock = new ManualClock();
     const stream = recordStream(catalog, devices, READINGS, clock.now());
     let published = 0;
-    const engine = new RuleEngine({ db, catalog, log: silent, clock, publish: async () => void published++ });
+    const directory = new Directory(db);
+    await directory.load();
+    const engine = new RuleEngine({ db, catalog, log: silent, clock, publish: async () => void published++, bus: { emit: () => void published++ }, directory });
     await engine.start();
     const warm = Math.floor(stream.length / 10);
     let syncMs = 0;

@@ -1,4 +1,4 @@
-import type { Placement } from './directory.ts';
+import type { Placement } from '../core/directory.ts';
 
 export type AlarmState = 'pending' | 'active' | 'clearing' | 'cleared';
 

@@ -11,8 +11,8 @@ import { systemClock, type Clock } from './clock.ts';
 import { loadWaitingCommands } from './command-store.ts';
 import { Deadlines, type Schedulable } from './deadlines.ts';
 import { Reservoir } from '../core/reservoir.ts';
-import { loadPlacement, loadPlacements, stormScopeId, type Placement } from './directory.ts';
-import { eventTopic, type RulesEvent } from './events.ts';
+import { stormScopeId, type Directory, type Placement } from '../core/directory.ts';
+import type { RulesEvent } from './events.ts';
 import { loadMemory } from './memory-store.ts';
 import { loadOverrides, OverrideSet, type ScopeKind } from './overrides.ts';
 import { paramsInForce, type EffectiveRule, type OverrideParams } from './params.ts';
@@ -21,8 +21,12 @@ export interface EngineOptions {
   db: Db;
   catalog: Catalog;
   log: Logger;
-  /** Publishes as the platform (downlink commands, `platform/alarms/...`). */
+  /** Publishes downlink commands to devices, as the platform. */
   publish(topic: string, payload: string, opts: { qos: 0 | 1 }): Promise<void>;
+  /** Where alarm and incident events go once written: the platform's event bus. */
+  bus: { emit(e: RulesEvent): void };
+  /** Where devices hang in the org tree (core/directory.ts). */
+  directory: Directory;
   clock?: Clock;
   /** How long a device has to answer a command before it is recorded as unanswered. */
   commandTimeoutMs?: number;
@@ -83,7 +87,6 @@ export class RuleEngine {
   private readonly commandDeadlines: Deadlines<WaitingCommand>;
   private readonly waiting = new Map<string, WaitingCommand>();
   private readonly writer: AlarmWriter;
-  private readonly listeners: ((e: RulesEvent) => void)[] = [];
   private readonly commandTimeoutMs: number;
   /** Raise (in memory) → event out (written): the store's share of an alarm's latency. */
   private readonly announceMs = new Reservoir(1000);
@@ -102,7 +105,7 @@ export class RuleEngine {
   async start(): Promise<void> {
     const db = this.opts.db;
     for (const o of await loadOverrides(db)) this.overrides.put(o.scopeKind, o.scopeId, o.ruleId, o.params);
-    for (const p of await loadPlacements(db)) this.addPlacement(p);
+    for (const p of this.opts.directory.all()) this.addPlacement(p);
     const now = this.clock.now();
     for (const m of await loadMemory(db)) {
       const st = this.stateFor(m.deviceId, m.ruleId);
@@ -135,14 +138,9 @@ export class RuleEngine {
     this.opts.log.info({ devices: this.devices.size, resumedAlarms: resumed, waitingCommands: this.waiting.size }, 'rules engine started');
   }
 
-  /** Registers a listener for alarm and incident events (in-process: the work-item layer). */
-  onEvent(listener: (e: RulesEvent) => void): void {
-    this.listeners.push(listener);
-  }
-
   /** A device registered after start (the engine also finds unknown devices on their first reading). */
   async addDevice(deviceId: string): Promise<void> {
-    const p = await loadPlacement(this.opts.db, deviceId);
+    const p = await this.opts.directory.refresh(deviceId);
     if (p && !this.devices.has(deviceId)) this.addPlacement(p);
   }
 
@@ -504,7 +502,7 @@ export class RuleEngine {
       return;
     }
     this.loading.set(r.deviceId, [r]);
-    loadPlacement(this.opts.db, r.deviceId).then(
+    this.opts.directory.find(r.deviceId).then(
       (p) => {
         const readings = this.loading.get(r.deviceId) ?? [];
         this.loading.delete(r.deviceId);
@@ -528,14 +526,7 @@ export class RuleEngine {
     const now = this.clock.now();
     for (const e of events) {
       if (e.kind === 'alarm' && e.event === 'raised' && e.alarm.raisedAt) this.announceMs.add(now - Date.parse(e.alarm.raisedAt));
-      this.opts.publish(eventTopic(e), JSON.stringify(e), { qos: 1 }).catch((err: Error) => this.opts.log.error({ err, topic: eventTopic(e) }, 'rules event publish failed'));
-      for (const l of this.listeners) {
-        try {
-          l(e);
-        } catch (err) {
-          this.opts.log.error({ err, event: e.event, kind: e.kind }, 'rules event listener failed');
-        }
-      }
+      this.opts.bus.emit(e);
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { Queryable } from '../core/store/db.ts';
 import type { Catalog } from '../devices/lib/catalog.ts';
 import type { Rule } from '../devices/lib/rules.ts';
-import { orgChain, type Placement } from './directory.ts';
+import { orgChain, type Placement } from '../core/directory.ts';
 import { applyOverrides, effectiveProblem, overrideParamsSchema, unknownParam, type EffectiveRule, type OverrideLayer, type OverrideParams } from './params.ts';
 
 export type ScopeKind = 'org' | 'device';

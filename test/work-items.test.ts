@@ -4,9 +4,11 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getUser, type User } from '../core/store/users.ts';
 import { ManualClock } from '../rules/clock.ts';
-import type { WorkItemEvent } from '../rules/work-items/service.ts';
-import { updateItem } from '../rules/work-items/store.ts';
-import { ACTIONS, permitted, ROLES, STATUSES, type Kind } from '../rules/work-items/transitions.ts';
+import type { DomainError } from '../core/errors.ts';
+import { HTTP_STATUS } from '../api/errors.ts';
+import type { WorkItemEvent } from '../work-items/events.ts';
+import { updateItem } from '../work-items/store.ts';
+import { ACTIONS, permitted, ROLES, STATUSES, type Kind } from '../work-items/transitions.ts';
 import { connectDevice, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
 
 const SITE = path.join(import.meta.dirname, 'fixtures', 'workitems-site.json');
@@ -20,7 +22,7 @@ const devices = new Map<string, MqttClient>();
 beforeAll(async () => {
   p = await startTestPlatform({ SITE_FILE: SITE }, { clock });
   tokens = Object.fromEntries((JSON.parse(readFileSync(path.join(p.dataDir, 'user-tokens.json'), 'utf8')).users as { id: string; token: string }[]).map((u) => [u.id, u.token]));
-  p.workItems.onEvent((e) => events.push(e));
+  p.bus.on('test', 'work_item', (e) => void events.push(e));
 });
 afterAll(async () => {
   for (const c of devices.values()) await c.endAsync();
@@ -258,7 +260,7 @@ describe('the transition table', () => {
         for (const user of Object.values(users)) {
           for (const action of ACTIONS) {
             if (permitted(action, kind, status, user.role)) continue;
-            const r = await p.workItems.act(item.id, action, user, {}).then(() => undefined, (e: { status: number; extra: { allowed?: string[] } }) => e);
+            const r = await p.workItems.act(item.id, action, user, {}).then(() => undefined, (e: DomainError) => ({ status: HTTP_STATUS[e.code], extra: e.extra as { allowed?: string[] } }));
             expect(r, `${user.role} ${action} on a ${status} ${kind}`).toBeDefined();
             expect([403, 404, 409]).toContain(r!.status);
             if (r!.status === 409) expect(r!.extra.allowed).not.toContain(action);

@@ -3,8 +3,7 @@ import { idSchema } from '../../core/ids.ts';
 import { generateSecret, tokenDigest } from '../../core/secrets.ts';
 import { getOrgUnit } from '../../core/store/org.ts';
 import { insertUser, listUsers, setDuty, getUser } from '../../core/store/users.ts';
-import { DEPARTMENTS } from '../../devices/lib/rules.ts';
-import { ROLES } from '../../rules/work-items/transitions.ts';
+import { DEPARTMENTS, ROLES } from '../../core/domain.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 

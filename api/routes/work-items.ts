@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { DEPARTMENTS } from '../../devices/lib/rules.ts';
-import { buildingPlacement } from '../../rules/directory.ts';
-import { listItems, whistles } from '../../rules/work-items/store.ts';
-import { WorkItemError, type WorkItemEvent } from '../../rules/work-items/service.ts';
-import { ACTIONS, STATUSES } from '../../rules/work-items/transitions.ts';
-import { canSee, scopeOf } from '../../rules/work-items/access.ts';
-import { gridProfile } from '../../rules/work-items/profile.ts';
+import { DEPARTMENTS, SEVERITIES } from '../../core/domain.ts';
+import { DomainError } from '../../core/errors.ts';
+import { listItems, whistles } from '../../work-items/store.ts';
+import type { WorkItemEvent } from '../../work-items/events.ts';
+import { ACTIONS, STATUSES } from '../../work-items/transitions.ts';
+import { canSee, scopeOf } from '../../work-items/access.ts';
+import { gridProfile } from '../../work-items/profile.ts';
 import { getOrgUnit } from '../../core/store/org.ts';
 import { listUsers } from '../../core/store/users.ts';
 import { ApiError, badRequest } from '../errors.ts';
@@ -13,7 +13,7 @@ import type { ApiDeps, App } from '../deps.ts';
 
 const listQuery = z.object({
   status: z.enum(STATUSES).optional(),
-  severity: z.enum(['critical', 'major', 'minor']).optional(),
+  severity: z.enum(SEVERITIES).optional(),
   gridId: z.string().optional(),
   deviceId: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -40,14 +40,6 @@ const ticketBody = z.object({
   photos: photos.optional(),
 });
 
-const asHttp = (err: unknown) => {
-  if (err instanceof WorkItemError) {
-    const code = err.status === 409 ? 'conflict' : err.status === 403 ? 'forbidden' : err.status === 404 ? 'not_found' : 'bad_request';
-    return new ApiError(err.status, code, err.message, err.extra);
-  }
-  return err;
-};
-
 export default async function workItemRoutes(app: App, deps: ApiDeps) {
   for (const [path, kind] of [['/work-orders', 'work_order'], ['/tickets', 'ticket']] as const) {
     const tag = kind === 'work_order' ? 'work orders' : 'tickets';
@@ -58,24 +50,16 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
     app.get(`${path}/:id`, {
       schema: { tags: [tag], summary: 'One item with its timeline, whistles and the actions the caller may take now', params: z.object({ id: z.string() }) },
     }, async (req) => {
-      try {
-        const item = await deps.workItems.get(req.params.id, req.user);
-        if (item.kind !== kind) throw new WorkItemError(404, `${kind} ${req.params.id} does not exist`);
-        return item;
-      } catch (err) {
-        throw asHttp(err);
-      }
+      const item = await deps.workItems.get(req.params.id, req.user);
+      if (item.kind !== kind) throw new DomainError('WI_NOT_FOUND', `${kind} ${req.params.id} does not exist`);
+      return item;
     });
 
     app.post(`${path}/:id/actions`, {
       schema: { tags: [tag], summary: 'Moves the item: accept, dispatch, grab, start, resolve, verify, reject, reopen, escalate, whistle, report_in, transfer, return, rate, revisit', params: z.object({ id: z.string() }), body: actionBody },
     }, async (req) => {
-      try {
-        const { action, ...input } = req.body;
-        return await deps.workItems.act(req.params.id, action, req.user, input);
-      } catch (err) {
-        throw asHttp(err);
-      }
+      const { action, ...input } = req.body;
+      return deps.workItems.act(req.params.id, action, req.user, input);
     });
   }
 
@@ -84,7 +68,7 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
   }, async (req, reply) => {
     const u = req.user;
     if (!['resident', 'property_manager', 'property_staff', 'admin'].includes(u.role)) throw new ApiError(403, 'forbidden', `${u.role} may not file tickets`);
-    const placement = await buildingPlacement(deps.db, req.body.buildingId);
+    const placement = await deps.directory.building(req.body.buildingId);
     if (!placement) throw badRequest('buildingId', `no building "${req.body.buildingId}"`);
     if ((u.role === 'property_manager' || u.role === 'property_staff') && !u.communityIds.includes(placement.communityId ?? '')) throw new ApiError(403, 'forbidden', 'that building is not in your compound');
     return reply.code(201).send(await deps.workItems.fileTicket(u, req.body, placement));
@@ -131,7 +115,7 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
         (err: Error) => req.log.error({ err, itemId: e.item.id }, 'SSE filter failed'),
       );
     };
-    const off = deps.workItems.subscribe(send);
+    const off = deps.bus.on(`sse:${user.id}`, 'work_item', send);
     const ping = setInterval(() => reply.raw.write(': ping\n\n'), 15_000);
     req.raw.on('close', () => {
       clearInterval(ping);

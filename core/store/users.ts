@@ -1,6 +1,7 @@
+import type { Role } from '../domain.ts';
 import type { Queryable } from './db.ts';
 
-export type UserRole = 'admin' | 'property_manager' | 'grid_worker' | 'property_staff' | 'department' | 'resident';
+export type UserRole = Role;
 
 /** Who a bearer token belongs to, and where they may act. */
 export interface User {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
-/** Departments a work order can be whistled to (网格吹哨、部门报到). */
-export const DEPARTMENTS = ['fire_brigade', 'municipal_works', 'police', 'city_management'] as const;
-export const SEVERITIES = ['critical', 'major', 'minor'] as const;
+import { DEPARTMENTS, SEVERITIES } from '../../core/domain.ts';
+
+export { DEPARTMENTS, SEVERITIES };
 
 const raises = z.object({
   /** A grid work order (网格工单) or a property ticket (物业报修). */

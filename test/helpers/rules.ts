@@ -13,6 +13,10 @@ import { loadCatalog, type Catalog } from '../../devices/lib/catalog.ts';
 import { ManualClock } from '../../rules/clock.ts';
 import { RuleEngine } from '../../rules/engine.ts';
 import type { RulesEvent } from '../../rules/events.ts';
+import { Directory } from '../../core/directory.ts';
+import { EventBus } from '../../core/event-bus.ts';
+import { MqttFanout } from '../../notify/mqtt-fanout.ts';
+import type { PlatformEvent } from '../../work-items/events.ts';
 
 export const RULES_SITE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'rules-site.json');
 
@@ -55,17 +59,15 @@ export class RulesHarness {
   async engine(clock = new ManualClock()): Promise<EngineUnderTest> {
     const events: RulesEvent[] = [];
     const published: EngineUnderTest['published'] = [];
-    const engine = new RuleEngine({
-      db: this.db,
-      catalog: this.catalog,
-      log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
-      clock,
-      commandTimeoutMs: 5000,
-      publish: async (topic, payload) => {
-        published.push({ topic, payload, at: clock.now() });
-      },
-    });
-    engine.onEvent((e) => events.push(e));
+    const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+    const publish = async (topic: string, payload: string) => void published.push({ topic, payload, at: clock.now() });
+    // The engine's events go out on a bus as on the platform, with the MQTT fan-out on it.
+    const bus = new EventBus<PlatformEvent>(log);
+    new MqttFanout(bus, publish, log).start();
+    bus.on('test', '*', (e) => void (e.kind !== 'work_item' && events.push(e)));
+    const directory = new Directory(this.db);
+    await directory.load();
+    const engine = new RuleEngine({ db: this.db, catalog: this.catalog, log, clock, commandTimeoutMs: 5000, publish, bus, directory });
     await engine.start();
     this.engines.push(engine);
     const typeOf = (id: string) => this.catalog.ids().find((t) => id.includes(`-${t}-`))!;

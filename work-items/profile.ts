@@ -1,4 +1,5 @@
-import type { Queryable } from '../../core/store/db.ts';
+import { FINISHED_SQL } from '../core/domain.ts';
+import type { Queryable } from '../core/store/db.ts';
 
 /**
  * 网格画像: how a grid (or a whole community) is served. Computed from the items, their timelines
@@ -23,7 +24,7 @@ export async function gridProfile(db: Queryable, kind: 'grid' | 'community', id:
   const q = async <T>(sql: string) => (await db.query<T>(sql, [id])).rows;
   const items = await q<{ kind: string; severity: string; total: number; open: number; closed: number }>(
     `SELECT kind, severity, count(*)::int AS total,
-            count(*) FILTER (WHERE status NOT IN ('closed','rejected'))::int AS open,
+            count(*) FILTER (WHERE status NOT IN ${FINISHED_SQL})::int AS open,
             count(*) FILTER (WHERE status = 'closed')::int AS closed
      FROM work_items WHERE ${col} = $1 GROUP BY kind, severity ORDER BY kind, severity`,
   );

@@ -1,6 +1,6 @@
-import type { Queryable } from '../core/store/db.ts';
+import type { Queryable } from './store/db.ts';
 
-/** Where a device hangs in the org tree: what overrides, storms and routing look at. */
+/** Where a device hangs in the org tree: what sinks tag, overrides and storms look at, and items are routed by. */
 export interface Placement {
   deviceId: string;
   type: string;
@@ -24,12 +24,12 @@ const SELECT = `SELECT d.id, d.type, ${CHAIN} FROM devices d JOIN org_units b ON
 type Row = { id: string; type: string; building: string; micro: string | null; grid: string | null; community: string | null; street: string | null };
 const toPlacement = (r: Row): Placement => ({ deviceId: r.id, type: r.type, buildingId: r.building, microGridId: r.micro, gridId: r.grid, communityId: r.community, streetId: r.street });
 
-export async function loadPlacements(db: Queryable): Promise<Placement[]> {
+async function loadPlacements(db: Queryable): Promise<Placement[]> {
   const { rows } = await db.query<Row>(SELECT);
   return rows.map(toPlacement);
 }
 
-export async function loadPlacement(db: Queryable, deviceId: string): Promise<Placement | undefined> {
+async function loadPlacement(db: Queryable, deviceId: string): Promise<Placement | undefined> {
   const { rows } = await db.query<Row>(`${SELECT} WHERE d.id = $1`, [deviceId]);
   return rows[0] && toPlacement(rows[0]);
 }
@@ -52,4 +52,51 @@ export async function buildingPlacement(db: Queryable, buildingId: string): Prom
   );
   const r = rows[0];
   return r && { buildingId: r.building, microGridId: r.micro, gridId: r.grid, communityId: r.community, streetId: r.street };
+}
+
+/**
+ * The store-backed directory of devices: where each hangs in the tree. Loaded once at start and
+ * read synchronously on the hot path (the InfluxDB sink's tags, the rules engine); a device the
+ * store has and the directory does not yet (registered through the API, or by another node) is
+ * looked up once and kept. Ingest, rules, work items and the API all read this one.
+ */
+export class Directory {
+  private readonly byDevice = new Map<string, Placement>();
+
+  constructor(private readonly db: Queryable) {}
+
+  async load(): Promise<void> {
+    for (const p of await loadPlacements(this.db)) this.byDevice.set(p.deviceId, p);
+  }
+
+  /** The device's placement if the directory has it (never waits). */
+  get(deviceId: string): Placement | undefined {
+    return this.byDevice.get(deviceId);
+  }
+
+  /** The device's placement, from the store if the directory does not have it yet. */
+  async find(deviceId: string): Promise<Placement | undefined> {
+    return this.byDevice.get(deviceId) ?? this.refresh(deviceId);
+  }
+
+  /** Reads the device's placement from the store again (a device just registered or moved). */
+  async refresh(deviceId: string): Promise<Placement | undefined> {
+    const p = await loadPlacement(this.db, deviceId);
+    if (p) this.byDevice.set(deviceId, p);
+    else this.byDevice.delete(deviceId);
+    return p;
+  }
+
+  all(): IterableIterator<Placement> {
+    return this.byDevice.values();
+  }
+
+  get size(): number {
+    return this.byDevice.size;
+  }
+
+  /** The org units above a building (a resident's ticket has no device). */
+  building(buildingId: string): ReturnType<typeof buildingPlacement> {
+    return buildingPlacement(this.db, buildingId);
+  }
 }

@@ -1,14 +1,14 @@
-import type { Queryable } from '../../core/store/db.ts';
-import { page, Where } from '../../core/store/page.ts';
-import type { Role, Status } from './transitions.ts';
+import { FINISHED_SQL, type ItemKind, type Level, type Severity, type Status } from '../core/domain.ts';
+import type { Queryable } from '../core/store/db.ts';
+import { page, Where } from '../core/store/page.ts';
 
 /** SQL for work items, their timeline and whistles. */
 
 export interface WorkItem {
   id: string;
-  kind: 'work_order' | 'ticket';
+  kind: ItemKind;
   status: Status;
-  severity: 'critical' | 'major' | 'minor';
+  severity: Severity;
   category: string | null;
   title: string;
   description: string | null;
@@ -26,7 +26,7 @@ export interface WorkItem {
   location: Record<string, unknown>;
   reporterId: string | null;
   assigneeId: string | null;
-  escalationLevel: 'grid' | 'community' | 'street';
+  escalationLevel: Level;
   count: number;
   autoClose: boolean;
   verifyS: number;
@@ -105,7 +105,7 @@ export async function insertOrCount(db: Queryable, item: WorkItem, first: Omit<T
   const { rows } = await db.query<Record<string, unknown> & { created: boolean }>(
     `WITH item AS (
        INSERT INTO work_items (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})
-       ON CONFLICT (source_key) WHERE status NOT IN ('closed','rejected') AND source_key IS NOT NULL
+       ON CONFLICT (source_key) WHERE status NOT IN ${FINISHED_SQL} AND source_key IS NOT NULL
        DO UPDATE SET count = work_items.count + 1, version = work_items.version + 1
        RETURNING *, (xmax = 0) AS created
      ), first AS (
@@ -149,7 +149,7 @@ export async function openItemBySource(db: Queryable, sourceKey: string): Promis
  */
 export async function openItemsBySources(db: Queryable, sourceKeys: string[]): Promise<WorkItem[]> {
   const { rows } = await db.query<Record<string, unknown>>(
-    `SELECT * FROM work_items WHERE source_key = ANY($1::text[]) AND status NOT IN ('closed','rejected')
+    `SELECT * FROM work_items WHERE source_key = ANY($1::text[]) AND status NOT IN ${FINISHED_SQL}
      ORDER BY created_at, array_position($1::text[], source_key)`,
     [sourceKeys],
   );
@@ -159,8 +159,8 @@ export async function openItemsBySources(db: Queryable, sourceKeys: string[]): P
 /** A source's open item, else its most recent item closed since `since` (a relapse reopens it): one query. */
 export async function openOrRecentlyClosed(db: Queryable, sourceKey: string, since: string): Promise<{ open?: WorkItem; closed?: WorkItem }> {
   const { rows } = await db.query<Record<string, unknown>>(
-    `SELECT * FROM work_items WHERE source_key = $1 AND (status NOT IN ('closed','rejected') OR (status = 'closed' AND closed_at >= $2))
-     ORDER BY status IN ('closed','rejected'), closed_at DESC NULLS LAST LIMIT 1`,
+    `SELECT * FROM work_items WHERE source_key = $1 AND (status NOT IN ${FINISHED_SQL} OR (status = 'closed' AND closed_at >= $2))
+     ORDER BY status IN ${FINISHED_SQL}, closed_at DESC NULLS LAST LIMIT 1`,
     [sourceKey, since],
   );
   const item = rows[0] && toItem(rows[0]);
@@ -169,12 +169,12 @@ export async function openOrRecentlyClosed(db: Queryable, sourceKey: string, sin
 }
 
 export async function openItems(db: Queryable): Promise<WorkItem[]> {
-  const { rows } = await db.query<Record<string, unknown>>(`SELECT * FROM work_items WHERE status NOT IN ('closed','rejected')`);
+  const { rows } = await db.query<Record<string, unknown>>(`SELECT * FROM work_items WHERE status NOT IN ${FINISHED_SQL}`);
   return rows.map(toItem);
 }
 
 export interface ItemFilter {
-  kind: 'work_order' | 'ticket';
+  kind: ItemKind;
   status?: Status;
   severity?: string;
   gridId?: string;
@@ -247,9 +247,8 @@ export async function markWhistle(db: Queryable, itemId: string, department: str
 export async function pendingReportIns(db: Queryable): Promise<{ itemId: string; department: string; reportDue: string }[]> {
   const { rows } = await db.query<{ item_id: string; department: string; report_due: Date }>(
     `SELECT w.item_id, w.department, w.report_due FROM work_item_whistles w JOIN work_items i ON i.id = w.item_id
-     WHERE w.reported_at IS NULL AND NOT w.late AND i.status NOT IN ('closed','rejected')`,
+     WHERE w.reported_at IS NULL AND NOT w.late AND i.status NOT IN ${FINISHED_SQL}`,
   );
   return rows.map((r) => ({ itemId: r.item_id, department: r.department, reportDue: r.report_due.toISOString() }));
 }
 
-export type UserRole = Role;

@@ -1,25 +1,27 @@
 /**
  * The six-step closed loop (DESIGN §4) as one table: which action moves an item from which status
  * to which, for which kind of item, and who may take it. The API answers a refused action with 409
- * and the actions this actor may take now, computed from the same table.
+ * and the actions this actor may take now, computed from the same table. An action that writes more
+ * than the status has its handler in `actions/` (registered in `actions/index.ts`); every move,
+ * people's and the platform's, is checked here and written by `move.ts`.
  *
  *   collected ─accept→ accepted ─dispatch→ dispatched ─start→ in_progress ─resolve→ resolved ─verify→ closed
  *   信息收集           立案受理            分流转办              问题处置              结果反馈            核查结单
  */
-export const STATUSES = ['collected', 'accepted', 'dispatched', 'in_progress', 'resolved', 'closed', 'rejected'] as const;
-export type Status = (typeof STATUSES)[number];
-export const OPEN_STATUSES: readonly Status[] = ['collected', 'accepted', 'dispatched', 'in_progress', 'resolved'];
-/** Closed (verified, auto-closed or merged) or rejected: nothing more happens to it on its own. */
-export const isFinished = (status: Status): boolean => !OPEN_STATUSES.includes(status);
+import { OPEN_STATUSES, type ItemKind, type Role, type Status } from '../core/domain.ts';
 
-export const ROLES = ['admin', 'property_manager', 'grid_worker', 'property_staff', 'department', 'resident'] as const;
-export type Role = (typeof ROLES)[number];
-/** The platform itself: auto-close, escalation, relapse. Not a role anyone logs in with. */
-export type Actor = Role | 'platform';
+export { isFinished, OPEN_STATUSES, ROLES, STATUSES, type Role, type Status } from '../core/domain.ts';
 
+/** Every action (DESIGN §4); `auto_close` and `merge` are the platform's own. */
 export const ACTIONS = ['accept', 'dispatch', 'grab', 'start', 'resolve', 'verify', 'reject', 'reopen', 'escalate', 'whistle', 'report_in', 'transfer', 'return', 'rate', 'revisit', 'auto_close', 'merge'] as const;
 export type Action = (typeof ACTIONS)[number];
-export type Kind = 'work_order' | 'ticket';
+
+/**
+ * Who takes an action: a role, or the platform itself (auto-close, merge, escalation, relapse,
+ * whistles a rule asks for). The platform goes through this same table; it is not a login.
+ */
+export type Actor = Role | 'platform';
+export type Kind = ItemKind;
 
 interface Rule {
   from: readonly Status[];

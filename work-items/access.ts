@@ -1,4 +1,4 @@
-import type { User } from '../../core/store/users.ts';
+import type { User } from '../core/store/users.ts';
 import type { ItemFilter, WorkItem, Whistle } from './store.ts';
 import type { Action } from './transitions.ts';
 

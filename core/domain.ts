@@ -1,0 +1,36 @@
+/**
+ * The platform's vocabulary, declared once: roles, departments, severities and the work-item
+ * statuses. Everything else (zod schemas, the transition table, SQL) imports these.
+ */
+
+/** Who signs in. The platform itself acts as the actor `platform` (see work-items/transitions.ts). */
+export const ROLES = ['admin', 'property_manager', 'grid_worker', 'property_staff', 'department', 'resident'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Departments a work order can be whistled to (网格吹哨、部门报到). */
+export const DEPARTMENTS = ['fire_brigade', 'municipal_works', 'police', 'city_management'] as const;
+export type Department = (typeof DEPARTMENTS)[number];
+
+export const SEVERITIES = ['critical', 'major', 'minor'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** The six steps (DESIGN §4) plus `rejected`. */
+export const STATUSES = ['collected', 'accepted', 'dispatched', 'in_progress', 'resolved', 'closed', 'rejected'] as const;
+export type Status = (typeof STATUSES)[number];
+/** Closed (verified, auto-closed or merged) or rejected: nothing more happens to the item on its own. */
+export const FINISHED_STATUSES = ['closed', 'rejected'] as const satisfies readonly Status[];
+export const OPEN_STATUSES = STATUSES.filter((s) => !(FINISHED_STATUSES as readonly Status[]).includes(s));
+export const isFinished = (status: Status): boolean => (FINISHED_STATUSES as readonly Status[]).includes(status);
+
+/**
+ * `('closed','rejected')` for SQL. The partial unique index `work_items_one_open` is declared with
+ * this predicate, and `ON CONFLICT … WHERE` must repeat it for PostgreSQL to infer the index.
+ */
+export const FINISHED_SQL = `(${FINISHED_STATUSES.map((s) => `'${s}'`).join(',')})`;
+
+export const ITEM_KINDS = ['work_order', 'ticket'] as const;
+export type ItemKind = (typeof ITEM_KINDS)[number];
+
+/** The ladder a missed deadline climbs: 小事不出网格、大事不出社区、难事不出街道. */
+export const LEVELS = ['grid', 'community', 'street'] as const;
+export type Level = (typeof LEVELS)[number];

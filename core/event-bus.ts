@@ -1,0 +1,75 @@
+import type { Logger } from './logger.ts';
+
+/** A listener: may return a promise; a rejection is caught like a throw. */
+type Listener<E> = (e: E) => unknown;
+
+interface Subscription<E> {
+  /** Who listens: named in logs and counted in `stats()`, removed together by `removeListeners`. */
+  owner: string;
+  kind: string;
+  fn: Listener<E>;
+}
+
+/**
+ * The one bus for what happens on the platform (alarm, incident and work-item events), modelled on
+ * zigbee2mqtt's `lib/eventBus.ts`: producers emit, consumers (MQTT fan-out, SSE, metrics, the
+ * work-item layer, notification channels) subscribe by event kind. Delivery is synchronous and in
+ * subscription order, so a consumer sees events in the order they happened. Each consumer is
+ * isolated: one that throws or rejects is logged and counted, and the others and the producer carry
+ * on.
+ */
+export class EventBus<E extends { kind: string }> {
+  private subs: Subscription<E>[] = [];
+  private readonly failures = new Map<string, number>();
+  delivered = 0;
+
+  constructor(private readonly log: Logger) {}
+
+  /** Listens to one kind of event (`'*'`: all of them). Returns a function that stops listening. */
+  on<K extends E['kind'] | '*'>(owner: string, kind: K, fn: Listener<K extends '*' ? E : Extract<E, { kind: K }>>): () => void {
+    const sub = { owner, kind, fn: fn as Listener<E> };
+    this.subs = [...this.subs, sub];
+    return () => {
+      this.subs = this.subs.filter((s) => s !== sub);
+    };
+  }
+
+  /** Every listener of this owner stops (an extension's `stop()`). */
+  removeListeners(owner: string): void {
+    this.subs = this.subs.filter((s) => s.owner !== owner);
+  }
+
+  emit(e: E): void {
+    // A listener that subscribes or unsubscribes meanwhile changes the next emit, not this one.
+    for (const s of this.subs) {
+      if (s.kind !== '*' && s.kind !== e.kind) continue;
+      this.delivered++;
+      try {
+        const r = s.fn(e);
+        if (r instanceof Promise) r.catch((err: unknown) => this.failed(s, e, err));
+      } catch (err) {
+        this.failed(s, e, err);
+      }
+    }
+  }
+
+  listeners(): number {
+    return this.subs.length;
+  }
+
+  stats(): { listeners: number; delivered: number; failures: Record<string, number> } {
+    return { listeners: this.subs.length, delivered: this.delivered, failures: Object.fromEntries(this.failures) };
+  }
+
+  private failed(s: Subscription<E>, e: E, err: unknown): void {
+    this.failures.set(s.owner, (this.failures.get(s.owner) ?? 0) + 1);
+    this.log.error({ err, consumer: s.owner, kind: e.kind, event: (e as { event?: string }).event }, 'event consumer failed');
+  }
+}
+
+/** A consumer of the bus with a life cycle (zigbee2mqtt's extensions): started after the platform, stopped before it. */
+export interface Extension {
+  readonly name: string;
+  start(): void | Promise<void>;
+  stop(): void | Promise<void>;
+}

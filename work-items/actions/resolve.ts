@@ -1,0 +1,34 @@
+import { DomainError } from '../../core/errors.ts';
+import { markWhistle, type Whistle, type WorkItem } from '../store.ts';
+import { move, record } from '../move.ts';
+import type { ActionHandler } from './handler.ts';
+
+/**
+ * 结果反馈. A whistled department's resolve finishes its own part; the item moves on once every
+ * whistled department has. Anyone else resolves only once the departments are done.
+ */
+export const resolve: ActionHandler = async (ctx, req) => {
+  const { item, action, actor, input, whistles } = req;
+  const now = ctx.isoNow();
+  if (actor.role === 'department') {
+    const department = actor.department!;
+    if (!whistles.find((x) => x.department === department)?.reportedAt) throw new DomainError('WI_NOT_REPORTED_IN', `resolve on ${item.id}: ${department} has not reported in`, { status: item.status, allowed: ['report_in'] });
+    const left = whistles.filter((x) => x.department !== department && !x.finishedAt).map((x) => x.department);
+    const m = { note: input.note, photos: input.photos, data: { department, departmentsLeft: left }, within: async (tx: Parameters<typeof markWhistle>[0]) => void (await markWhistle(tx, item.id, department, 'finished_at', now)) };
+    if (left.length === 0 && item.status === 'in_progress') return move(ctx, item, action, actor, { ...m, fields: { resolvedAt: now } });
+    return record(ctx, item, actor, 'department_finished', m);
+  }
+  refuseWhileDepartmentsWork(item, action, whistles);
+  return move(ctx, item, action, actor, { note: input.note, photos: input.photos, fields: { resolvedAt: now, photos: [...item.photos, ...(input.photos ?? [])] } });
+};
+
+/** 核查结单: closes a resolved item, once no whistled department is still at work. */
+export const verify: ActionHandler = (ctx, { item, action, actor, input, whistles }) => {
+  refuseWhileDepartmentsWork(item, action, whistles);
+  return move(ctx, item, action, actor, { note: input.note, photos: input.photos, fields: { closedAt: ctx.isoNow() } });
+};
+
+function refuseWhileDepartmentsWork(item: WorkItem, action: string, w: Whistle[]): void {
+  const working = w.filter((x) => !x.finishedAt).map((x) => x.department);
+  if (working.length) throw new DomainError('WI_DEPARTMENTS_WORKING', `${action} on ${item.id}: whistled departments still working: ${working.join(', ')}`, { status: item.status, allowed: [], departments: working });
+}

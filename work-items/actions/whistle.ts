@@ -1,0 +1,42 @@
+import { DomainError } from '../../core/errors.ts';
+import type { Actor, WorkItemContext } from '../context.ts';
+import { move } from '../move.ts';
+import { addWhistles, markWhistle, type WorkItem } from '../store.ts';
+import type { ActionHandler } from './handler.ts';
+
+/** 吹哨: calls departments in; each has `WHISTLE_REPORT_IN_S` to report in (报到). */
+export async function whistle(ctx: WorkItemContext, item: WorkItem, actor: Actor, departments: string[], note?: string): Promise<WorkItem> {
+  const now = ctx.clock.now();
+  const due = now + ctx.reportIns.reportInMs;
+  const [at, reportDue] = [new Date(now).toISOString(), new Date(due).toISOString()];
+  let added: string[] = [];
+  const updated = await move(ctx, item, 'whistle', actor, {
+    note: note ?? `whistled: ${departments.join(', ')}`,
+    data: { reportDue },
+    within: async (tx) => {
+      added = await addWhistles(tx, item.id, departments, at, reportDue);
+      return { departments: added };
+    },
+  });
+  for (const d of added) ctx.reportIns.arm(item.id, d, due);
+  ctx.emit({ kind: 'work_item', event: 'whistled', at, item: updated, data: { departments: added } });
+  return updated;
+}
+
+export const whistleAction: ActionHandler = (ctx, { item, actor, input }) => {
+  if (!input.departments?.length) throw new DomainError('WI_BAD_INPUT', 'departments: give at least one', { field: 'departments' });
+  return whistle(ctx, item, actor, input.departments, input.note);
+};
+
+/** 报到: a whistled department says it is on its way. */
+export const reportIn: ActionHandler = async (ctx, { item, action, actor, input }) => {
+  const department = actor.department!;
+  const updated = await move(ctx, item, action, actor, {
+    note: input.note,
+    photos: input.photos,
+    data: { department },
+    within: async (tx) => void (await markWhistle(tx, item.id, department, 'reported_at', ctx.isoNow())),
+  });
+  ctx.reportIns.disarm(item.id, department);
+  return updated;
+};

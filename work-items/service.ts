@@ -1,0 +1,123 @@
+import type { Directory } from '../core/directory.ts';
+import { DomainError } from '../core/errors.ts';
+import type { EventBus } from '../core/event-bus.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Db } from '../core/store/db.ts';
+import type { User } from '../core/store/users.ts';
+import type { Clock } from '../rules/clock.ts';
+import type { EffectiveRule } from '../rules/params.ts';
+import { actProblem, canSee } from './access.ts';
+import { handlerFor } from './actions/index.ts';
+import type { ActInput, WorkItemContext } from './context.ts';
+import type { PlatformEvent } from './events.ts';
+import { fromRulesEvent } from './intake.ts';
+import { DEFAULT_SLA, SlaTimers, type Sla } from './sla.ts';
+import { reportInDue, slaDue } from './sla-due.ts';
+import { getItem, openItems, pendingReportIns, timeline, whistles, type TimelineEntry, type Whistle, type WorkItem } from './store.ts';
+import { fileTicket, type BuildingPlacement, type TicketInput } from './tickets.ts';
+import { allowedActions, permitted, type Action } from './transitions.ts';
+import { ReportInTimers } from './whistles.ts';
+
+export type { ActInput } from './context.ts';
+export type { TicketInput } from './tickets.ts';
+
+export interface WorkItemsOptions {
+  db: Db;
+  log: Logger;
+  clock: Clock;
+  bus: EventBus<PlatformEvent>;
+  directory: Directory;
+  /** The rule as it applies to a device, overrides and policy included (the rules engine knows). */
+  ruleFor(deviceId: string, ruleId: string): EffectiveRule | undefined;
+  sla?: Sla;
+  /** Seconds a whistled department has to report in (报到). */
+  reportInS?: number;
+}
+
+/**
+ * The work-item layer (DESIGN §4): grid work orders and property tickets through the six-step
+ * closed loop. It listens to the rules' alarm events on the bus (intake.ts), takes people's
+ * actions through the transition table and one handler per action (actions/), keeps SLA and
+ * report-in timers (sla.ts, whistles.ts, sla-due.ts), and tells the bus what happened. Platform
+ * steps (intake, timers) run one at a time, in order.
+ */
+export class WorkItems {
+  private readonly ctx: WorkItemContext;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: WorkItemsOptions) {
+    const { db, log, clock, bus, directory, ruleFor } = opts;
+    this.ctx = {
+      db, log, clock, directory, ruleFor,
+      emit: (e) => bus.emit(e),
+      sla: new SlaTimers(clock, opts.sla ?? DEFAULT_SLA, (id) => this.enqueue(() => slaDue(this.ctx, id))),
+      reportIns: new ReportInTimers(clock, (opts.reportInS ?? 1800) * 1000, (id, d) => this.enqueue(() => reportInDue(this.ctx, id, d))),
+      staffTurns: new Map(),
+      isoNow: () => new Date(clock.now()).toISOString(),
+    };
+  }
+
+  /** Re-arms the timers of what was open at the last stop, then takes the rules' events. */
+  async start(): Promise<void> {
+    for (const item of await openItems(this.opts.db)) this.ctx.sla.arm(item);
+    for (const w of await pendingReportIns(this.opts.db)) this.ctx.reportIns.arm(w.itemId, w.department, Date.parse(w.reportDue));
+    this.opts.bus.on('work-items', 'alarm', (e) => this.enqueue(() => fromRulesEvent(this.ctx, e)));
+    this.opts.bus.on('work-items', 'incident', (e) => this.enqueue(() => fromRulesEvent(this.ctx, e)));
+  }
+
+  /** Resolves once every event handed over so far has been acted on. */
+  async idle(): Promise<void> {
+    let c: Promise<void>;
+    do {
+      c = this.chain;
+      await c;
+    } while (c !== this.chain);
+  }
+
+  close(): void {
+    this.opts.bus.removeListeners('work-items');
+    this.ctx.sla.close();
+    this.ctx.reportIns.close();
+  }
+
+  /** One item as this user may see it: its timeline, whistles and the actions they may take now. */
+  async get(id: string, user: User): Promise<WorkItem & { timeline: TimelineEntry[]; whistles: Whistle[]; allowedActions: Action[] }> {
+    const { item, whistles: w } = await this.visible(id, user);
+    const mine = allowedActions(item.kind, item.status, user.role).filter((a) => !actProblem(user, item, a, w));
+    return { ...item, timeline: await timeline(this.opts.db, id), whistles: w, allowedActions: mine };
+  }
+
+  /** Takes an action for a user: checked against their reach and the table, then carried out by its handler. */
+  async act(id: string, action: Action, user: User, input: ActInput): Promise<WorkItem> {
+    const { item, whistles: w } = await this.visible(id, user);
+    const problem = actProblem(user, item, action, w);
+    if (problem) throw new DomainError('WI_FORBIDDEN', `${action} on ${id}: ${problem}`);
+    if (!permitted(action, item.kind, item.status, user.role)) {
+      throw new DomainError('WI_NOT_ALLOWED', `${action} is not allowed on a ${item.kind} in status ${item.status} for ${user.role}`, {
+        status: item.status,
+        allowed: allowedActions(item.kind, item.status, user.role).filter((a) => !actProblem(user, item, a, w)),
+      });
+    }
+    return handlerFor(action)(this.ctx, { action, item, actor: user, input, whistles: w });
+  }
+
+  /** 一键报修 (see tickets.ts). */
+  fileTicket(user: User, input: TicketInput, placement: BuildingPlacement): Promise<WorkItem> {
+    return fileTicket(this.ctx, user, input, placement);
+  }
+
+  /** The item, if this user may see it; otherwise WI_NOT_FOUND, with no hint that it exists. */
+  private async visible(id: string, user: User): Promise<{ item: WorkItem; whistles: Whistle[] }> {
+    const [item, w] = await Promise.all([getItem(this.opts.db, id), whistles(this.opts.db, id)]);
+    if (!item || !canSee(user, item, w)) throw new DomainError('WI_NOT_FOUND', `work item ${id} does not exist`);
+    return { item, whistles: w };
+  }
+
+  private enqueue(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((err: Error) => {
+      // A platform step that lost a race with a person: that person's move re-armed what matters.
+      if (err instanceof DomainError && err.code === 'WI_STALE') this.opts.log.debug({ err: err.message }, 'work item step skipped: the item changed meanwhile');
+      else this.opts.log.error({ err }, 'work item step failed');
+    });
+  }
+}
