@@ -90,7 +90,7 @@ export type OverrideCheck =
   | { ok: false; field: string; message: string };
 
 /**
- * Validates an override against the catalog and the store, the same way for the API (a 400 naming
+ * Validates an override against the catalog and the store, the same way for the API (a bad-request answer naming
  * the field) and the site file (a start-up error naming the entry).
  */
 export async function checkOverride(db: Queryable, catalog: Catalog, input: OverrideInput): Promise<OverrideCheck> {

@@ -49,7 +49,7 @@ export interface OverrideLayer {
   params: OverrideParams;
 }
 
-/** Fields of `params` that `rule` does not have, as a 400-ready problem. */
+/** Fields of `params` that `rule` does not have, as a problem naming the field. */
 export function unknownParam(rule: Rule, params: OverrideParams): { field: string; message: string } | undefined {
   const allowed = PARAMS_BY_KIND[rule.kind];
   for (const key of Object.keys(params)) {

@@ -64,7 +64,7 @@ export class SlaTimers {
     if (isFinished(item.status) || item.status === 'resolved') return undefined;
     if (!item.acceptedAt && item.acceptDue) {
       const due = Date.parse(item.acceptDue);
-      const half = (this.sla[item.severity]?.acceptS ?? 300) * 500;
+      const half = ((this.sla[item.severity]?.acceptS ?? DEFAULT_SLA.critical.acceptS) * 1000) / 2;
       const nextReminder = Date.parse(item.createdAt) + half * (item.reminders + 1);
       return Math.max(now, Math.min(due, nextReminder));
     }

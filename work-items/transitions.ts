@@ -1,6 +1,6 @@
 /**
  * The six-step closed loop (DESIGN §4) as one table: which action moves an item from which status
- * to which, for which kind of item, and who may take it. The API answers a refused action with 409
+ * to which, for which kind of item, and who may take it. The API answers a refused action with a conflict
  * and the actions this actor may take now, computed from the same table. An action that writes more
  * than the status has its handler in `actions/` (registered in `actions/index.ts`); every move,
  * people's and the platform's, is checked here and written by `move.ts`.
