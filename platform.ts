@@ -16,7 +16,7 @@ import { migrate } from './core/store/migrations.ts';
 import { openPgliteWorker } from './core/store/pglite-worker.ts';
 import { pruneReadings } from './core/store/readings.ts';
 import { getSetting, setSetting } from './core/store/settings.ts';
-import { DEVICES_DIR, loadCatalog, type Catalog } from './devices/lib/catalog.ts';
+import { DEVICES_DIR, loadCatalog, type Catalog } from './rules/catalog.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { EmbeddedSink, type ReadingSink } from './ingest/sink.ts';
 import type { PointTags } from './ingest/influx/line-protocol.ts';

@@ -2,7 +2,7 @@ import type { FastifyInstance, RawServerDefault, RawRequestDefaultExpression, Ra
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { PlatformBroker } from '../broker/broker.ts';
 import type { Db } from '../core/store/db.ts';
-import type { Catalog } from '../devices/lib/catalog.ts';
+import type { Catalog } from '../rules/catalog.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { RuleEngine } from '../rules/engine.ts';
 import type { Directory } from '../core/directory.ts';

@@ -17,7 +17,7 @@ import { readSiteFile } from '../core/site.ts';
 import { migrate } from '../core/store/migrations.ts';
 import { openPgliteWorker } from '../core/store/pglite-worker.ts';
 import { getServiceAccount, insertServiceAccount } from '../core/store/service-accounts.ts';
-import { DEVICES_DIR, loadCatalog } from '../devices/lib/catalog.ts';
+import { DEVICES_DIR, loadCatalog } from '../rules/catalog.ts';
 
 const config = loadConfig();
 const log = createLogger(config.LOG_LEVEL);

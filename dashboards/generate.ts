@@ -6,7 +6,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCatalog } from '../devices/lib/catalog.ts';
+import { loadCatalog } from '../rules/catalog.ts';
 import { buildDashboards, render } from './build.ts';
 
 export const JSON_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'json');

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Reading } from '../core/store/readings.ts';
-import type { Catalog, DeviceType } from '../devices/lib/catalog.ts';
+import type { Catalog, DeviceType } from './catalog.ts';
+import { kindOf, type Env, type Input, type Phase, type Rule, type RuleKind, type Step } from './kinds/index.ts';
 import { addEvidence, MAX_EVIDENCE_READINGS, type AlarmEventName, type AlarmRecord, type EvidenceReading } from './alarm.ts';
 import { loadOpenAlarms } from './alarm-store.ts';
-import { dueCount, dueLevel, dueSilence, levelOf, stepCount, stepEvent, stepLevel, stepSilenceMessage, trimWindow, type Phase, type Step } from './alarm-state.ts';
 import { AlarmWriter } from './alarm-writer.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { loadWaitingCommands } from './command-store.ts';
@@ -32,12 +32,14 @@ export interface EngineOptions {
   commandTimeoutMs?: number;
 }
 
-/** A device type with its rules indexed by what they watch. */
+/** A device type with its rules' kinds, and the rules indexed by what they listen to. */
 interface CompiledType {
   type: DeviceType;
+  kinds: RuleKind[];
   byProp: Map<string, number[]>;
   byEvent: Map<string, number[]>;
-  silence: number[];
+  /** Rules that hear every message (silence). */
+  everyMessage: number[];
 }
 
 interface DeviceEntry {
@@ -55,8 +57,8 @@ interface RuleState extends Schedulable {
   idx: number;
   phase: Phase;
   alarm?: AlarmRecord;
-  hits?: number[];
-  seen?: Record<string, number>;
+  /** What the rule's kind keeps between readings (a count window, floors seen); written as rule memory. */
+  memory?: Record<string, unknown>;
 }
 
 interface WaitingCommand extends Schedulable {
@@ -109,9 +111,7 @@ export class RuleEngine {
     const now = this.clock.now();
     for (const m of await loadMemory(db)) {
       const st = this.stateFor(m.deviceId, m.ruleId);
-      if (!st) continue;
-      if (m.data.hits) st.hits = m.data.hits;
-      if (m.data.seen) st.seen = m.data.seen;
+      if (st) st.memory = m.data;
     }
     let resumed = 0;
     for (const a of await loadOpenAlarms(db)) {
@@ -126,7 +126,7 @@ export class RuleEngine {
         placement: st.dev.placement, storm: stormOf(rule, st.dev.placement), incidentId: a.incidentId, params: a.params, evidence: a.evidence,
         persisted: true, dropped: false, unsaved: 0, version: 0, savedVersion: 0, events: [],
       };
-      st.due = resumeDue(st, rule, st.alarm, now);
+      st.due = st.dev.ct.kinds[st.idx]!.resume(rule, st, st.alarm, this.env(st.dev, now));
       this.deadlines.update(st);
       resumed++;
     }
@@ -158,17 +158,18 @@ export class RuleEngine {
 
   /** Applies changed overrides to every device at its next reading or due time. */
   private overridesChanged(): void {
-    // Readings pick the change up lazily; silence deadlines may move earlier, so they move now.
+    // Readings pick the change up lazily; a kind that keeps a deadline while quiet (silence) moves it now.
+    const now = this.clock.now();
     for (const dev of this.devices.values()) {
-      if (dev.ct.silence.length === 0) continue;
+      if (!dev.ct.kinds.some((k) => k.rearm)) continue;
       this.refreshRules(dev);
-      for (const i of dev.ct.silence) {
+      dev.ct.kinds.forEach((kind, i) => {
         const rule = dev.rules[i]!;
         const s = dev.states[i];
-        if (rule.kind !== 'silence' || !rule.enabled || !s || s.phase !== 'normal') continue;
-        s.due = dev.lastSeen + rule.heartbeats * dev.ct.type.definition.heartbeatS * 1000;
+        if (!kind.rearm || !rule.enabled || !s) return;
+        s.due = kind.rearm(rule, s, this.env(dev, now));
         this.deadlines.update(s);
-      }
+      });
     }
   }
 
@@ -181,15 +182,15 @@ export class RuleEngine {
     const now = this.clock.now();
     dev.lastSeen = now;
     const ct = dev.ct;
-    for (const i of ct.silence) this.touchSilence(dev, i, now);
+    for (const i of ct.everyMessage) this.feed(dev, i, r.ts, undefined, now);
     if (r.kind === 'telemetry') {
       for (const prop in r.data) {
         const idxs = ct.byProp.get(prop);
-        if (idxs) for (const i of idxs) this.evalLevel(dev, i, r.data[prop], r, now);
+        if (idxs) for (const i of idxs) this.feed(dev, i, r.ts, r.data[prop], now);
       }
     } else if (r.event) {
       const idxs = ct.byEvent.get(r.event);
-      if (idxs) for (const i of idxs) this.evalEvent(dev, i, r, now);
+      if (idxs) for (const i of idxs) this.feed(dev, i, r.ts, r.data, now);
     }
   }
 
@@ -240,70 +241,35 @@ export class RuleEngine {
 
   // ── evaluation ────────────────────────────────────────────────────────────────────────────
 
-  private evalLevel(dev: DeviceEntry, i: number, value: unknown, r: Reading, now: number): void {
+  /** One reading for one rule: its kind's step, then the step carried out. */
+  private feed(dev: DeviceEntry, i: number, ts: number, value: unknown, now: number): void {
     const rule = dev.rules[i]!;
-    if (!rule.enabled || (rule.kind !== 'threshold' && rule.kind !== 'boolean')) return;
+    if (!rule.enabled) return;
     this.counters.evaluations++;
-    const level = levelOf(rule, value);
-    if (!level) return;
+    const kind = dev.ct.kinds[i]!;
     const st = dev.states[i];
+    const step = kind.step(rule, st, { ts, value } satisfies Input, this.env(dev, now));
     // The common case, a normal reading on a quiet rule, allocates nothing.
-    if (!st && level !== 'breach') return;
+    if (!step) return;
     const s = st ?? this.newState(dev, i);
-    const reading = { ts: r.ts, at: now, value };
-    if (s.alarm && level === 'clear') {
+    if (step.memory) {
+      s.memory = step.memory;
+      this.writer.remember(dev.placement.deviceId, rule.id, step.memory, now);
+    }
+    const reading = kind.listensTo === 'message' ? undefined : { ts, at: now, value };
+    if (step.recovered && s.alarm && reading) {
       const recovery = (s.alarm.evidence.recovery ??= []);
       if (recovery.length < MAX_EVIDENCE_READINGS) recovery.push(reading);
     }
-    this.apply(s, stepLevel(s.phase, level, rule, now, s.due), now, reading);
-  }
-
-  private evalEvent(dev: DeviceEntry, i: number, r: Reading, now: number): void {
-    const rule = dev.rules[i]!;
-    if (!rule.enabled || (rule.kind !== 'event' && rule.kind !== 'count')) return;
-    this.counters.evaluations++;
-    const confidence = r.data.confidence;
-    if (rule.minConfidence > 0 && !(typeof confidence === 'number' && confidence >= rule.minConfidence)) return;
-    const s = dev.states[i] ?? this.newState(dev, i);
-    const evidence = { ts: r.ts, at: now, value: r.data };
-    if (rule.kind === 'count') {
-      const hits = (s.hits ??= []);
-      const step = stepCount(s.phase, hits, rule, now);
-      this.writer.remember(dev.placement.deviceId, rule.id, { hits }, now);
-      this.apply(s, step, now, evidence, r.data.snapshotUrl);
-      return;
-    }
-    const extraWhistle = rule.repeat ? this.repeatWhistle(s, rule.repeat, r.data, now) : [];
-    this.apply(s, stepEvent(s.phase, rule, now), now, evidence, r.data.snapshotUrl);
-    const a = s.alarm!;
-    if (extraWhistle.length && extraWhistle.some((d) => !a.whistle.includes(d))) {
-      a.whistle = [...new Set([...a.whistle, ...extraWhistle])];
+    const snapshotUrl = kind.listensTo === 'event' ? (value as Record<string, unknown>).snapshotUrl : undefined;
+    this.apply(s, step, now, reading, snapshotUrl);
+    const a = s.alarm;
+    if (a && step.whistle?.some((d) => !a.whistle.includes(d))) {
+      a.whistle = [...new Set([...a.whistle, ...step.whistle])];
       if (!a.events.includes('raised')) a.events.push('updated');
       this.writer.alarm(a);
     }
-    if (rule.command) this.sendCommand(dev, a, rule.command.name, rule.command.params, now);
-  }
-
-  /** A repeat of the same `sameField` value (the same floor) inside the window whistles more departments. */
-  private repeatWhistle(s: RuleState, repeat: { sameField: string; windowS: number; whistle: string[] }, data: Record<string, unknown>, now: number): string[] {
-    const value = data[repeat.sameField];
-    if (value === undefined) return [];
-    const key = String(value);
-    const seen = (s.seen ??= {});
-    const from = now - repeat.windowS * 1000;
-    for (const k of Object.keys(seen)) if (seen[k]! < from) delete seen[k];
-    const repeated = seen[key] !== undefined;
-    seen[key] = now;
-    this.writer.remember(s.dev.placement.deviceId, s.dev.rules[s.idx]!.id, { seen }, now);
-    return repeated ? repeat.whistle : [];
-  }
-
-  private touchSilence(dev: DeviceEntry, i: number, now: number): void {
-    const rule = dev.rules[i]!;
-    if (rule.kind !== 'silence' || !rule.enabled) return;
-    this.counters.evaluations++;
-    const s = dev.states[i] ?? this.newState(dev, i);
-    this.apply(s, stepSilenceMessage(s.phase, rule, dev.ct.type.definition.heartbeatS, now, s.due), now);
+    if (a && step.command && rule.kind === 'event' && rule.command) this.sendCommand(dev, a, rule.command.name, rule.command.params, now);
   }
 
   private onDue(s: RuleState, now: number): void {
@@ -314,24 +280,16 @@ export class RuleEngine {
       s.due = undefined;
       return;
     }
-    let step: Step;
-    switch (rule.kind) {
-      case 'threshold':
-      case 'boolean':
-        step = dueLevel(s.phase);
-        break;
-      case 'event':
-        step = s.phase === 'active' ? { phase: 'normal', action: 'clear' } : { phase: s.phase, action: 'none' };
-        break;
-      case 'count':
-        step = dueCount(s.phase, (s.hits ??= []), rule, now);
-        this.writer.remember(dev.placement.deviceId, rule.id, { hits: s.hits }, now);
-        break;
-      case 'silence':
-        step = dueSilence(s.phase, dev.lastSeen, rule, dev.ct.type.definition.heartbeatS, now);
-        break;
+    const step = dev.ct.kinds[s.idx]!.due(rule, s, this.env(dev, now));
+    if (step.memory) {
+      s.memory = step.memory;
+      this.writer.remember(dev.placement.deviceId, rule.id, step.memory, now);
     }
     this.apply(s, step, now);
+  }
+
+  private env(dev: DeviceEntry, now: number): Env {
+    return { now, heartbeatS: dev.ct.type.definition.heartbeatS, lastSeen: dev.lastSeen };
   }
 
   /** Carries a step out on the alarm record and the deadline. */
@@ -397,8 +355,9 @@ export class RuleEngine {
   private openAlarm(s: RuleState, state: 'pending' | 'active', now: number, reading?: EvidenceReading, snapshotUrl?: unknown): AlarmRecord {
     const dev = s.dev;
     const rule = dev.rules[s.idx]!;
-    // A count alarm stands for the events in its window; any other for the readings that proved it.
-    const initial = rule.kind === 'count' ? (s.hits?.length ?? 1) : reading ? 1 : 0;
+    const opened = dev.ct.kinds[s.idx]!.atOpen?.(rule, s, this.env(dev, now));
+    // An alarm stands for the readings that proved it (a count alarm, for the events in its window).
+    const initial = opened?.count ?? (reading ? 1 : 0);
     const a: AlarmRecord = {
       id: `al-${randomUUID()}`,
       deviceId: dev.placement.deviceId,
@@ -427,8 +386,8 @@ export class RuleEngine {
       events: state === 'active' ? ['raised'] : [],
     };
     if (reading) addEvidence(a.evidence, reading, snapshotUrl);
-    if (rule.kind === 'silence') a.evidence.readings.push({ ts: dev.lastSeen, at: now, value: { lastMessageAt: new Date(dev.lastSeen).toISOString() } });
-    if (rule.kind === 'count' && s.hits) a.evidence.params.hitsInWindow = s.hits.map((t) => new Date(t).toISOString());
+    if (opened?.readings) a.evidence.readings.push(...opened.readings);
+    if (opened?.params) Object.assign(a.evidence.params, opened.params);
     this.writer.alarm(a);
     return a;
   }
@@ -468,7 +427,7 @@ export class RuleEngine {
     this.refreshRules(dev);
     this.devices.set(p.deviceId, dev);
     // Silence counts from now: while the platform was down, no device could have reported.
-    for (const i of ct.silence) this.touchSilence(dev, i, dev.lastSeen);
+    for (const i of ct.everyMessage) this.feed(dev, i, dev.lastSeen, undefined, dev.lastSeen);
   }
 
   private refreshRules(dev: DeviceEntry): void {
@@ -542,32 +501,18 @@ function countBreach(a: AlarmRecord, now: number, reading?: EvidenceReading, sna
 function compileType(type: DeviceType): CompiledType {
   const byProp = new Map<string, number[]>();
   const byEvent = new Map<string, number[]>();
-  const silence: number[] = [];
+  const everyMessage: number[] = [];
+  const kinds = type.rules.map((r) => kindOf(r));
   const add = (m: Map<string, number[]>, k: string, i: number) => m.set(k, [...(m.get(k) ?? []), i]);
-  type.rules.forEach((r, i) => {
-    if (r.kind === 'threshold' || r.kind === 'boolean') add(byProp, r.prop, i);
-    else if (r.kind === 'event' || r.kind === 'count') add(byEvent, r.event, i);
-    else silence.push(i);
+  kinds.forEach((kind, i) => {
+    const rule = type.rules[i]!;
+    if (kind.listensTo === 'prop') add(byProp, kind.target!(rule), i);
+    else if (kind.listensTo === 'event') add(byEvent, kind.target!(rule), i);
+    else everyMessage.push(i);
   });
-  return { type, byProp, byEvent, silence };
+  return { type, kinds, byProp, byEvent, everyMessage };
 }
 
 function stormOf(rule: EffectiveRule, p: Placement): AlarmRecord['storm'] {
   return { group: rule.storm.group ?? rule.id, scope: rule.storm.scope, scopeId: stormScopeId(p, rule.storm.scope), windowS: rule.storm.windowS };
-}
-
-/** The deadline of an alarm loaded after a restart: the same one it had before the stop. */
-function resumeDue(s: RuleState, rule: EffectiveRule, a: AlarmRecord, now: number): number | undefined {
-  switch (rule.kind) {
-    case 'threshold':
-    case 'boolean':
-      return s.phase === 'pending' ? a.since + rule.holdS * 1000 : s.phase === 'clearing' ? a.since + rule.verifyS * 1000 : undefined;
-    case 'event':
-      return a.lastSeenAt + rule.clearAfterS * 1000;
-    case 'count':
-      trimWindow((s.hits ??= []), now, rule.windowS);
-      return s.hits.length >= rule.count ? s.hits[s.hits.length - rule.count]! + rule.windowS * 1000 + 1 : now;
-    case 'silence':
-      return s.phase === 'clearing' ? a.since + rule.verifyS * 1000 : undefined;
-  }
 }

@@ -1,12 +1,8 @@
 import type { Queryable } from '../core/store/db.ts';
 
-/** What a rule remembers between alarms (count windows, repeats by floor), so a restart forgets nothing. */
-export interface RuleMemory {
-  /** Times of matching events inside a count rule's window. */
-  hits?: number[];
-  /** Last time each value of an event rule's `repeat.sameField` was seen (e.g. by floor). */
-  seen?: Record<string, number>;
-}
+/** What a rule kind remembers between alarms (count windows, repeats by floor), so a restart forgets nothing. */
+export type RuleMemory = Record<string, unknown>;
+
 
 export async function saveMemory(db: Queryable, rows: { deviceId: string; ruleId: string; data: RuleMemory; at: number }[]): Promise<void> {
   if (rows.length === 0) return;

@@ -1,6 +1,6 @@
 import type { Queryable } from '../core/store/db.ts';
-import type { Catalog } from '../devices/lib/catalog.ts';
-import type { Rule } from '../devices/lib/rules.ts';
+import type { Catalog } from './catalog.ts';
+import type { Rule } from './kinds/index.ts';
 import { orgChain, type Placement } from '../core/directory.ts';
 import { applyOverrides, effectiveProblem, overrideParamsSchema, unknownParam, type EffectiveRule, type OverrideLayer, type OverrideParams } from './params.ts';
 

@@ -1,44 +1,30 @@
 import { z } from 'zod';
-import { ruleParamsProblem, SEVERITIES, type Rule } from '../devices/lib/rules.ts';
+import { kindOf, RULE_KINDS, type Rule, type RuleKindName } from './kinds/index.ts';
+import { policyParams } from './kinds/kind.ts';
 
 /**
- * What a site may change about a rule: its numbers and whether it runs, never its shape. One zod
- * schema validates overrides from the site file and the API alike.
+ * What a site may change about a rule: its numbers and whether it runs, never its shape. Each kind
+ * declares its own parameters (kinds/*.ts); one zod schema made of them all validates overrides
+ * from the site file and the API alike, and `unknownParam` refuses those the rule's kind lacks.
  */
 export const overrideParamsSchema = z
   .object({
     enabled: z.boolean(),
-    trigger: z.number(),
-    clear: z.number(),
-    holdS: z.number().nonnegative(),
-    verifyS: z.number().nonnegative(),
-    minConfidence: z.number().min(0).max(1),
-    clearAfterS: z.number().positive(),
-    count: z.number().int().min(2),
-    windowS: z.number().positive(),
-    heartbeats: z.number().int().min(1),
+    ...Object.assign({}, ...RULE_KINDS.map((k) => k.params)),
     // The policy: which work item the alarm opens (`none`: only the alarm), how urgent, and whether
     // it may close itself once the sensor recovers (无感销).
-    item: z.enum(['work_order', 'ticket', 'none']),
-    severity: z.enum(SEVERITIES),
-    autoClose: z.boolean(),
+    ...policyParams,
   })
   .partial()
   .strict();
 
-export type OverrideParams = z.infer<typeof overrideParamsSchema>;
-export type ParamName = keyof OverrideParams;
+export type OverrideParams = { enabled?: boolean; item?: 'work_order' | 'ticket' | 'none'; severity?: 'critical' | 'major' | 'minor'; autoClose?: boolean } & Record<string, unknown>;
+export type ParamName = string;
 
-const POLICY: readonly ParamName[] = ['item', 'severity', 'autoClose'];
+const POLICY: readonly ParamName[] = Object.keys(policyParams);
 
-/** The parameters each kind of rule has (every kind also has the work-item policy). */
-export const PARAMS_BY_KIND: Record<Rule['kind'], readonly ParamName[]> = {
-  threshold: ['enabled', 'trigger', 'clear', 'holdS', 'verifyS', ...POLICY],
-  boolean: ['enabled', 'holdS', 'verifyS', ...POLICY],
-  event: ['enabled', 'minConfidence', 'clearAfterS', ...POLICY],
-  count: ['enabled', 'minConfidence', 'count', 'windowS', ...POLICY],
-  silence: ['enabled', 'heartbeats', 'verifyS', ...POLICY],
-};
+/** The parameters each kind of rule has (every kind also has `enabled` and the work-item policy). */
+export const PARAMS_BY_KIND = Object.fromEntries(RULE_KINDS.map((k) => [k.kind, ['enabled', ...Object.keys(k.params), ...POLICY]])) as unknown as Record<RuleKindName, readonly ParamName[]>;
 
 /** A rule with the overrides in force for one device applied, and where each changed number came from. */
 export type EffectiveRule = Rule & { enabled: boolean; sources: Partial<Record<ParamName, string>> };
@@ -85,7 +71,7 @@ export function applyOverrides(rule: Rule, layers: readonly OverrideLayer[]): Ef
 
 /** The merged rule's consistency problem (a hysteresis band the wrong way round), if any. */
 export function effectiveProblem(rule: EffectiveRule): { field: string; message: string } | undefined {
-  const p = ruleParamsProblem(rule);
+  const p = kindOf(rule).problem?.(rule as never);
   return p && { field: `params.${p.field}`, message: p.message };
 }
 
@@ -98,9 +84,7 @@ export function paramsInForce(rule: EffectiveRule): Record<string, unknown> {
     out.severity = rule.raises.severity;
     out.autoClose = rule.raises.autoClose;
   }
-  if (rule.kind === 'threshold') out.direction = rule.direction;
-  if (rule.kind === 'boolean' || rule.kind === 'threshold') out.prop = rule.prop;
-  if (rule.kind === 'event' || rule.kind === 'count') out.event = rule.event;
+  Object.assign(out, kindOf(rule).describe(rule as never));
   if (Object.keys(rule.sources).length) out.overriddenBy = rule.sources;
   return out;
 }

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
-import { loadCatalog } from '../devices/lib/catalog.ts';
+import { loadCatalog } from '../rules/catalog.ts';
 import { readCredentials } from './credentials.ts';
 import { SCENARIOS } from './scenarios.ts';
 import { Simulator } from './simulator.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadCatalog } from '../devices/lib/catalog.ts';
+import { loadCatalog } from '../rules/catalog.ts';
 import { createRng } from '../simulators/rng.ts';
 import { validateMessage } from '../ingest/validate.ts';
 

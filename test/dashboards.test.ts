@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCatalog } from '../devices/lib/catalog.ts';
+import { loadCatalog } from '../rules/catalog.ts';
 import { buildDashboards, render } from '../dashboards/build.ts';
 import { JSON_DIR } from '../dashboards/generate.ts';
 import { Simulator } from '../simulators/simulator.ts';

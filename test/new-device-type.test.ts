@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEVICES_DIR, loadCatalog } from '../devices/lib/catalog.ts';
+import { DEVICES_DIR, loadCatalog } from '../rules/catalog.ts';
 import { listReadings } from '../core/store/readings.ts';
 import { listDeadLetters } from '../core/store/dead-letters.ts';
 import { Simulator } from '../simulators/simulator.ts';

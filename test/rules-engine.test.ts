@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Rule } from '../devices/lib/rules.ts';
+import type { Rule } from '../rules/kinds/index.ts';
 import { listAlarms } from '../rules/alarm-store.ts';
 import { alarmEvents, RulesHarness, type EngineUnderTest } from './helpers/rules.ts';
 

@@ -8,7 +8,7 @@ import { insertDeadLetters, listDeadLetters } from '../core/store/dead-letters.t
 import { migrate } from '../core/store/migrations.ts';
 import { openPglite } from '../core/store/pglite.ts';
 import { insertReadings, listReadings, type Reading } from '../core/store/readings.ts';
-import { loadCatalog } from '../devices/lib/catalog.ts';
+import { loadCatalog } from '../rules/catalog.ts';
 import type { PropSpec } from '../devices/lib/props.ts';
 import { toLine } from '../ingest/influx/line-protocol.ts';
 import { validateAck } from '../ingest/ack.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadCatalog } from '../devices/lib/catalog.ts';
+import { loadCatalog } from '../rules/catalog.ts';
 import { MAX_AGE_MS, MAX_AHEAD_MS, validateMessage } from '../ingest/validate.ts';
 
 const catalog = await loadCatalog();

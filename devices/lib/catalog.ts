@@ -2,16 +2,16 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import type { DeviceDefinition } from './define.ts';
-import { ruleParamsProblem, ruleSchema, type Rule } from './rules.ts';
+import type { DeviceDefinition, RuleData } from './define.ts';
 import { eventSchema, telemetrySchema } from './schemas.ts';
 import { telemetryCheck } from './telemetry-check.ts';
 
 /** A device type ready for use: its definition plus what the catalog derived from it. */
-export interface DeviceType {
+export interface DeviceType<R extends RuleData = RuleData> {
   id: string;
   definition: DeviceDefinition;
-  rules: Rule[];
+  /** Its rules, as the rule kinds parsed them (rules/kinds: the catalog is loaded with them by rules/catalog.ts). */
+  rules: R[];
   telemetry: ReturnType<typeof telemetrySchema>;
   /** True only for telemetry the schema certainly accepts, without zod's cost (ingest's hot path). */
   telemetryOk: ReturnType<typeof telemetryCheck>;
@@ -20,13 +20,19 @@ export interface DeviceType {
   file: string;
 }
 
-export interface Catalog {
-  types: ReadonlyMap<string, DeviceType>;
-  get(id: string): DeviceType | undefined;
+export interface Catalog<R extends RuleData = RuleData> {
+  types: ReadonlyMap<string, DeviceType<R>>;
+  get(id: string): DeviceType<R> | undefined;
   ids(): string[];
   /** A rule by its id (unique across the catalog), with the type it belongs to. */
-  rule(id: string): { type: DeviceType; rule: Rule } | undefined;
+  rule(id: string): { type: DeviceType<R>; rule: R } | undefined;
 }
+
+/**
+ * Parses one rule of a device file (the rules service's kinds do: devices/ declares rules as data
+ * and does not know what each kind means). Throws naming the file and the field.
+ */
+export type RuleCompiler<R extends RuleData> = (raw: unknown, where: { file: string; index: number; host: { props: Record<string, unknown>; events: Record<string, unknown> } }) => R;
 
 export const DEVICES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -50,40 +56,28 @@ const definitionSchema = z.object({
   panels: z.array(z.object({ title: z.string(), props: z.array(z.string()).min(1), unit: z.string().optional(), kind: z.enum(['timeseries', 'stat', 'events']).optional() })),
 });
 
-export function compileDeviceType(definition: DeviceDefinition, file: string): DeviceType {
+export function compileDeviceType<R extends RuleData>(definition: DeviceDefinition, file: string, compileRule: RuleCompiler<R>): DeviceType<R> {
   const checked = definitionSchema.safeParse(definition);
   if (!checked.success) {
     const issue = checked.error.issues[0]!;
     throw new Error(`device definition ${file}: ${issue.path.join('.')}: ${issue.message}`);
   }
-  const rules = definition.rules.map((r, i) => {
-    const parsed = ruleSchema.safeParse(r);
-    if (!parsed.success) throw new Error(`device definition ${file}: rules[${i}]: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
-    const rule = parsed.data;
-    rule.storm.group ??= rule.id;
-    const problem = ruleParamsProblem(rule);
-    if (problem) throw new Error(`device definition ${file}: rule ${rule.id}: ${problem.field}: ${problem.message}`);
-    if ((rule.kind === 'threshold' || rule.kind === 'boolean') && !(rule.prop in definition.props))
-      throw new Error(`device definition ${file}: rule ${rule.id} watches unknown property ${rule.prop}`);
-    if ((rule.kind === 'event' || rule.kind === 'count') && !(rule.event in definition.events))
-      throw new Error(`device definition ${file}: rule ${rule.id} watches unknown event ${rule.event}`);
-    return rule;
-  });
+  const rules = definition.rules.map((raw, index) => compileRule(raw, { file, index, host: definition }));
   const known = new Set([...Object.keys(definition.props), ...Object.keys(definition.events)]);
   for (const panel of definition.panels)
     for (const p of panel.props) if (!known.has(p)) throw new Error(`device definition ${file}: panel "${panel.title}" shows unknown ${p}`);
   return { id: definition.id, definition, rules, telemetry: telemetrySchema(definition.props), telemetryOk: telemetryCheck(definition.props), event: eventSchema(definition.events), file };
 }
 
-export function createCatalog(types: DeviceType[]): Catalog {
-  const map = new Map<string, DeviceType>();
+export function createCatalog<R extends RuleData>(types: DeviceType<R>[]): Catalog<R> {
+  const map = new Map<string, DeviceType<R>>();
   for (const t of types) {
     const clash = map.get(t.id);
     if (clash) throw new Error(`device type ${t.id} is defined twice: ${clash.file} and ${t.file}`);
     map.set(t.id, t);
   }
   // Overrides and alarms name a rule by its id alone, so ids are unique across the whole catalog.
-  const ruleOwner = new Map<string, DeviceType>();
+  const ruleOwner = new Map<string, DeviceType<R>>();
   for (const t of map.values())
     for (const r of t.rules) {
       const other = ruleOwner.get(r.id);
@@ -103,18 +97,19 @@ export function createCatalog(types: DeviceType[]): Catalog {
 
 /**
  * Loads every device type in a folder: one `*.ts` file a type, its default export a definition.
- * Dropping a new file in is all it takes for the broker, ingest and simulators to know the type.
+ * Dropping a new file in is all it takes for the broker, ingest, rules and simulators to know the
+ * type. The platform loads it through rules/catalog.ts, which brings the rule kinds.
  */
-export async function loadCatalog(dir: string = DEVICES_DIR): Promise<Catalog> {
+export async function loadDeviceCatalog<R extends RuleData>(dir: string, compileRule: RuleCompiler<R>): Promise<Catalog<R>> {
   const files = readdirSync(dir)
     .filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith('.d.ts') && !f.startsWith('_'))
     .sort();
-  const types: DeviceType[] = [];
+  const types: DeviceType<R>[] = [];
   for (const f of files) {
     const file = path.join(dir, f);
     const mod = (await import(pathToFileURL(file).href)) as { default?: DeviceDefinition };
     if (!mod.default) throw new Error(`device definition ${file}: no default export`);
-    const type = compileDeviceType(mod.default, file);
+    const type = compileDeviceType(mod.default, file, compileRule);
     if (type.id !== path.basename(f).replace(/\.(ts|js|mjs)$/, '')) throw new Error(`device definition ${file}: id ${type.id} must match the file name`);
     types.push(type);
   }

@@ -1,5 +1,4 @@
 import type { PropSpec } from './props.ts';
-import type { RuleInput } from './rules.ts';
 
 /** Deterministic randomness for simulators (so a scenario run is reproducible from its seed). */
 export interface Rng {
@@ -38,6 +37,17 @@ export interface Panel {
   unit?: string;
   kind?: 'timeseries' | 'stat' | 'events';
 }
+
+/**
+ * A default alarm rule, as data (DESIGN §3): `kind` names one of the rules service's kinds
+ * (threshold, boolean, event, count, silence: rules/kinds/), which checks the rest at load.
+ */
+export interface RuleData {
+  id: string;
+  kind: string;
+  description: string;
+}
+export type RuleInput = RuleData & Record<string, unknown>;
 
 export interface DeviceDefinition<S = unknown> {
   /** The catalog id: `{type}` in `v1/{type}/{deviceId}/...`. */

@@ -9,7 +9,7 @@ import type { Db } from '../../core/store/db.ts';
 import { migrate } from '../../core/store/migrations.ts';
 import { openPglite } from '../../core/store/pglite.ts';
 import type { Reading } from '../../core/store/readings.ts';
-import { loadCatalog, type Catalog } from '../../devices/lib/catalog.ts';
+import { loadCatalog, type Catalog } from '../../rules/catalog.ts';
 import { ManualClock } from '../../rules/clock.ts';
 import { RuleEngine } from '../../rules/engine.ts';
 import type { RulesEvent } from '../../rules/events.ts';
