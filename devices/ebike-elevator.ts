@@ -1,5 +1,6 @@
 import { defineDevice } from './lib/define.ts';
-import { bool, confidence, online, url } from './lib/props.ts';
+import { heartbeat, online } from './lib/facets.ts';
+import { bool, confidence, url } from './lib/props.ts';
 
 interface State { held: boolean }
 
@@ -8,10 +9,9 @@ export default defineDevice<State>({
   id: 'ebike-elevator',
   name: '电梯电动车识别',
   description: 'Elevator camera that detects e-bikes (电动车进电梯), holds the door open and warns by voice.',
-  heartbeatS: 60,
+  extend: [online(), heartbeat(60)],
   props: {
     doorHeld: bool('梯门保持 door held'),
-    online: online(),
   },
   events: {
     ebike_detected: { confidence: confidence(), snapshotUrl: url('抓拍 snapshot') },
@@ -31,7 +31,7 @@ export default defineDevice<State>({
       const detected = mode === 'repeat' || rng.chance(0.0005);
       s.held = detected;
       return {
-        props: { doorHeld: s.held, online: true },
+        props: { doorHeld: s.held },
         events: detected
           ? [{ event: 'ebike_detected', data: { confidence: Math.round(rng.between(0.86, 0.99) * 100) / 100, snapshotUrl: `https://snapshots.example.invalid/ebike/${now}.jpg` } }]
           : [],

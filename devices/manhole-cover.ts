@@ -1,20 +1,21 @@
 import { defineDevice, round } from './lib/define.ts';
-import { batteryPct, bool, num, tiltDeg } from './lib/props.ts';
+import { battery, heartbeat } from './lib/facets.ts';
+import { bool, num, tiltDeg } from './lib/props.ts';
 
-interface State { tilt: number; water: number; gas: number; battery: number }
+interface State { tilt: number; water: number; gas: number }
 
 /** 智能井盖: tilt/open sensor with water-level and combustible-gas probes, under a municipal or estate cover. */
 export default defineDevice<State>({
   id: 'manhole-cover',
   name: '智能井盖',
   description: 'Manhole cover monitor: tilt, open, distance from water to cover, gas, battery.',
-  heartbeatS: 60,
+  // A lifted cover's tilt is a critical work order of its own below, not the knocked-over ticket of tilt().
+  extend: [battery({ drainPctPerS: 0.000_01 }), heartbeat(60)],
   props: {
     tiltDeg: tiltDeg(),
     open: bool('开盖 cover open'),
     waterLevelCm: num('水位距盖 water-to-cover distance', 'cm', 0, 1000),
     gasPpm: num('可燃气体 gas', 'ppm', 0, 50_000),
-    batteryPct: batteryPct(),
   },
   events: {},
   rules: [
@@ -25,9 +26,8 @@ export default defineDevice<State>({
   ],
   simulate: {
     modes: ['open', 'flood', 'gas'],
-    init: (rng) => ({ tilt: rng.between(0, 2), water: rng.between(80, 160), gas: rng.between(0, 40), battery: rng.between(50, 100) }),
-    tick(s, { rng, mode, dtS }) {
-      s.battery = Math.max(0, s.battery - dtS * 0.000_01);
+    init: (rng) => ({ tilt: rng.between(0, 2), water: rng.between(80, 160), gas: rng.between(0, 40) }),
+    tick(s, { rng, mode }) {
       s.tilt = mode === 'open' ? rng.between(20, 45) : Math.max(0, Math.min(3, s.tilt + rng.between(-0.3, 0.3)));
       s.water = mode === 'flood' ? Math.max(5, s.water - rng.between(15, 30)) : Math.max(60, Math.min(180, s.water + rng.between(-2, 2)));
       s.gas = mode === 'gas' ? Math.min(20_000, s.gas + rng.between(300, 600)) : Math.max(0, Math.min(60, s.gas + rng.between(-5, 5)));
@@ -37,7 +37,6 @@ export default defineDevice<State>({
           open: mode === 'open',
           waterLevelCm: round(s.water, 0),
           gasPpm: round(s.gas, 0),
-          batteryPct: round(s.battery, 1),
         },
       };
     },

@@ -1,7 +1,8 @@
 import { defineDevice, round } from './lib/define.ts';
-import { batteryPct, num, temperatureC, tiltDeg } from './lib/props.ts';
+import { battery, heartbeat, tilt } from './lib/facets.ts';
+import { num, temperatureC } from './lib/props.ts';
 
-interface State { fill: number; ratePerH: number; temp: number; battery: number; lastHour: number }
+interface State { fill: number; ratePerH: number; temp: number; lastHour: number }
 
 /** Collection hours (Asia/Shanghai) when the cleaning crew empties the bins: 垃圾分类定时定点投放. */
 const COLLECTION_HOURS = [7, 19];
@@ -11,12 +12,11 @@ export default defineDevice<State>({
   id: 'overflow-bin',
   name: '满溢垃圾桶',
   description: 'Bin fill level (ultrasonic), temperature (smouldering rubbish), tilt (knocked over), battery.',
-  heartbeatS: 60,
+  // tilt(): a knocked-over bin raises a ticket.
+  extend: [tilt(), battery({ drainPctPerS: 0.000_01 }), heartbeat(60)],
   props: {
     fillPct: num('满溢度 fill level', '%', 0, 100),
     temperatureC: temperatureC(),
-    tiltDeg: tiltDeg(),
-    batteryPct: batteryPct(),
   },
   events: {},
   rules: [
@@ -26,17 +26,14 @@ export default defineDevice<State>({
   ],
   simulate: {
     modes: ['overflow', 'fire'],
-    init: (rng) => ({ fill: rng.between(5, 60), ratePerH: rng.between(3, 8), temp: rng.between(15, 28), battery: rng.between(50, 100), lastHour: -1 }),
+    init: (rng) => ({ fill: rng.between(5, 60), ratePerH: rng.between(3, 8), temp: rng.between(15, 28), lastHour: -1 }),
     tick(s, { rng, mode, dtS, now }) {
       const hour = new Date(now + 8 * 3_600_000).getUTCHours(); // Asia/Shanghai, no DST
       if (hour !== s.lastHour && COLLECTION_HOURS.includes(hour) && mode !== 'overflow') s.fill = rng.between(0, 5);
       s.lastHour = hour;
       s.fill = mode === 'overflow' ? Math.min(100, s.fill + rng.between(8, 15)) : Math.min(100, s.fill + (s.ratePerH * dtS) / 3600);
       s.temp = mode === 'fire' ? Math.min(120, s.temp + rng.between(5, 10)) : Math.max(5, Math.min(35, s.temp + rng.between(-0.3, 0.3)));
-      s.battery = Math.max(0, s.battery - dtS * 0.000_01);
-      return {
-        props: { fillPct: round(s.fill, 0), temperatureC: round(s.temp, 1), tiltDeg: round(rng.between(0, 2), 1), batteryPct: round(s.battery, 1) },
-      };
+      return { props: { fillPct: round(s.fill, 0), temperatureC: round(s.temp, 1) } };
     },
   },
   panels: [

@@ -1,36 +1,34 @@
 import { defineDevice, round } from './lib/define.ts';
-import { batteryPct, bool, num, temperatureC } from './lib/props.ts';
+import { battery, heartbeat, tamper } from './lib/facets.ts';
+import { bool, num, temperatureC } from './lib/props.ts';
 
-interface State { smoke: number; temp: number; battery: number }
+interface State { smoke: number; temp: number }
 
 /** 独立式光电感烟火灾探测报警器 (GB 20517), NB-IoT/4G, reporting over MQTT. */
 export default defineDevice<State>({
   id: 'smoke-detector',
   name: '烟感探测器',
   description: 'Photoelectric smoke alarm in a flat or stairwell: smoke density, temperature, own alarm verdict.',
-  heartbeatS: 60,
+  extend: [
+    battery({ rule: { id: 'smoke-battery-low' } }),
+    tamper({ rule: { id: 'smoke-tamper', description: 'Detector removed from its base' } }),
+    heartbeat(60, { rule: { id: 'smoke-silent' } }),
+  ],
   props: {
     smokeDbPerM: num('烟雾浓度 smoke density', 'dB/m', 0, 5),
     temperatureC: temperatureC(),
-    batteryPct: batteryPct(),
     alarm: bool('报警 device alarm verdict'),
-    tamper: bool('防拆 tamper'),
   },
   events: { test_button: {} },
   rules: [
     { id: 'smoke-device-alarm', storm: { group: 'fire' }, kind: 'boolean', prop: 'alarm', description: 'The detector itself reports fire', verifyS: 60, raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
     { id: 'smoke-density', storm: { group: 'fire' }, kind: 'threshold', prop: 'smokeDbPerM', trigger: 0.15, clear: 0.05, holdS: 10, verifyS: 60, description: 'Smoke density ≥ 0.15 dB/m for 10 s', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
     { id: 'smoke-heat', storm: { group: 'fire' }, kind: 'threshold', prop: 'temperatureC', trigger: 57, clear: 50, verifyS: 60, description: 'Temperature ≥ 57 °C (fixed-temperature heat alarm)', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
-    { id: 'smoke-battery-low', kind: 'threshold', prop: 'batteryPct', direction: 'below', trigger: 20, clear: 25, verifyS: 300, description: 'Battery below 20 %', raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'battery' } },
-    { id: 'smoke-tamper', kind: 'boolean', prop: 'tamper', verifyS: 300, description: 'Detector removed from its base', raises: { item: 'ticket', severity: 'major', category: 'tamper' } },
-    { id: 'smoke-silent', kind: 'silence', heartbeats: 3, description: 'No report for 3 heartbeats', raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'offline' } },
   ],
   simulate: {
-    modes: ['fire', 'low-battery', 'tamper'],
-    init: (rng) => ({ smoke: rng.between(0.005, 0.03), temp: rng.between(18, 26), battery: rng.between(40, 100) }),
+    modes: ['fire'],
+    init: (rng) => ({ smoke: rng.between(0.005, 0.03), temp: rng.between(18, 26) }),
     tick(s, { rng, mode, dtS }) {
-      s.battery = Math.max(0, s.battery - dtS * 0.000_02); // ~two years on a battery
-      if (mode === 'low-battery') s.battery = Math.min(s.battery, rng.between(8, 15));
       if (mode === 'fire') {
         s.smoke = Math.min(4, s.smoke + rng.between(0.04, 0.08) * Math.max(1, dtS / 5));
         s.temp = Math.min(110, s.temp + rng.between(1, 3));
@@ -42,9 +40,7 @@ export default defineDevice<State>({
         props: {
           smokeDbPerM: round(s.smoke, 3),
           temperatureC: round(s.temp, 1),
-          batteryPct: round(s.battery, 1),
           alarm: s.smoke >= 0.3,
-          tamper: mode === 'tamper',
         },
         events: rng.chance(0.0005) ? [{ event: 'test_button', data: {} }] : [],
       };
@@ -53,7 +49,6 @@ export default defineDevice<State>({
   panels: [
     { title: '烟雾浓度 Smoke density', props: ['smokeDbPerM'], unit: 'dB/m' },
     { title: '温度 Temperature', props: ['temperatureC'], unit: '°C' },
-    { title: '电量 Battery', props: ['batteryPct'], unit: '%' },
   ],
 });
 

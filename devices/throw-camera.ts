@@ -1,5 +1,6 @@
 import { defineDevice } from './lib/define.ts';
-import { bool, confidence, num, online, url } from './lib/props.ts';
+import { heartbeat, online } from './lib/facets.ts';
+import { bool, confidence, num, url } from './lib/props.ts';
 
 interface State { floors: number; blocked: boolean; repeatFloor: number }
 
@@ -8,10 +9,9 @@ export default defineDevice<State>({
   id: 'throw-camera',
   name: '高空抛物摄像机',
   description: 'Camera watching a facade for objects thrown from height; detects on the device and reports the floor.',
-  heartbeatS: 60,
+  extend: [online(), heartbeat(60)],
   props: {
     lensBlocked: bool('镜头遮挡 lens blocked'),
-    online: online(),
   },
   events: {
     throw_detected: {
@@ -41,7 +41,7 @@ export default defineDevice<State>({
       } else if (rng.chance(0.0003)) {
         events.push(detection(Math.round(rng.between(2, s.floors)), rng.between(0.4, 0.95), now));
       }
-      return { props: { lensBlocked: s.blocked, online: true }, events };
+      return { props: { lensBlocked: s.blocked }, events };
     },
   },
   panels: [

@@ -32,8 +32,26 @@ export default defineDevice<{ ppm: number }>({
 });
 `,
 );
+// A type composed from facets: battery() and heartbeat() bring their property, rules and panel.
+writeFileSync(
+  path.join(dir, 'leak-sensor.ts'),
+  `import { defineDevice } from './lib/define.ts';
+import { battery, heartbeat } from './lib/facets.ts';
+import { bool } from './lib/props.ts';
+export default defineDevice<null>({
+  id: 'leak-sensor',
+  name: '水浸传感器',
+  description: 'Water on the floor of a pump room',
+  extend: [battery(), heartbeat(300)],
+  props: { leak: bool('水浸 water detected') },
+  rules: [{ id: 'leak-water', kind: 'boolean', prop: 'leak', description: 'Water on the floor', raises: { item: 'ticket', severity: 'major', category: 'plumbing' } }],
+  simulate: { modes: ['leak'], init: () => null, tick: (_s, { mode }) => ({ props: { leak: mode === 'leak' } }) },
+  panels: [],
+});
+`,
+);
 const site = path.join(dir, '_site.json');
-writeFileSync(site, JSON.stringify({ street: { id: 's', name: 's', communities: [{ id: 'c', name: 'c', grids: [{ id: 'g', name: 'g', microGrids: [{ id: 'm', name: 'm', buildings: [{ id: 'b', name: 'b', devices: [{ type: 'gas-detector', count: 2 }] }] }] }] }] } }));
+writeFileSync(site, JSON.stringify({ street: { id: 's', name: 's', communities: [{ id: 'c', name: 'c', grids: [{ id: 'g', name: 'g', microGrids: [{ id: 'm', name: 'm', buildings: [{ id: 'b', name: 'b', devices: [{ type: 'gas-detector', count: 2 }, { type: 'leak-sensor', count: 1 }] }] }] }] }] } }));
 
 let p: TestPlatform | undefined;
 afterAll(async () => {
@@ -65,6 +83,33 @@ describe('a new device type from one new file', () => {
     await p.ingest.flush();
     expect(sim.stats.byType['gas-detector']).toBeGreaterThan(0);
     expect((await listReadings(p.db, { type: 'gas-detector' })).length).toBeGreaterThan(2);
+  });
+
+  it('gets the low-battery and offline rules of its facets, and the battery panel, with no other file touched', async () => {
+    const t = (await loadCatalog(dir)).get('leak-sensor')!;
+    expect(t.definition.heartbeatS).toBe(300);
+    expect(t.definition.props.batteryPct).toMatchObject({ kind: 'number', unit: '%' });
+    expect(t.rules.map((r) => r.id)).toEqual(['leak-water', 'leak-sensor-battery-low', 'leak-sensor-offline']);
+    expect(t.rules[1]).toMatchObject({ kind: 'threshold', prop: 'batteryPct', direction: 'below', raises: { item: 'ticket', autoClose: true, category: 'battery' } });
+    expect(t.rules[2]).toMatchObject({ kind: 'silence', heartbeats: 3, raises: { item: 'ticket', autoClose: true, category: 'offline' } });
+    expect(t.definition.panels.map((x) => x.props)).toEqual([['batteryPct']]);
+    expect(t.definition.simulate.modes).toEqual(['leak', 'low-battery']);
+  });
+
+  it('on the platform: GET /rules lists them, and a low battery opens a ticket that closes itself when the battery is changed', async () => {
+    const rules = (await p!.api('GET', '/api/v1/rules')).body.items.filter((r: { type: string }) => r.type === 'leak-sensor');
+    expect(rules.map((r: { id: string }) => r.id)).toEqual(['leak-water', 'leak-sensor-battery-low', 'leak-sensor-offline']);
+    const c = p!.cred('leak-sensor');
+    const client = await connectDevice(p!, c);
+    const send = async (batteryPct: number) => {
+      await client.publishAsync(`v1/leak-sensor/${c.id}/telemetry`, JSON.stringify({ props: { batteryPct } }), { qos: 1 });
+      await p!.rules.flush();
+      await p!.workItems.idle();
+    };
+    await send(12);
+    const tickets = async () => (await p!.api('GET', `/api/v1/tickets?deviceId=${c.id}`)).body.items;
+    expect(await tickets()).toMatchObject([{ ruleId: 'leak-sensor-battery-low', status: 'collected', category: 'battery', autoClose: true }]);
+    await client.endAsync();
   });
 
   it('fails loudly, naming the file, when a definition is wrong', async () => {

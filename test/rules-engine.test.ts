@@ -66,11 +66,14 @@ async function playLevelRule(t: EngineUnderTest, deviceId: string, rule: Rule & 
 describe('every default rule fires once and clears once (manual clock, real store)', () => {
   const catalogRules = async () => [...h.catalog.types.values()].flatMap((type) => type.rules.map((rule) => ({ type, rule })));
 
-  it('covers the rule table of DESIGN §3', async () => {
+  it('covers the rule table of DESIGN §3, and the facets\' battery, offline, tilt and module rules', async () => {
     const ids = (await catalogRules()).map((r) => r.rule.id).sort();
     expect(ids).toEqual([
-      'bin-fire', 'bin-full', 'bin-overflow', 'ebike-detected', 'ebike-repeat', 'manhole-gas', 'manhole-open', 'manhole-tilt', 'manhole-water',
-      'smoke-battery-low', 'smoke-density', 'smoke-device-alarm', 'smoke-heat', 'smoke-silent', 'smoke-tamper', 'throw-detected', 'throw-lens-blocked',
+      'bin-fire', 'bin-full', 'bin-overflow', 'ebike-detected', 'ebike-elevator-module-offline', 'ebike-elevator-offline', 'ebike-repeat',
+      'manhole-cover-battery-low', 'manhole-cover-offline', 'manhole-gas', 'manhole-open', 'manhole-tilt', 'manhole-water',
+      'overflow-bin-battery-low', 'overflow-bin-offline', 'overflow-bin-tilt',
+      'smoke-battery-low', 'smoke-density', 'smoke-device-alarm', 'smoke-heat', 'smoke-silent', 'smoke-tamper',
+      'throw-camera-module-offline', 'throw-camera-offline', 'throw-detected', 'throw-lens-blocked',
     ]);
   });
 
@@ -87,17 +90,19 @@ describe('every default rule fires once and clears once (manual clock, real stor
             expectedCount = await playLevelRule(t, deviceId, rule);
             break;
           case 'boolean': {
-            t.tel(deviceId, { [rule.prop]: false });
+            // The breach is the rule's `when` value (true for a door open, false for a module gone offline).
+            const [on, off] = [rule.when, !rule.when];
+            t.tel(deviceId, { [rule.prop]: off });
             if (rule.holdS > 0) {
-              t.tel(deviceId, { [rule.prop]: true });
+              t.tel(deviceId, { [rule.prop]: on });
               t.clock.advance(rule.holdS * S - 1);
-              t.tel(deviceId, { [rule.prop]: false });
+              t.tel(deviceId, { [rule.prop]: off });
               expect(alarmEvents(await t.settle(), deviceId, rule.id), `${rule.id}: hold not reached`).toEqual([]);
             }
-            t.tel(deviceId, { [rule.prop]: true });
+            t.tel(deviceId, { [rule.prop]: on });
             t.clock.advance(rule.holdS * S);
-            t.tel(deviceId, { [rule.prop]: true });
-            t.tel(deviceId, { [rule.prop]: false });
+            t.tel(deviceId, { [rule.prop]: on });
+            t.tel(deviceId, { [rule.prop]: off });
             t.clock.advance(rule.verifyS * S);
             expectedCount = 2;
             break;

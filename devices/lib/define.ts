@@ -1,3 +1,4 @@
+import type { Facet } from './facets.ts';
 import type { PropSpec } from './props.ts';
 
 /** Deterministic randomness for simulators (so a scenario run is reproducible from its seed). */
@@ -61,11 +62,60 @@ export interface DeviceDefinition<S = unknown> {
   rules: RuleInput[];
   simulate: Simulation<S>;
   panels: Panel[];
+  /** The facets it was composed of (`battery`, `heartbeat`, …), for the catalog's checks. */
+  facets?: string[];
 }
 
-/** Identity function that gives a device file its types; the catalog checks the rest at load. */
-export function defineDevice<S>(def: DeviceDefinition<S>): DeviceDefinition<S> {
-  return def;
+/** What a device file writes: its own parts, and the facets it is composed of (facets.ts). */
+export interface DeviceFile<S> extends Omit<DeviceDefinition<S>, 'heartbeatS' | 'events' | 'rules' | 'panels' | 'facets'> {
+  /** The facets this type is made of: `battery()`, `heartbeat(60)`, `tamper()`, `tilt()`, `online()`. */
+  extend?: Facet[];
+  /** Given by `heartbeat(s)`, or here. */
+  heartbeatS?: number;
+  events?: DeviceDefinition['events'];
+  rules?: RuleInput[];
+  panels?: Panel[];
+}
+
+/**
+ * Composes a device type from its facets and its own parts; its own win (a property, a rule with
+ * the facet rule's id, a panel showing the same property). The catalog checks the result at load.
+ */
+export function defineDevice<S>(file: DeviceFile<S>): DeviceDefinition {
+  const { extend: facets = [], ...own } = file;
+  const ownRules = own.rules ?? [];
+  const ownPanels = own.panels ?? [];
+  const shown = new Set(ownPanels.flatMap((p) => p.props));
+  const facetRules = facets.flatMap((f) => f.rules?.(own.id) ?? []).filter((r) => !ownRules.some((o) => o.id === r.id));
+  const sims = facets.map((f) => f.simulate);
+  return {
+    ...own,
+    heartbeatS: own.heartbeatS ?? facets.find((f) => f.heartbeatS)?.heartbeatS ?? Number.NaN,
+    props: { ...own.props, ...Object.fromEntries(facets.flatMap((f) => Object.entries(f.props ?? {})).filter(([k]) => !(k in own.props))) },
+    events: own.events ?? {},
+    rules: [...ownRules, ...facetRules],
+    panels: [...ownPanels, ...facets.flatMap((f) => f.panels ?? []).filter((p) => !p.props.some((x) => shown.has(x)))],
+    facets: facets.map((f) => f.name),
+    simulate: {
+      modes: [...new Set([...own.simulate.modes, ...sims.flatMap((x) => x?.modes ?? [])])],
+      init: (rng) => ({ own: own.simulate.init(rng), facets: sims.map((x) => x?.init(rng)) }),
+      tick(state, ctx) {
+        const st = state as { own: S; facets: unknown[] };
+        const out: SimOutput = { props: {}, events: [] };
+        sims.forEach((x, i) => {
+          if (!x) return;
+          const o = x.tick(st.facets[i], ctx);
+          Object.assign(out.props!, o.props);
+          out.events!.push(...(o.events ?? []));
+        });
+        // The device's own simulation wins where both report a property (a lifted manhole cover's tilt).
+        const o = own.simulate.tick(st.own, ctx);
+        Object.assign(out.props!, o.props);
+        out.events!.push(...(o.events ?? []));
+        return out;
+      },
+    },
+  };
 }
 
 /** Rounds a simulated value to what a device would report. */

@@ -30,4 +30,3 @@ export const batteryPct = () => num('电量 battery', '%', 0, 100);
 export const temperatureC = (min = -40, max = 125) => num('温度 temperature', '°C', min, max);
 export const tiltDeg = () => num('倾角 tilt', '°', 0, 180);
 export const confidence = () => num('置信度 confidence', '', 0, 1);
-export const online = () => bool('在线 camera/module online');
