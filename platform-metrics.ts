@@ -3,7 +3,7 @@ import type { Logger } from './core/logger.ts';
 import { line } from './ingest/influx/line-protocol.ts';
 import type { InfluxSink } from './ingest/influx/sink.ts';
 import type { Ingest } from './ingest/ingest.ts';
-import { FINISHED_SQL } from './core/domain.ts';
+import { FINISHED_SQL, SEVERITIES } from './core/domain.ts';
 import type { EventBus, Extension } from './core/event-bus.ts';
 import type { PlatformEvent, WorkItemEvent } from './work-items/events.ts';
 
@@ -40,7 +40,7 @@ export class PlatformMetrics implements Extension {
     const devices = await db.query<{ type: string; online: number; total: number }>('SELECT type, count(*) FILTER (WHERE online)::int AS online, count(*)::int AS total FROM devices GROUP BY type');
     for (const d of devices.rows) lines.push(line('devices', { type: d.type.replaceAll('-', '_') }, { online: d.online, total: d.total, onlineRate: d.total ? d.online / d.total : 0 }, now));
     const alarms = await db.query<{ severity: string | null; n: number }>(`SELECT coalesce(severity, 'none') AS severity, count(*)::int AS n FROM alarms WHERE state IN ('active','clearing') GROUP BY 1`);
-    for (const sev of ['critical', 'major', 'minor', 'none']) lines.push(line('alarms_open', { severity: sev }, { count: alarms.rows.find((r) => r.severity === sev)?.n ?? 0 }, now));
+    for (const sev of [...SEVERITIES, 'none']) lines.push(line('alarms_open', { severity: sev }, { count: alarms.rows.find((r) => r.severity === sev)?.n ?? 0 }, now));
     const items = await db.query<{ kind: string; severity: string; grid_id: string | null; community_id: string | null; n: number; overdue: number }>(
       `SELECT kind, severity, grid_id, community_id, count(*)::int AS n,
               count(*) FILTER (WHERE (accepted_at IS NULL AND accept_due < now()) OR (resolved_at IS NULL AND resolve_due < now()))::int AS overdue

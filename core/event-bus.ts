@@ -20,7 +20,7 @@ interface Subscription<E> {
  */
 export class EventBus<E extends { kind: string }> {
   private subs: Subscription<E>[] = [];
-  private readonly failures = new Map<string, number>();
+  private readonly failures = new Map<string, { count: number; lastAt: number }>();
   delivered = 0;
 
   constructor(private readonly log: Logger) {}
@@ -58,11 +58,17 @@ export class EventBus<E extends { kind: string }> {
   }
 
   stats(): { listeners: number; delivered: number; failures: Record<string, number> } {
-    return { listeners: this.subs.length, delivered: this.delivered, failures: Object.fromEntries(this.failures) };
+    return { listeners: this.subs.length, delivered: this.delivered, failures: Object.fromEntries([...this.failures].map(([k, v]) => [k, v.count])) };
+  }
+
+  /** Consumers that failed within the last `windowMs` (health's reasons). */
+  recentFailures(now: number, windowMs: number): { consumer: string; count: number; agoMs: number }[] {
+    return [...this.failures].filter(([, f]) => now - f.lastAt <= windowMs).map(([consumer, f]) => ({ consumer, count: f.count, agoMs: now - f.lastAt }));
   }
 
   private failed(s: Subscription<E>, e: E, err: unknown): void {
-    this.failures.set(s.owner, (this.failures.get(s.owner) ?? 0) + 1);
+    const f = this.failures.get(s.owner) ?? { count: 0, lastAt: 0 };
+    this.failures.set(s.owner, { count: f.count + 1, lastAt: Date.now() });
     this.log.error({ err, consumer: s.owner, kind: e.kind, event: (e as { event?: string }).event }, 'event consumer failed');
   }
 }

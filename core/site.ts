@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEPARTMENTS, ROLES } from './domain.ts';
 import { idSchema } from './ids.ts';
 import type { OrgUnit } from './store/org.ts';
 
@@ -41,10 +42,10 @@ export const siteSchema = z.object({
   people: z.array(z.object({
     id: idSchema,
     name: z.string().min(1),
-    role: z.enum(['admin', 'property_manager', 'grid_worker', 'property_staff', 'department', 'resident']),
+    role: z.enum(ROLES),
     gridIds: z.array(z.string()).default([]),
     communityIds: z.array(z.string()).default([]),
-    department: z.enum(['fire_brigade', 'municipal_works', 'police', 'city_management']).optional(),
+    department: z.enum(DEPARTMENTS).optional(),
     onDuty: z.array(z.string()).default([]).describe('grids where this grid worker is on duty'),
   })).default([]),
   ruleOverrides: z.array(z.object({

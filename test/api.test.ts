@@ -67,6 +67,26 @@ describe('HTTP API', () => {
     expect(await p.api('GET', '/api/v1/nothing-here')).toMatchObject({ status: 404, body: { error: 'not_found' } });
   });
 
+  it('lists an offline rule for every device type and a low-battery rule for every type with a battery', async () => {
+    const rules = (await p.api('GET', '/api/v1/rules')).body.items as { type: string; kind: string; raises: { item: string; category?: string } | null; defaults: { prop?: string } }[];
+    for (const type of p.catalog.types.values()) {
+      const mine = rules.filter((r) => r.type === type.id);
+      expect(mine.filter((r) => r.kind === 'silence' && r.raises?.category === 'offline'), `${type.id}: offline`).toHaveLength(1);
+      if ('batteryPct' in type.definition.props) expect(mine.filter((r) => r.defaults.prop === 'batteryPct' && r.raises?.item === 'ticket'), `${type.id}: low battery`).toHaveLength(1);
+    }
+    expect(new Set(rules.filter((r) => r.defaults.prop === 'batteryPct').map((r) => r.type))).toEqual(new Set(['smoke-detector', 'manhole-cover', 'overflow-bin']));
+  });
+
+  it('answers a refused work-item action with the domain error\'s code, mapped to its status in one place', async () => {
+    const building = (await p.db.query<{ id: string }>(`SELECT id FROM org_units WHERE kind = 'building' LIMIT 1`)).rows[0]!.id;
+    const t = (await p.api('POST', '/api/v1/tickets', { category: 'door', description: '门禁坏了', buildingId: building })).body;
+    expect(await p.api('POST', `/api/v1/tickets/${t.id}/actions`, { action: 'verify' })).toMatchObject({ status: 409, body: { error: 'conflict', code: 'WI_NOT_ALLOWED', status: 'collected', allowed: expect.arrayContaining(['accept']) } });
+    expect(await p.api('POST', `/api/v1/tickets/${t.id}/actions`, { action: 'whistle' })).toMatchObject({ status: 409, body: { code: 'WI_NOT_ALLOWED' } });
+    expect(await p.api('POST', '/api/v1/tickets/TK-nope/actions', { action: 'accept' })).toMatchObject({ status: 404, body: { error: 'not_found', code: 'WI_NOT_FOUND' } });
+    await p.api('POST', `/api/v1/tickets/${t.id}/actions`, { action: 'accept' });
+    expect(await p.api('POST', `/api/v1/tickets/${t.id}/actions`, { action: 'dispatch', assigneeId: 'nobody' })).toMatchObject({ status: 400, body: { error: 'bad_request', code: 'WI_BAD_INPUT', field: 'assigneeId' } });
+  });
+
   it('serves OpenAPI generated from the zod schemas', async () => {
     const res = await fetch(`http://127.0.0.1:${p.ports.http}/docs/json`);
     const doc = (await res.json()) as { paths: Record<string, Record<string, { requestBody?: unknown }>> };

@@ -8,7 +8,7 @@
  *   collected ─accept→ accepted ─dispatch→ dispatched ─start→ in_progress ─resolve→ resolved ─verify→ closed
  *   信息收集           立案受理            分流转办              问题处置              结果反馈            核查结单
  */
-import { OPEN_STATUSES, type ItemKind, type Role, type Status } from '../core/domain.ts';
+import { ITEM_KINDS, OPEN_STATUSES, type ItemKind, type Role, type Status } from '../core/domain.ts';
 
 export { isFinished, OPEN_STATUSES, ROLES, STATUSES, type Role, type Status } from '../core/domain.ts';
 
@@ -35,7 +35,7 @@ interface Rule {
   platformOnly?: boolean;
 }
 
-const BOTH: readonly Kind[] = ['work_order', 'ticket'];
+const BOTH: readonly Kind[] = ITEM_KINDS;
 const OPEN = OPEN_STATUSES;
 
 /**

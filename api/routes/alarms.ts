@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SEVERITIES } from '../../core/domain.ts';
 import { getAlarm, listAlarms } from '../../rules/alarm-store.ts';
 import { listCommands } from '../../rules/command-store.ts';
 import { getIncident, listIncidents } from '../../rules/incident-store.ts';
@@ -16,7 +17,7 @@ const alarmFilter = z.object({
   ruleId: z.string().optional(),
   gridId: z.string().optional(),
   communityId: z.string().optional(),
-  severity: z.enum(['critical', 'major', 'minor']).optional(),
+  severity: z.enum(SEVERITIES).optional(),
   incidentId: z.string().optional(),
   ...page,
 });

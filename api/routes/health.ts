@@ -39,6 +39,8 @@ const healthSchema = z.object({
     journal: appendLogStatusSchema.nullable(),
   }),
   rules: z.object({ readings: z.number(), announceP50Ms: z.number(), announceP99Ms: z.number(), evaluations: z.number(), raised: z.number(), cleared: z.number(), openAlarms: z.number(), commandsSent: z.number(), commandsTimedOut: z.number(), writeQueue: z.number(), writeFailures: z.number(), writeRejected: z.number() }),
+  /** The event bus: its consumers, events handed to them, and each consumer's failures (never felt by the others). */
+  events: z.object({ listeners: z.number(), delivered: z.number(), failures: z.record(z.string(), z.number()) }),
   /** How late the broker's thread ran timers since the previous health request: the platform's headroom. */
   eventLoop: z.object({ delayP50Ms: z.number(), delayP99Ms: z.number(), delayMaxMs: z.number() }),
   uptimeS: z.number(),
@@ -60,6 +62,7 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
     }
     const ingest = deps.ingest.stats();
     problems.push(...deps.ingest.problems(ingest), ...deps.rules.problems());
+    for (const f of deps.bus.recentFailures(Date.now(), 60_000)) problems.push(`event consumer ${f.consumer}: failed ${f.count} times, last ${Math.round(f.agoMs / 1000)} s ago`);
     const sessionLog = deps.broker.sessions?.status().log;
     if (sessionLog?.lastError) problems.push(`broker sessions: cannot write (${sessionLog.lastError}); subscriptions and queued messages of persistent clients are not acknowledged`);
     const body = {
@@ -76,6 +79,7 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
       },
       ingest,
       rules: deps.rules.stats(),
+      events: deps.bus.stats(),
       eventLoop: { delayP50Ms: ms(loop.percentile(50)), delayP99Ms: ms(loop.percentile(99)), delayMaxMs: ms(loop.max) },
       uptimeS: Math.round(process.uptime()),
     };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEPARTMENTS, SEVERITIES } from '../../core/domain.ts';
+import { DEPARTMENTS, ITEM_KINDS, SEVERITIES } from '../../core/domain.ts';
 import type { EvidenceReading } from '../alarm.ts';
 
 /**
@@ -68,7 +68,7 @@ export interface Input {
 
 const raises = z.object({
   /** A grid work order (网格工单) or a property ticket (物业报修). */
-  item: z.enum(['work_order', 'ticket']),
+  item: z.enum(ITEM_KINDS),
   severity: z.enum(SEVERITIES),
   whistle: z.array(z.enum(DEPARTMENTS)).default([]),
   /** 无感销: the item may close itself once the reading stays normal for `verifyS`. */
