@@ -19,7 +19,7 @@ export const boolean: RuleKind<typeof schema> = {
   params,
   listensTo: 'prop',
   target: (rule) => rule.prop,
-  step: (rule, s, { value }, { now }) => (typeof value === 'boolean' ? stepLevel(s, value === rule.when ? 'breach' : 'clear', rule, now) : undefined),
+  step: (rule, s, value, { now }) => (typeof value === 'boolean' ? stepLevel(s, value === rule.when ? 'breach' : 'clear', rule, now) : undefined),
   due: (_rule, s) => dueLevel(s),
   resume: (rule, s, a) => resumeLevel(s, rule, a.since),
   describe: (rule) => ({ prop: rule.prop, ...(rule.when ? {} : { when: false }) }),

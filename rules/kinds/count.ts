@@ -32,7 +32,7 @@ export const count: RuleKind<typeof schema> = {
   params,
   listensTo: 'event',
   target: (rule) => rule.event,
-  step(rule, s, { value }, { now }) {
+  step(rule, s, value, { now }) {
     if (!confident(rule, value)) return undefined;
     const hits = trimWindow([...hitsOf(s), now], now, rule.windowS);
     const memory = { hits };

@@ -33,7 +33,7 @@ export const event: RuleKind<typeof schema> = {
   params,
   listensTo: 'event',
   target: (rule) => rule.event,
-  step(rule, s, { value }, { now }) {
+  step(rule, s, value, { now }) {
     if (!confident(rule, value)) return undefined;
     const phase = s?.phase ?? 'normal';
     const due = now + seconds(rule.clearAfterS);

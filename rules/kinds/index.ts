@@ -6,7 +6,7 @@ import type { RuleKind } from './kind.ts';
 import { silence } from './silence.ts';
 import { threshold } from './threshold.ts';
 
-export type { Env, Input, KindState, Phase, RuleKind, Step, StepAction } from './kind.ts';
+export type { Env, KindState, Phase, RuleKind, Step, StepAction } from './kind.ts';
 
 /** Every rule kind, in one list. A new kind is a module in this folder and a line here. */
 export const RULE_KINDS = [threshold, boolean, event, count, silence] as const;

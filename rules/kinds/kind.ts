@@ -51,19 +51,16 @@ export interface KindState {
   memory?: Record<string, unknown>;
 }
 
-/** What a kind may know of the device and the moment. */
+/**
+ * What a kind may know of the device and the moment. The engine reuses one object for every call
+ * (no allocation per reading): read it, never keep it.
+ */
 export interface Env {
   now: number;
   /** The device type's heartbeat (s). */
   heartbeatS: number;
   /** When the device last sent anything (ms). */
   lastSeen: number;
-}
-
-/** A reading as a rule receives it: a property's value, or an event's data. */
-export interface Input {
-  ts: number;
-  value: unknown;
 }
 
 const raises = z.object({
@@ -122,10 +119,11 @@ export interface RuleKind<S extends AnyKindSchema = AnyKindSchema, R = z.output<
   /** Consistency the schema cannot see field by field (a hysteresis band the wrong way round). */
   problem?(rule: R): { field: string; message: string } | undefined;
   /**
-   * A reading for this rule. `s` is undefined while the rule is quiet; return undefined when the
-   * reading changes nothing (the common case allocates nothing).
+   * A reading for this rule: a property's value, an event's data, or (every message) undefined.
+   * `s` is undefined while the rule is quiet; return undefined when the reading changes nothing
+   * (the common case allocates nothing).
    */
-  step(rule: R, s: KindState | undefined, input: Input, env: Env): Step | undefined;
+  step(rule: R, s: KindState | undefined, value: unknown, env: Env): Step | undefined;
   /** The state's due time has come. */
   due(rule: R, s: KindState, env: Env): Step;
   /** An alarm loaded after a restart: the deadline it had before the stop. */

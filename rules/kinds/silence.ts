@@ -15,7 +15,7 @@ export const silence: RuleKind<typeof schema> = {
   schema,
   params,
   listensTo: 'message',
-  step(rule, s, _input, { now, heartbeatS }) {
+  step(rule, s, _value, { now, heartbeatS }) {
     const silentAt = now + seconds(rule.heartbeats * heartbeatS);
     switch (s?.phase ?? 'normal') {
       case 'normal':

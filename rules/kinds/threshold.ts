@@ -26,7 +26,7 @@ export const threshold: RuleKind<typeof schema> = {
     if (rule.direction === 'below' && rule.clear < rule.trigger) return { field: 'clear', message: `clear (${rule.clear}) must not be below trigger (${rule.trigger}) for a rule that fires below its trigger` };
     return undefined;
   },
-  step(rule, s, { value }, { now }) {
+  step(rule, s, value, { now }) {
     if (typeof value !== 'number') return undefined;
     const level = rule.direction === 'above' ? (value >= rule.trigger ? 'breach' : value < rule.clear ? 'clear' : 'band') : value <= rule.trigger ? 'breach' : value > rule.clear ? 'clear' : 'band';
     return stepLevel(s, level, rule, now);
