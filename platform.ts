@@ -137,7 +137,6 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     bus,
     directory,
   });
-  await rules.start();
   const workItems = new WorkItems({
     db,
     log: log.child({ component: 'work-items' }),
@@ -148,14 +147,16 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     sla: parseSla(config.WORK_ITEM_SLA),
     reportInS: config.WHISTLE_REPORT_IN_S,
   });
-  await workItems.start();
   // The bus's consumers beyond the work-item layer: MQTT for services, metrics (SSE subscribes per client).
   const influx = sinks.find((x): x is InfluxSink => x instanceof InfluxSink);
   const extensions = [
     new MqttFanout(bus, publish, log.child({ component: 'mqtt-fanout' })),
     ...(influx ? [new PlatformMetrics({ db, ingest, bus, sink: influx, log: log.child({ component: 'metrics' }), everyMs: config.METRICS_EVERY_S * 1000 })] : []),
   ];
+  // Every consumer listens before anything can happen: resumed alarms and SLA timers may fire at start.
   for (const x of extensions) await x.start();
+  await workItems.start();
+  await rules.start();
   ingest.onReading((r) => rules.handleReading(r));
   ingest.onAck((deviceId, ack) => rules.handleAck(deviceId, ack));
   let listeners: Listeners | undefined;

@@ -79,6 +79,20 @@ describe('a transition is the item and its timeline entry, or neither', () => {
   });
 });
 
+describe('the rows of a step are part of its transaction', () => {
+  it('a whistle whose timeline entry the store refuses leaves no whistle behind', async () => {
+    const wo = (await p.db.query<{ id: string }>(`SELECT id FROM work_items WHERE device_id = 'ba2-smoke-detector-1' AND status = 'collected'`)).rows[0]!;
+    const whistled = async () => (await p.db.query<{ department: string }>('SELECT department FROM work_item_whistles WHERE item_id = $1 ORDER BY department', [wo.id])).rows.map((r) => r.department);
+    const before = await whistled();
+    const r = await p.api('POST', `/api/v1/work-orders/${wo.id}/actions`, { action: 'whistle', departments: ['police'], note: 'refuse me' }, tokens['gw-a']);
+    expect(r.status).toBe(500);
+    expect(await whistled()).toEqual(before);
+    expect(before).not.toContain('police');
+    expect((await p.api('POST', `/api/v1/work-orders/${wo.id}/actions`, { action: 'whistle', departments: ['police'] }, tokens['gw-a'])).status).toBe(200);
+    expect(await whistled()).toContain('police');
+  });
+});
+
 describe('the platform goes through the same table', () => {
   it('auto_close and merge are the platform\'s alone, and only from open statuses', () => {
     for (const action of ['auto_close', 'merge'] as const) {

@@ -5,7 +5,6 @@ import type { AlarmView } from '../rules/alarm.ts';
 import type { RulesEvent } from '../rules/events.ts';
 import type { Incident } from '../rules/incident-store.ts';
 import { whistle } from './actions/whistle.ts';
-import { reopen } from './actions/reopen.ts';
 import { PLATFORM, type WorkItemContext } from './context.ts';
 import { entry, move, record, withFresh } from './move.ts';
 import { appendEvent, getItem, insertOrCount, openItemBySource, openItemsBySources, openOrRecentlyClosed, whistles, type WorkItem } from './store.ts';
@@ -41,8 +40,9 @@ async function fromAlarm(ctx: WorkItemContext, alarm: AlarmView): Promise<void> 
   // An alarm whose incident already has an item counts on that one.
   if (incidentItem) return void (await withFresh(ctx, incidentItem, (it) => count(ctx, it, `${alarm.deviceId}: ${alarm.ruleId}`, alarm.id)));
   // A relapse within 24 h of closing reopens the same item (an open one is counted by insertOrCount).
+  // (It keeps its assignee and deadlines: the relapse goes back to whoever had it.)
   if (relapsed) {
-    await reopen(ctx, relapsed, PLATFORM, `relapse: ${alarm.ruleId} raised again`, { fields: { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, data: { alarmId: alarm.id } });
+    await move(ctx, relapsed, 'reopen', PLATFORM, { note: `relapse: ${alarm.ruleId} raised again`, fields: { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, data: { alarmId: alarm.id } });
     return;
   }
   const p = ctx.directory.get(alarm.deviceId);
@@ -82,7 +82,7 @@ async function fromAlarm(ctx: WorkItemContext, alarm: AlarmView): Promise<void> 
   }
   ctx.emit({ kind: 'work_item', event: 'created', at: stored.createdAt, item: stored });
   ctx.sla.arm(stored);
-  if (alarm.whistle.length && stored.kind === 'work_order') await whistle(ctx, stored, PLATFORM, alarm.whistle, 'the rule whistles');
+  if (alarm.whistle.length && stored.kind === 'work_order') await withFresh(ctx, stored, (it) => whistle(ctx, it, PLATFORM, alarm.whistle, 'the rule whistles'));
 }
 
 /** A repeat on an existing item: counted, on the timeline. */

@@ -44,15 +44,21 @@ export async function record(ctx: WorkItemContext, item: WorkItem, actor: Actor,
   return write(ctx, item, actor, what, item.status, item.status, m, { ...m.data });
 }
 
+/** Thrown inside the transaction when the item changed since it was read: everything in it rolls back. */
+class Stale extends Error {}
+
 async function write(ctx: WorkItemContext, item: WorkItem, actor: Actor, action: string, from: Status, to: Status, m: MoveInput, data: Record<string, unknown>): Promise<WorkItem> {
-  const updated = await ctx.db.transaction(async (tx) => {
-    if (m.within) Object.assign(data, await m.within(tx));
-    const u = await updateItem(tx, item.id, item.version, { ...m.fields, status: to });
-    if (!u) return undefined;
-    await appendEvent(tx, item.id, entry(ctx, actor, action, from, to, m.note ?? null, m.photos ?? [], data));
-    return u;
-  });
-  if (updated) return updated;
+  try {
+    return await ctx.db.transaction(async (tx) => {
+      const u = await updateItem(tx, item.id, item.version, { ...m.fields, status: to });
+      if (!u) throw new Stale();
+      if (m.within) Object.assign(data, await m.within(tx));
+      await appendEvent(tx, item.id, entry(ctx, actor, action, from, to, m.note ?? null, m.photos ?? [], data));
+      return u;
+    });
+  } catch (err) {
+    if (!(err instanceof Stale)) throw err;
+  }
   const fresh = await getItem(ctx.db, item.id);
   throw new DomainError('WI_STALE', `${action} on ${item.id}: the item changed meanwhile (now ${fresh?.status}); reload and retry`, {
     status: fresh?.status,

@@ -116,7 +116,7 @@ export class WorkItems {
   private enqueue(fn: () => Promise<void>): void {
     this.chain = this.chain.then(fn).catch((err: Error) => {
       // A platform step that lost a race with a person: that person's move re-armed what matters.
-      if (err instanceof DomainError && err.code === 'WI_STALE') this.opts.log.debug({ err: err.message }, 'work item step skipped: the item changed meanwhile');
+      if (err instanceof DomainError && err.code === 'WI_STALE') this.opts.log.warn({ err: err.message }, 'work item step skipped: the item changed meanwhile');
       else this.opts.log.error({ err }, 'work item step failed');
     });
   }

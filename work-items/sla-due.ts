@@ -1,7 +1,7 @@
 import { isFinished } from '../core/domain.ts';
 import { escalate } from './actions/escalate.ts';
 import { PLATFORM, type WorkItemContext } from './context.ts';
-import { record } from './move.ts';
+import { record, withFresh } from './move.ts';
 import { nextLevel } from './sla.ts';
 import { getItem, markWhistle, updateItem, whistles } from './store.ts';
 
@@ -46,11 +46,15 @@ export async function reportInDue(ctx: WorkItemContext, itemId: string, departme
     await markWhistle(ctx.db, itemId, department, 'late', '');
     return;
   }
-  const updated = await record(ctx, item, PLATFORM, 'report_in_late', {
-    note: `${department} did not report in`,
-    data: { department },
-    within: async (tx) => void (await markWhistle(tx, itemId, department, 'late', '')),
-  });
+  // Someone acting on the item meanwhile must not make the late report-in go unrecorded: retried on a fresh read.
+  const updated = await withFresh(ctx, item, (it) =>
+    record(ctx, it, PLATFORM, 'report_in_late', {
+      note: `${department} did not report in`,
+      data: { department },
+      within: async (tx) => void (await markWhistle(tx, itemId, department, 'late', '')),
+    }),
+  );
+  if (!updated) throw new Error(`report-in of ${department} on ${itemId}: could not be recorded as late (the item kept changing)`);
   ctx.emit({ kind: 'work_item', event: 'report_in_late', at: ctx.isoNow(), item: updated, data: { department } });
-  if (nextLevel(updated.escalationLevel)) await escalate(ctx, updated, PLATFORM, `${department} did not report in (报到) in time`);
+  if (nextLevel(updated.escalationLevel)) await withFresh(ctx, updated, (it) => escalate(ctx, it, PLATFORM, `${department} did not report in (报到) in time`));
 }

@@ -17,8 +17,8 @@ export const dispatch: ActionHandler = async (ctx, { item, action, actor, input 
 
 /** 抢单: the first staff member to grab it wins (the version check turns the others away). */
 export const grab: ActionHandler = (ctx, { item, action, actor, input }) =>
-  move(ctx, item, action, actor, { note: input.note, fields: { assigneeId: actor.id }, data: { assigneeId: actor.id, mode: 'grab' } });
+  move(ctx, item, action, actor, { note: input.note, photos: input.photos, fields: { assigneeId: actor.id }, data: { assigneeId: actor.id, mode: 'grab' } });
 
 /** 退单: back to be dispatched again. */
 export const giveBack: ActionHandler = (ctx, { item, action, actor, input }) =>
-  move(ctx, item, action, actor, { note: input.note, fields: { assigneeId: null }, data: { returnedBy: actor.id } });
+  move(ctx, item, action, actor, { note: input.note, photos: input.photos, fields: { assigneeId: null }, data: { returnedBy: actor.id } });
