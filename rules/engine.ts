@@ -8,7 +8,7 @@ import { addEvidence, MAX_EVIDENCE_READINGS, type AlarmEventName, type AlarmReco
 import { loadOpenAlarms } from './alarm-store.ts';
 import { AlarmWriter } from './alarm-writer.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { loadWaitingCommands } from './command-store.ts';
+import { Downlink, type CommandAck } from './downlink.ts';
 import { Deadlines, type Schedulable } from './deadlines.ts';
 import { Reservoir } from '../core/reservoir.ts';
 import { stormScopeId, type Directory, type Placement } from '../core/directory.ts';
@@ -61,17 +61,7 @@ interface RuleState extends Schedulable {
   memory?: Record<string, unknown>;
 }
 
-interface WaitingCommand extends Schedulable {
-  id: string;
-  deviceId: string;
-}
-
-/** An ack from a device, as ingest validated it. */
-export interface CommandAck {
-  id: string;
-  ok: boolean;
-  [k: string]: unknown;
-}
+export type { CommandAck };
 
 /**
  * The rules service: per (device, rule) alarm state machines fed by ingest's readings, with
@@ -86,21 +76,18 @@ export class RuleEngine {
   private readonly devices = new Map<string, DeviceEntry>();
   private readonly loading = new Map<string, Reading[]>();
   private readonly deadlines: Deadlines<RuleState>;
-  private readonly commandDeadlines: Deadlines<WaitingCommand>;
-  private readonly waiting = new Map<string, WaitingCommand>();
+  private readonly downlink: Downlink;
   private readonly writer: AlarmWriter;
-  private readonly commandTimeoutMs: number;
   /** Raise (in memory) → event out (written): the store's share of an alarm's latency. */
   private readonly announceMs = new Reservoir(1000);
-  readonly counters = { readings: 0, evaluations: 0, raised: 0, cleared: 0, commandsSent: 0, commandsAnswered: 0, commandsTimedOut: 0, unknownDevices: 0 };
+  readonly counters = { readings: 0, evaluations: 0, raised: 0, cleared: 0, unknownDevices: 0 };
 
   constructor(private readonly opts: EngineOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.commandTimeoutMs = opts.commandTimeoutMs ?? 10_000;
     for (const type of opts.catalog.types.values()) this.types.set(type.id, compileType(type));
     this.deadlines = new Deadlines(this.clock, (st, now) => this.onDue(st, now));
-    this.commandDeadlines = new Deadlines(this.clock, (c, now) => this.onCommandDue(c, now));
     this.writer = new AlarmWriter(opts.db, opts.log, (events) => this.emit(events), () => this.clock.now());
+    this.downlink = new Downlink({ clock: this.clock, log: opts.log, writer: this.writer, publish: opts.publish, timeoutMs: opts.commandTimeoutMs ?? 10_000 });
   }
 
   /** Loads devices, overrides and whatever was open at the last stop, and resumes it. */
@@ -130,12 +117,8 @@ export class RuleEngine {
       this.deadlines.update(st);
       resumed++;
     }
-    for (const c of await loadWaitingCommands(db)) {
-      const w: WaitingCommand = { id: c.id, deviceId: c.deviceId, due: c.sentAt + this.commandTimeoutMs };
-      this.waiting.set(c.id, w);
-      this.commandDeadlines.update(w);
-    }
-    this.opts.log.info({ devices: this.devices.size, resumedAlarms: resumed, waitingCommands: this.waiting.size }, 'rules engine started');
+    await this.downlink.resume(db);
+    this.opts.log.info({ devices: this.devices.size, resumedAlarms: resumed, waitingCommands: this.downlink.size }, 'rules engine started');
   }
 
   /** A device registered after start (the engine also finds unknown devices on their first reading). */
@@ -196,13 +179,7 @@ export class RuleEngine {
 
   /** A device's answer to a command (`cmd/ack`). */
   handleAck(deviceId: string, ack: CommandAck): void {
-    const w = this.waiting.get(ack.id);
-    if (w && w.deviceId === deviceId) {
-      this.waiting.delete(ack.id);
-      w.due = undefined;
-    }
-    this.counters.commandsAnswered++;
-    this.writer.answer({ id: ack.id, deviceId, status: ack.ok ? 'acked' : 'failed', at: this.clock.now(), answer: ack });
+    this.downlink.ack(deviceId, ack);
   }
 
   /** The rules in force for a device: catalog defaults with the overrides down its branch of the tree. */
@@ -225,7 +202,8 @@ export class RuleEngine {
   stats() {
     let open = 0;
     for (const d of this.devices.values()) for (const s of d.states) if (s?.alarm) open++;
-    return { ...this.counters, announceP50Ms: this.announceMs.percentile(50), announceP99Ms: this.announceMs.percentile(99), openAlarms: open, deadlines: this.deadlines.size, waitingCommands: this.waiting.size, writeQueue: this.writer.pending, writes: this.writer.writes, writeFailures: this.writer.failures, writeRejected: this.writer.rejected };
+    const d = this.downlink.counters;
+    return { ...this.counters, commandsSent: d.sent, commandsAnswered: d.answered, commandsTimedOut: d.timedOut, announceP50Ms: this.announceMs.percentile(50), announceP99Ms: this.announceMs.percentile(99), openAlarms: open, deadlines: this.deadlines.size, waitingCommands: this.downlink.size, writeQueue: this.writer.pending, writes: this.writer.writes, writeFailures: this.writer.failures, writeRejected: this.writer.rejected };
   }
 
   /** Resolves once every change so far is in the store and its events are out. */
@@ -235,7 +213,7 @@ export class RuleEngine {
 
   async close(): Promise<void> {
     this.deadlines.close();
-    this.commandDeadlines.close();
+    this.downlink.close();
     await this.writer.close();
   }
 
@@ -269,7 +247,7 @@ export class RuleEngine {
       if (!a.events.includes('raised')) a.events.push('updated');
       this.writer.alarm(a);
     }
-    if (a && step.command && rule.kind === 'event' && rule.command) this.sendCommand(dev, a, rule.command.name, rule.command.params, now);
+    if (a && step.command && rule.kind === 'event' && rule.command) this.downlink.send(dev.placement, a, rule.command.name, rule.command.params, now);
   }
 
   private onDue(s: RuleState, now: number): void {
@@ -397,29 +375,6 @@ export class RuleEngine {
     if (opened?.params) Object.assign(a.evidence.params, opened.params);
     this.writer.alarm(a);
     return a;
-  }
-
-  // ── downlink ──────────────────────────────────────────────────────────────────────────────
-
-  private sendCommand(dev: DeviceEntry, alarm: AlarmRecord, name: string, params: Record<string, unknown>, now: number): void {
-    const id = `cmd-${randomUUID()}`;
-    const { deviceId, type } = dev.placement;
-    // Published before anything is written: the door is held now, the record follows.
-    this.opts.publish(`v1/${type}/${deviceId}/cmd`, JSON.stringify({ id, name, params, ts: now }), { qos: 1 }).catch((err: Error) =>
-      this.opts.log.error({ err, deviceId, command: name, commandId: id }, 'command publish failed'),
-    );
-    this.counters.commandsSent++;
-    this.writer.command({ id, alarm, deviceId, name, params, sentAt: now });
-    const w: WaitingCommand = { id, deviceId, due: now + this.commandTimeoutMs };
-    this.waiting.set(id, w);
-    this.commandDeadlines.update(w);
-  }
-
-  private onCommandDue(w: WaitingCommand, now: number): void {
-    if (!this.waiting.delete(w.id)) return;
-    w.due = undefined;
-    this.counters.commandsTimedOut++;
-    this.writer.answer({ id: w.id, deviceId: w.deviceId, status: 'timeout', at: now });
   }
 
   // ── devices and their rules ───────────────────────────────────────────────────────────────
