@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from './api/app.ts';
@@ -7,6 +7,7 @@ import { PlatformBroker } from './broker/broker.ts';
 import { startListeners, type Listeners } from './broker/listeners.ts';
 import type { Config } from './core/config.ts';
 import { createLogger, type Logger } from './core/logger.ts';
+import { makePrivate, weakTokenProblem } from './core/private-files.ts';
 import { seedSite } from './core/seed.ts';
 import { generateSecret, tokenDigest } from './core/secrets.ts';
 import { DEMO_SITE_FILE, readSiteFile } from './core/site.ts';
@@ -68,7 +69,10 @@ export interface StartOptions {
 export async function startPlatform(config: Config, opts: StartOptions = {}): Promise<Platform> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   if (config.DATABASE_URL) throw new Error('DATABASE_URL: a PostgreSQL server store is not available yet; unset it to use the embedded store');
-  mkdirSync(config.DATA_DIR, { recursive: true });
+  const weak = config.PLATFORM_ADMIN_TOKEN === undefined ? undefined : weakTokenProblem(config.PLATFORM_ADMIN_TOKEN);
+  if (weak) throw new Error(`PLATFORM_ADMIN_TOKEN ${weak}`);
+  const narrowed = makePrivate(config.DATA_DIR);
+  if (narrowed) log.warn({ dataDir: config.DATA_DIR, files: narrowed }, 'files under DATA_DIR were readable by others: narrowed to the service user (0600/0700)');
 
   const catalog = await loadCatalog(opts.catalogDir ?? DEVICES_DIR);
   const db = await openPgliteWorker(path.join(config.DATA_DIR, 'store'));

@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.ts';
 import { bearerGuard, requireRole } from './auth.ts';
 import type { ApiDeps, App } from './deps.ts';
 import { DomainError } from '../core/errors.ts';
+import { firstUnstorable } from '../core/storable.ts';
 import { ApiError, fromDomain } from './errors.ts';
 import alarmRoutes from './routes/alarms.ts';
 import deviceRoutes from './routes/devices.ts';
@@ -34,6 +35,25 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
     if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');
     const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status < 500 ? 'bad_request' : 'internal';
     return reply.code(status).send({ error: code, message: status >= 500 ? 'internal error' : (err as Error).message });
+  });
+  // Text no store can hold (U+0000, an unpaired surrogate) is refused at the edge, for every route,
+  // in the path, the query and the body alike: a 400 naming the field, never a 500 from the store.
+  app.addHook('preValidation', async (req) => {
+    for (const [part, value] of [['params', req.params], ['querystring', req.query], ['body', req.body]] as const) {
+      const field = firstUnstorable(value);
+      if (field) throw new ApiError(400, 'bad_request', `${part}.${field}: contains U+0000 or an unpaired surrogate, which cannot be stored`, { field });
+    }
+  });
+
+  // Security headers on every answer. The CSP is the console's: its pages load only from here
+  // (sites run offline), no inline script, never framed. /docs (Swagger UI) brings its own inline script.
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    if (!req.url.startsWith('/docs')) reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    // Nothing an API answer carries (alarms, tickets, tokens) belongs in a shared or browser cache.
+    if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` }));
 

@@ -21,9 +21,10 @@ export const ADMIN: User = { id: 'admin', name: 'admin', role: 'admin', gridIds:
  */
 export function bearerGuard(adminTokenSha256: Buffer, db: Db) {
   return async function authenticate(req: FastifyRequest): Promise<void> {
-    const header = req.headers.authorization;
-    if (!header?.startsWith('Bearer ')) throw new ApiError(401, 'unauthorized', 'missing bearer token');
-    const got = tokenDigest(header.slice(7).trim());
+    // The scheme is case-insensitive (RFC 9110 §11.1): `Bearer`, `bearer`, `BEARER`.
+    const m = /^bearer[ \t]+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!m) throw new ApiError(401, 'unauthorized', 'missing bearer token');
+    const got = tokenDigest(m[1]!);
     if (timingSafeEqual(got, adminTokenSha256)) {
       req.user = ADMIN;
       return;

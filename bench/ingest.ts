@@ -7,6 +7,7 @@
  * Options: --seconds S (default 15), --rate R (simulator's offered load, default 30000).
  * Needs /usr/bin/victoria-metrics (apt-get install victoria-metrics). Loopback only; stops by itself.
  */
+import { BENCH_ADMIN_TOKEN } from './site.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,7 +40,7 @@ try {
 
   // 2. End to end: devices → MQTT → validation → the Influx sink, the platform as `npm start`.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-ingest-'));
-  const platform = await startPlatformProcess({ DATA_DIR: dir, PLATFORM_ADMIN_TOKEN: 'bench', INFLUX_URL: vm.url, INFLUX_TOKEN: 'bench', INFLUX_ORG: 'bench', INFLUX_BUCKET: 'e2e', READINGS_EMBEDDED: 'false' });
+  const platform = await startPlatformProcess({ DATA_DIR: dir, PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, INFLUX_URL: vm.url, INFLUX_TOKEN: 'bench', INFLUX_ORG: 'bench', INFLUX_BUCKET: 'e2e', READINGS_EMBEDDED: 'false' });
   const health = async () => (await (await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/health`)).json()) as { ingest: { received: number; stored: number; rejected: number } };
   const sim = startSimulatorLoad({ url: `mqtt://127.0.0.1:${platform.ports.mqtt}`, credentials: path.join(dir, 'device-credentials.json'), rate: RATE, durationS: SECONDS + 5 });
   await new Promise((r) => setTimeout(r, 4000)); // connect and ramp up

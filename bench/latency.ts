@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { ROOT, startPlatformProcess, withNofile } from '../test/helpers/process.ts';
 import { workItemProbe } from './probe.ts';
 import { percentile, printTable, writeReport } from './report.ts';
-import { benchSite } from './site.ts';
+import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '10000' }, samples: { type: 'string', default: '200' } } });
 const RATE = Number(values.rate);
@@ -22,7 +22,7 @@ const SAMPLES = Number(values.samples);
 const PUBLISHERS = 1000;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-latency-'));
-const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, PUBLISHERS + SAMPLES), PLATFORM_ADMIN_TOKEN: 'bench' }, [], 'main.ts', 10_000);
+const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, PUBLISHERS + SAMPLES), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN }, [], 'main.ts', 10_000);
 const httpUrl = `http://127.0.0.1:${p.ports.http}`;
 const url = `mqtt://127.0.0.1:${p.ports.mqtt}`;
 type Health = { ingest: { received: number }; rules: { announceP50Ms: number; announceP99Ms: number }; eventLoop: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number } };
@@ -38,7 +38,7 @@ let loop: Health['eventLoop'] | undefined;
 let announce: Health['rules'] | undefined;
 try {
   // The generator takes the first 1,000 detectors of the sheet; the probes the rest.
-  const probe = await workItemProbe({ url, httpUrl, adminToken: 'bench', devices: creds.slice(PUBLISHERS) });
+  const probe = await workItemProbe({ url, httpUrl, adminToken: BENCH_ADMIN_TOKEN, devices: creds.slice(PUBLISHERS) });
   await new Promise<void>((resolve) => gen.stdout!.on('data', (d: Buffer) => d.toString().includes('"measuring"') && resolve()));
   await new Promise((r) => setTimeout(r, 3000)); // reach the rate
   const h0 = await health();

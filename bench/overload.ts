@@ -18,7 +18,7 @@ import { brokerRun, type BrokerRun } from './broker-runs.ts';
 import { workItemProbe } from './probe.ts';
 import { percentile, printTable, RESULTS_DIR, writeReport } from './report.ts';
 import { rssMb } from './threads.ts';
-import { benchSite } from './site.ts';
+import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
 
 const { values } = parseArgs({ options: { rate: { type: 'string' }, seconds: { type: 'string', default: '30' } } });
 /** The sustainable rate: given, or what the latest pipeline run sustained into the embedded store, or the 20,000 target. */
@@ -40,7 +40,7 @@ const PROBES = 30;
 const NOFILE = 10_000;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-overload-'));
-const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, PUBLISHERS + PROBES), PLATFORM_ADMIN_TOKEN: 'bench' }, [], 'main.ts', NOFILE);
+const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, PUBLISHERS + PROBES), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN }, [], 'main.ts', NOFILE);
 const httpUrl = `http://127.0.0.1:${p.ports.http}`;
 const url = `mqtt://127.0.0.1:${p.ports.mqtt}`;
 type Health = { broker: { deliveriesShed: number }; ingest: { stored: number; pending: Record<string, number> } };
@@ -66,7 +66,7 @@ const probeLat: number[] = [];
 let probeMissed = 0;
 let shed = 0;
 try {
-  const probe = await workItemProbe({ url, httpUrl, adminToken: 'bench', devices: creds.slice(PUBLISHERS) });
+  const probe = await workItemProbe({ url, httpUrl, adminToken: BENCH_ADMIN_TOKEN, devices: creds.slice(PUBLISHERS) });
   sustained = await brokerRun(p.proc.pid!, url, { seconds: 20, publishers: PUBLISHERS, qos: 1, rate: RATE, nofile: NOFILE }, args, (ph) => (phase = ph === 'measuring' ? 'sustainable' : 'idle'));
   const shed0 = (await health()).broker.deliveriesShed;
   let probing = true;

@@ -18,7 +18,7 @@ import { startPlatformProcess, type PlatformProcess } from '../test/helpers/proc
 import { alive, brokerRun } from './broker-runs.ts';
 import { printTable, writeReport } from './report.ts';
 import { rssMb } from './threads.ts';
-import { benchSite } from './site.ts';
+import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, publishers: { type: 'string', default: '1000' }, rate: { type: 'string', default: '30000' } } });
 const SECONDS = Number(values.seconds);
@@ -33,7 +33,7 @@ interface PipelineRun { sink: string; seconds: number; offered: number; acked: n
 
 async function pipeline(sink: string, env: Record<string, string>): Promise<PipelineRun> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-pipeline-'));
-  const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, PUBLISHERS), PLATFORM_ADMIN_TOKEN: 'bench', ...env }, [], 'main.ts', NOFILE);
+  const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, PUBLISHERS), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, ...env }, [], 'main.ts', NOFILE);
   try {
     const h0 = await health(p);
     let window: [Health, number] | undefined;

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { ROOT, startPlatformProcess } from '../test/helpers/process.ts';
-import { benchSite } from './site.ts';
+import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
 import { threadCpu, threadShares } from './threads.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '50' }, qos: { type: 'string', default: '1' }, rate: { type: 'string', default: '20000' }, embedded: { type: 'string', default: 'true' }, subscriber: { type: 'string', default: 'true' }, server: { type: 'string', default: 'platform' }, client: { type: 'string', default: 'mqttjs' } } });
@@ -25,7 +25,7 @@ interface Node { id: number; callFrame: { functionName: string; url: string; lin
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-profile-'));
 const profDir = path.join(dir, 'prof');
 const platform = await startPlatformProcess(
-  { DATA_DIR: dir, SITE_FILE: benchSite(dir, Number(values.publishers)), PLATFORM_ADMIN_TOKEN: 'bench', READINGS_EMBEDDED: values.embedded!, BENCH_SUBSCRIBER: 'svc-bench:bench-subscriber-secret' },
+  { DATA_DIR: dir, SITE_FILE: benchSite(dir, Number(values.publishers)), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, READINGS_EMBEDDED: values.embedded!, BENCH_SUBSCRIBER: 'svc-bench:bench-subscriber-secret' },
   ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
   values.server === 'broker' ? 'bench/broker-server.ts' : 'main.ts',
   Number(values.publishers) * 2 + 1000,
@@ -33,7 +33,7 @@ const platform = await startPlatformProcess(
 try {
   const sub = values.server === 'broker'
     ? { username: 'svc-bench', secret: 'bench-subscriber-secret' }
-    : ((await (await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/service-accounts`, { method: 'POST', headers: { authorization: 'Bearer bench', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench subscriber', subscribe: ['v1/#'] }) })).json()) as { username: string; secret: string });
+    : ((await (await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/service-accounts`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench subscriber', subscribe: ['v1/#'] }) })).json()) as { username: string; secret: string });
   const gen = spawn(process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', '--url', `mqtt://127.0.0.1:${platform.ports.mqtt}`, '--publishers', values.publishers!, '--qos', values.qos!, '--rate', values.rate!, '--seconds', values.seconds!, '--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', values.subscriber === 'true' ? `${sub.username}:${sub.secret}` : 'none', '--client', values.client!], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let t0 = new Map<string, number>();

@@ -113,7 +113,7 @@ async function benchEvaluations(catalog: Catalog) {
  */
 async function benchLatency() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-lat-'));
-  const token = 'bench-rules-token';
+  const token = 'bench-rules-token-0123456789';
   const platform = await startPlatformProcess({ DATA_DIR: dir, PLATFORM_ADMIN_TOKEN: token });
   const api = async (method: string, url: string, body?: unknown) => {
     const res = await fetch(`http://127.0.0.1:${platform.ports.http}${url}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });

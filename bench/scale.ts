@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { ROOT, startPlatformProcess, withNofile } from '../test/helpers/process.ts';
 import { printTable, writeReport } from './report.ts';
 import { rssMb } from './threads.ts';
-import { benchSite } from './site.ts';
+import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
 
 const { values } = parseArgs({ options: { devices: { type: 'string', default: '50000' }, hold: { type: 'string', default: '30' } } });
 /** Open files this process may have at most: a raised soft limit cannot pass it, and raising it needs CAP_SYS_RESOURCE. */
@@ -33,7 +33,7 @@ if (N < ASKED) console.error(`\n!!! This machine's hard limit on open files is $
 const NOFILE = Math.min(limit, N + 10_000);
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-scale-'));
-const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, ASKED), PLATFORM_ADMIN_TOKEN: 'bench' }, [], 'main.ts', NOFILE);
+const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, ASKED), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN }, [], 'main.ts', NOFILE);
 const health = async () => (await (await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/health`)).json()) as { broker: { clients: number; devicesOnline: number } };
 let result: Record<string, number> & { failures?: Record<string, number> };
 let idleMb = 0;

@@ -10,3 +10,6 @@ export function benchSite(dir: string, devices: number): string {
   writeFileSync(file, JSON.stringify({ street: { id: 'st-bench', name: 'Bench', communities: [{ id: 'c-bench', name: 'Bench', grids: [{ id: 'g-bench', name: 'Bench', microGrids: [{ id: 'm-bench', name: 'Bench', buildings: Array.from({ length: buildings }, (_, i) => building(i)) }] }] }] } }));
   return file;
 }
+
+/** The admin token every benchmark's platform runs with (strong enough for the start-up check). */
+export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';

@@ -11,11 +11,11 @@ const optionalString = z.string().min(1).optional();
  */
 export const configSchema = z.object({
   HTTP_PORT: port(8080),
-  HTTP_HOST: z.string().default('0.0.0.0'),
+  HTTP_HOST: z.string().default('127.0.0.1'),
   MQTT_PORT: port(1883),
   MQTT_WS_PORT: port(8083),
   MQTT_TLS_PORT: port(8883),
-  MQTT_HOST: z.string().default('0.0.0.0'),
+  MQTT_HOST: z.string().default('127.0.0.1'),
   MQTT_TLS_CERT: optionalString,
   MQTT_TLS_KEY: optionalString,
   /** Largest MQTT packet accepted; a bigger one closes the connection before it is buffered. */

@@ -32,3 +32,19 @@ export function storableText(s: string): string {
 export const URL_PROTOCOL = /^https?$/;
 
 export const DEVICE_TEXT_MESSAGE = 'contains a control character (U+0000–U+001F, U+007F) or an unpaired surrogate, which the stores cannot hold';
+
+/**
+ * The path of the first string (or object key) in a parsed request part that no store can hold,
+ * e.g. `note` or `photos.2`, or undefined. Bounded by depth so a hostile body cannot recurse us away.
+ */
+export function firstUnstorable(v: unknown, path = '', depth = 0): string | undefined {
+  if (typeof v === 'string') return isStorableText(v) ? undefined : path || '(value)';
+  if (v === null || typeof v !== 'object' || depth > 32) return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const p = path ? `${path}.${k}` : k;
+    if (!isStorableText(k)) return p;
+    const bad = firstUnstorable(x, p, depth + 1);
+    if (bad) return bad;
+  }
+  return undefined;
+}

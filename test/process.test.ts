@@ -13,7 +13,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('npm start as a process', () => {
   it('logs the ports it chose and, on SIGTERM, writes out every acknowledged message before exiting 0', async () => {
-    const run = await startPlatformProcess({ DATA_DIR: dataDir, SITE_FILE: SMALL_SITE, PLATFORM_ADMIN_TOKEN: 'proc-test-token' });
+    const run = await startPlatformProcess({ DATA_DIR: dataDir, SITE_FILE: SMALL_SITE, PLATFORM_ADMIN_TOKEN: 'proc-test-token-0123456789' });
     const ports = run.ports;
     expect(ports.mqtt).toBeGreaterThan(0);
     expect(ports.http).toBeGreaterThan(0);

@@ -8,7 +8,7 @@ import { startPlatformProcess, type PlatformProcess, ROOT } from './helpers/proc
 
 const SITE = path.join(ROOT, 'test', 'fixtures', 'small-site-overrides.json');
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sps-kill-'));
-const TOKEN = 'kill-test-token';
+const TOKEN = 'kill-test-token-0123456789';
 let run: PlatformProcess | undefined;
 afterAll(async () => {
   await run?.stop('SIGKILL');

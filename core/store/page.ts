@@ -1,3 +1,4 @@
+import { scopeSql, type Scope } from '../reach.ts';
 import type { Queryable } from './db.ts';
 
 /** Conditions of a WHERE clause with numbered parameters: `add('grid_id = ?', id)`, `raw("state <> 'cleared'")`. */
@@ -12,6 +13,14 @@ export class Where {
 
   raw(clause: string): void {
     this.clauses.push(clause);
+  }
+
+  /** The reader's reach (core/reach.ts) on this table's columns. */
+  scope(s: Scope | undefined, cols: { grid: string; community: string; reporter?: string; id?: string }): void {
+    const c = s && scopeSql(s, cols, this.params.length + 1);
+    if (!c) return;
+    this.params.push(...c.params);
+    this.clauses.push(c.sql);
   }
 
   toString(): string {
