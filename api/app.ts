@@ -3,7 +3,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from '../core/logger.ts';
-import { bearerGuard, requireRole } from './auth.ts';
+import { bearerGuard } from './auth.ts';
+import { installReach, withReach } from './reach.ts';
 import type { ApiDeps, App } from './deps.ts';
 import { DomainError } from '../core/errors.ts';
 import { firstUnstorable } from '../core/storable.ts';
@@ -73,21 +74,15 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
       // Everything else under /api/v1 needs a token.
       await api.register(async (secured: App) => {
         secured.addHook('onRequest', bearerGuard(deps.adminTokenSha256, deps.db));
-        // Everyone signed in may read the org tree and act on work items within their reach.
-        await secured.register(orgRoutes, deps);
+        // One access rule for every route: each names the kind of data it reaches (core/reach.ts).
+        installReach(secured);
+        await secured.register(withReach('org', orgRoutes), deps);
         await secured.register(workItemRoutes, deps);
-        await secured.register(async (staff: App) => {
-          staff.addHook('preHandler', requireRole('property_manager', 'grid_worker'));
-          await staff.register(alarmRoutes, deps);
-        });
-        // Platform administration.
-        await secured.register(async (admin: App) => {
-          admin.addHook('preHandler', requireRole());
-          await admin.register(deviceRoutes, deps);
-          await admin.register(serviceAccountRoutes, deps);
-          await admin.register(ruleRoutes, deps);
-          await admin.register(userRoutes, deps);
-        });
+        await secured.register(withReach('alarms', alarmRoutes), deps);
+        await secured.register(withReach('admin', deviceRoutes), deps);
+        await secured.register(withReach('admin', serviceAccountRoutes), deps);
+        await secured.register(withReach('admin', ruleRoutes), deps);
+        await secured.register(withReach('admin', userRoutes), deps);
       });
     },
     { prefix: '/api/v1' },

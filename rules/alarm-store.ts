@@ -1,3 +1,4 @@
+import type { Scope } from '../core/reach.ts';
 import type { Queryable } from '../core/store/db.ts';
 import { page, Where } from '../core/store/page.ts';
 import type { AlarmRecord, AlarmState, AlarmView, Evidence } from './alarm.ts';
@@ -79,6 +80,8 @@ export interface AlarmFilter {
   communityId?: string;
   severity?: string;
   incidentId?: string;
+  /** The reader's reach (core/reach.ts). */
+  scope?: Scope;
   limit?: number;
   offset?: number;
 }
@@ -93,6 +96,7 @@ export async function listAlarms(db: Queryable, f: AlarmFilter): Promise<{ items
   if (f.communityId) w.add('community_id = ?', f.communityId);
   if (f.severity) w.add('severity = ?', f.severity);
   if (f.incidentId) w.add('incident_id = ?', f.incidentId);
+  w.scope(f.scope, { grid: 'grid_id', community: 'community_id' });
   const { rows, total } = await page<AlarmRow>(db, 'alarms', w, 'COALESCE(raised_at, since) DESC, id', f.limit ?? 50, f.offset ?? 0);
   return { items: rows.map(rowToView), total };
 }

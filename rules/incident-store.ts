@@ -1,3 +1,4 @@
+import type { Scope } from '../core/reach.ts';
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../core/store/db.ts';
 import { page, Where } from '../core/store/page.ts';
@@ -111,10 +112,11 @@ export async function closeIncidentIfDone(db: Queryable, incidentId: string, at:
   return rows[0] && toIncident(rows[0]);
 }
 
-export async function listIncidents(db: Queryable, f: { state?: 'open' | 'closed'; scopeId?: string; limit?: number; offset?: number }): Promise<{ items: Incident[]; total: number }> {
+export async function listIncidents(db: Queryable, f: { state?: 'open' | 'closed'; scopeId?: string; scope?: Scope; limit?: number; offset?: number }): Promise<{ items: Incident[]; total: number }> {
   const w = new Where();
   if (f.state) w.add('state = ?', f.state);
   if (f.scopeId) w.add('scope_id = ?', f.scopeId);
+  w.scope(f.scope, { grid: 'grid_id', community: 'community_id' });
   const { rows, total } = await page<Row>(db, 'incidents', w, 'opened_at DESC, id', f.limit ?? 50, f.offset ?? 0);
   return { items: rows.map(toIncident), total };
 }

@@ -1,43 +1,22 @@
+import type { ItemKind } from '../core/domain.ts';
+import { inScope, scopeFor, type Scope } from '../core/reach.ts';
 import type { User } from '../core/store/users.ts';
-import type { ItemFilter, WorkItem, Whistle } from './store.ts';
+import type { WorkItem, Whistle } from './store.ts';
 import type { Action } from './transitions.ts';
 
 /**
- * Where each role may look and act (DESIGN §4), beyond what the transition table allows: grid
- * workers in their own grids, property people in their own compounds, staff on what is theirs,
- * departments on what they were whistled to, residents on their own tickets.
+ * Where each role may look (core/reach.ts, the platform's one access table) and act, beyond what
+ * the transition table allows: grid workers on their grids' work orders, property managers on
+ * their compounds' tickets (work orders read-only), staff on the tickets given to them, departments
+ * on what they were whistled to, residents on what they filed.
  */
 export function canSee(u: User, item: WorkItem, whistled: Whistle[]): boolean {
-  switch (u.role) {
-    case 'admin':
-      return true;
-    case 'grid_worker':
-      return item.gridId !== null && u.gridIds.includes(item.gridId);
-    case 'property_manager':
-    case 'property_staff':
-      return item.communityId !== null && u.communityIds.includes(item.communityId);
-    case 'department':
-      return whistled.some((w) => w.department === u.department);
-    case 'resident':
-      return item.kind === 'ticket' && item.reporterId === u.id;
-  }
+  return inScope(scopeOf(u, item.kind), { ...item, departments: whistled.map((w) => w.department) });
 }
 
-/** The same reach as a filter for listing from the store (canSee's twin in SQL). */
-export function scopeOf(u: User): ItemFilter['scope'] {
-  switch (u.role) {
-    case 'admin':
-      return undefined;
-    case 'grid_worker':
-      return { gridIds: u.gridIds };
-    case 'property_manager':
-    case 'property_staff':
-      return { communityIds: u.communityIds };
-    case 'department':
-      return { department: u.department ?? '' };
-    case 'resident':
-      return { reporterId: u.id };
-  }
+/** The same reach for listing from the store (the one table in core/reach.ts). */
+export function scopeOf(u: User, kind: ItemKind): Scope {
+  return scopeFor(u, kind === 'ticket' ? 'tickets' : 'work_orders');
 }
 
 /** Why this user may not take this action on this item (undefined: they may). */

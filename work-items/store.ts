@@ -1,5 +1,6 @@
 import { FINISHED_SQL, type ItemKind, type Level, type Severity, type Status } from '../core/domain.ts';
 import type { Queryable } from '../core/store/db.ts';
+import type { Scope } from '../core/reach.ts';
 import { page, Where } from '../core/store/page.ts';
 
 /** SQL for work items, their timeline and whistles. */
@@ -179,8 +180,8 @@ export interface ItemFilter {
   severity?: string;
   gridId?: string;
   deviceId?: string;
-  /** Access scoping, added by the API from the caller. */
-  scope?: { gridIds?: string[]; communityIds?: string[]; reporterId?: string; department?: string };
+  /** The caller's reach (core/reach.ts), added by the API. */
+  scope?: Scope;
   limit?: number;
   offset?: number;
 }
@@ -192,11 +193,7 @@ export async function listItems(db: Queryable, f: ItemFilter): Promise<{ items: 
   if (f.severity) w.add('severity = ?', f.severity);
   if (f.gridId) w.add('grid_id = ?', f.gridId);
   if (f.deviceId) w.add('device_id = ?', f.deviceId);
-  const s = f.scope;
-  if (s?.gridIds) w.add('grid_id = ANY(?::text[])', s.gridIds);
-  if (s?.communityIds) w.add('community_id = ANY(?::text[])', s.communityIds);
-  if (s?.reporterId) w.add('reporter_id = ?', s.reporterId);
-  if (s?.department) w.add('id IN (SELECT item_id FROM work_item_whistles WHERE department = ?)', s.department);
+  w.scope(f.scope, { grid: 'grid_id', community: 'community_id', reporter: 'reporter_id', id: 'id' });
   const { rows, total } = await page<Record<string, unknown>>(db, 'work_items', w, 'created_at DESC, id', f.limit ?? 50, f.offset ?? 0);
   return { items: rows.map(toItem), total };
 }

@@ -7,6 +7,7 @@ import { getDevice, insertDevices } from '../../core/store/devices.ts';
 import { getOrgUnit } from '../../core/store/org.ts';
 import { listDeadLetters } from '../../core/store/dead-letters.ts';
 import { listReadings } from '../../core/store/readings.ts';
+import { inScope, type Placed } from '../../core/reach.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
@@ -26,6 +27,12 @@ const deviceView = z.object({
   lastSeen: z.string().nullable(),
   latest: z.record(z.string(), z.unknown()),
 });
+
+/** Where a device hangs, for the reach check (a device the directory does not know is nobody's but the admin's). */
+export const placedOf = (deps: ApiDeps, deviceId: string): Placed => {
+  const p = deps.directory.get(deviceId);
+  return { gridId: p?.gridId ?? null, communityId: p?.communityId ?? null };
+};
 
 export default async function deviceRoutes(app: App, deps: ApiDeps) {
   app.post('/devices', {
@@ -50,10 +57,11 @@ export default async function deviceRoutes(app: App, deps: ApiDeps) {
   });
 
   app.get('/devices/:id', {
+    config: { reach: 'devices' },
     schema: { tags: ['devices'], summary: 'A device with its presence and latest properties', params: z.object({ id: z.string() }), response: { 200: deviceView } },
   }, async (req) => {
     const d = await getDevice(deps.db, req.params.id);
-    if (!d) throw notFound('device', req.params.id);
+    if (!d || !inScope(req.scope, placedOf(deps, d.id))) throw notFound('device', req.params.id);
     return {
       id: d.id,
       type: d.type,
@@ -66,6 +74,7 @@ export default async function deviceRoutes(app: App, deps: ApiDeps) {
   });
 
   app.get('/devices/:id/readings', {
+    config: { reach: 'devices' },
     schema: {
       tags: ['devices'],
       summary: 'Recent readings of a device from the embedded time series, newest first',
@@ -73,6 +82,7 @@ export default async function deviceRoutes(app: App, deps: ApiDeps) {
       querystring: z.object({ kind: z.enum(['telemetry', 'event']).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(100) }),
     },
   }, async (req) => {
+    if (!inScope(req.scope, placedOf(deps, req.params.id))) throw notFound('device', req.params.id);
     const items = await listReadings(deps.db, { deviceId: req.params.id, kind: req.query.kind, limit: req.query.limit });
     return { items, total: items.length };
   });

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { deleteOverride, checkOverride, loadOverrides, saveOverride, type ScopeKind } from '../../rules/overrides.ts';
 import { overrideParamsSchema, paramsInForce, PARAMS_BY_KIND, type OverrideParams } from '../../rules/params.ts';
+import { inScope } from '../../core/reach.ts';
+import { placedOf } from './devices.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
@@ -65,10 +67,11 @@ export default async function ruleRoutes(app: App, deps: ApiDeps) {
   });
 
   app.get('/devices/:id/rules', {
+    config: { reach: 'devices' },
     schema: { tags: ['rules'], summary: 'The rules in force for a device, with where each overridden number comes from', params: z.object({ id: z.string() }) },
   }, async (req) => {
     const rules = deps.rules.effectiveRules(req.params.id);
-    if (!rules) throw notFound('device', req.params.id);
+    if (!rules || !inScope(req.scope, placedOf(deps, req.params.id))) throw notFound('device', req.params.id);
     return { items: rules.map((r) => ({ id: r.id, kind: r.kind, enabled: r.enabled, params: paramsInForce(r) })) };
   });
 }

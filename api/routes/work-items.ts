@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { DEPARTMENTS, SEVERITIES } from '../../core/domain.ts';
+import { URL_PROTOCOL } from '../../core/storable.ts';
 import { DomainError } from '../../core/errors.ts';
 import { listItems, whistles } from '../../work-items/store.ts';
 import type { WorkItemEvent } from '../../work-items/events.ts';
 import { ACTIONS, STATUSES } from '../../work-items/transitions.ts';
-import { canSee, scopeOf } from '../../work-items/access.ts';
+import { canSee } from '../../work-items/access.ts';
+import { inScope } from '../../core/reach.ts';
 import { gridProfile } from '../../work-items/profile.ts';
 import { getOrgUnit } from '../../core/store/org.ts';
 import { listUsers } from '../../core/store/users.ts';
@@ -20,7 +22,8 @@ const listQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
 });
 
-const photos = z.array(z.string().url().max(1000)).max(20);
+/** Photo links: http(s) only (a `javascript:` or `data:` URL shown in a console would run there). */
+const photos = z.array(z.url({ protocol: URL_PROTOCOL }).max(1000)).max(20);
 const actionBody = z.object({
   action: z.enum(ACTIONS),
   note: z.string().max(2000).optional(),
@@ -41,13 +44,16 @@ const ticketBody = z.object({
 });
 
 export default async function workItemRoutes(app: App, deps: ApiDeps) {
-  for (const [path, kind] of [['/work-orders', 'work_order'], ['/tickets', 'ticket']] as const) {
+  for (const [path, kind, reach] of [['/work-orders', 'work_order', 'work_orders'], ['/tickets', 'ticket', 'tickets']] as const) {
     const tag = kind === 'work_order' ? 'work orders' : 'tickets';
+    const config = { reach };
     app.get(path, {
+      config,
       schema: { tags: [tag], summary: `${tag} within the caller's reach, newest first`, querystring: listQuery },
-    }, async (req) => listItems(deps.db, { kind, ...req.query, scope: scopeOf(req.user) }));
+    }, async (req) => listItems(deps.db, { kind, ...req.query, scope: req.scope }));
 
     app.get(`${path}/:id`, {
+      config,
       schema: { tags: [tag], summary: 'One item with its timeline, whistles and the actions the caller may take now', params: z.object({ id: z.string() }) },
     }, async (req) => {
       const item = await deps.workItems.get(req.params.id, req.user);
@@ -56,6 +62,7 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
     });
 
     app.post(`${path}/:id/actions`, {
+      config,
       schema: { tags: [tag], summary: 'Moves the item: accept, dispatch, grab, start, resolve, verify, reject, reopen, escalate, whistle, report_in, transfer, return, rate, revisit', params: z.object({ id: z.string() }), body: actionBody },
     }, async (req) => {
       const { action, ...input } = req.body;
@@ -64,6 +71,7 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
   }
 
   app.post('/tickets', {
+    config: { reach: 'tickets' },
     schema: { tags: ['tickets'], summary: '一键报修: a resident (or property staff for them) files a repair ticket', body: ticketBody },
   }, async (req, reply) => {
     const u = req.user;
@@ -75,6 +83,7 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
   });
 
   app.get('/staff', {
+    config: { reach: ['work_orders', 'tickets'] },
     schema: { tags: ['users'], summary: 'The people a caller can dispatch to: property staff of their compounds, grid workers of their grids' },
   }, async (req) => {
     const u = req.user;
@@ -88,18 +97,20 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
 
   for (const [path, kind] of [['/grids/:id/profile', 'grid'], ['/communities/:id/profile', 'community']] as const) {
     app.get(path, {
+      config: { reach: 'profiles' },
       schema: { tags: ['work orders'], summary: `网格画像: items, response and closing times, SLA breaches, repeat devices, ratings and whistles of one ${kind}`, params: z.object({ id: z.string() }) },
     }, async (req) => {
       const u = req.user;
       const unit = await getOrgUnit(deps.db, req.params.id);
       if (unit?.kind !== kind) throw new ApiError(404, 'not_found', `${kind} ${req.params.id} does not exist`);
-      const mine = u.role === 'admin' || (kind === 'grid' ? u.gridIds.includes(unit.id) || u.communityIds.includes(unit.parentId ?? '') : u.communityIds.includes(unit.id));
-      if (!mine || u.role === 'resident' || u.role === 'department') throw new ApiError(403, 'forbidden', `the profile of ${unit.id} is not yours to see`);
+      const placed = kind === 'grid' ? { gridId: unit.id, communityId: unit.parentId } : { gridId: null, communityId: unit.id };
+      if (!inScope(req.scope, placed)) throw new ApiError(403, 'forbidden', `the profile of ${unit.id} (${u.role}) is not yours to see`);
       return gridProfile(deps.db, kind, unit.id);
     });
   }
 
   app.get('/events', {
+    config: { reach: ['work_orders', 'tickets'] },
     schema: { tags: ['work orders'], summary: 'Server-Sent Events: work-item events within the caller\'s reach, as they happen' },
   }, async (req, reply) => {
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });

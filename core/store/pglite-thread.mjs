@@ -1,8 +1,19 @@
 // The embedded store's own thread: PGlite (PostgreSQL in WASM) runs here, so its work never blocks
 // the broker's thread. Plain JavaScript, so it loads the same way under tsx, vitest and node.
 // Protocol (one message in, one out, matched by `id`): query, exec, begin, commit, rollback, close.
+import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+
+// PGlite's file layer (Emscripten's NODEFS) sets file modes itself (0666: its virtual FS has no
+// umask), so the process umask alone leaves the store readable by every local user. The store's
+// files are the service user's alone (DATA_DIR is 0700, everything in it 0600): in this thread,
+// whose only job is PGlite, modes are masked to the owner.
+for (const name of ['chmodSync', 'fchmodSync', 'lchmodSync']) {
+  const original = fs[name];
+  if (typeof original !== 'function') continue;
+  fs[name] = (target, mode, ...rest) => original(target, typeof mode === 'number' ? mode & 0o700 : mode, ...rest);
+}
 
 const pg = await PGlite.create(workerData.dir);
 if (workerData.initOnly) {
