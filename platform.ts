@@ -8,6 +8,7 @@ import { startListeners, type Listeners } from './broker/listeners.ts';
 import type { Config } from './core/config.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { makePrivate, weakTokenProblem } from './core/private-files.ts';
+import { createLimits } from './core/limits.ts';
 import { seedSite } from './core/seed.ts';
 import { generateSecret, tokenDigest } from './core/secrets.ts';
 import { DEMO_SITE_FILE, readSiteFile } from './core/site.ts';
@@ -118,7 +119,9 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     deadLetterRetention: { maxAgeMs: config.DEAD_LETTERS_RETENTION_DAYS * 86_400_000, maxBytes: config.DEAD_LETTERS_MAX_MB * 1024 * 1024 },
     rejectionWindowMs: config.HEALTH_REJECTIONS_WINDOW_S * 1000,
   });
+  const limits = createLimits(config);
   const broker = new PlatformBroker({
+    limits,
     db,
     log: log.child({ component: 'broker' }),
     maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
@@ -177,7 +180,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       tlsKey: config.MQTT_TLS_KEY,
       maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     });
-    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, adminTokenSha256 }, log);
+    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, adminTokenSha256 }, log);
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
   } catch (err) {
     await listeners?.close();

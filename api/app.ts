@@ -10,6 +10,7 @@ import { DomainError } from '../core/errors.ts';
 import { firstUnstorable } from '../core/storable.ts';
 import { ApiError, fromDomain } from './errors.ts';
 import alarmRoutes from './routes/alarms.ts';
+import auditRoutes from './routes/audit.ts';
 import deviceRoutes from './routes/devices.ts';
 import healthRoutes from './routes/health.ts';
 import orgRoutes from './routes/org.ts';
@@ -21,6 +22,12 @@ import workItemRoutes from './routes/work-items.ts';
 /** Builds the HTTP app without listening, so tests can `inject()` and the platform can `listen()`. */
 export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
   const app = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024, forceCloseConnections: true }).withTypeProvider<ZodTypeProvider>();
+  // Connections per address: beyond the limit a new one is closed at once.
+  app.server.on('connection', (socket) => {
+    const release = deps.limits.httpConnections.acquire(socket.remoteAddress ?? 'unknown');
+    if (!release) return void socket.destroy();
+    socket.once('close', release);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -73,7 +80,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
       await api.register(healthRoutes, deps);
       // Everything else under /api/v1 needs a token.
       await api.register(async (secured: App) => {
-        secured.addHook('onRequest', bearerGuard(deps.adminTokenSha256, deps.db));
+        secured.addHook('onRequest', bearerGuard(deps.adminTokenSha256, deps.db, deps.limits, log.child({ component: 'http' })));
         // One access rule for every route: each names the kind of data it reaches (core/reach.ts).
         installReach(secured);
         await secured.register(withReach('org', orgRoutes), deps);
@@ -83,6 +90,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
         await secured.register(withReach('admin', serviceAccountRoutes), deps);
         await secured.register(withReach('admin', ruleRoutes), deps);
         await secured.register(withReach('admin', userRoutes), deps);
+        await secured.register(withReach('admin', auditRoutes), deps);
       });
     },
     { prefix: '/api/v1' },

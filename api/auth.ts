@@ -1,5 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Limits } from '../core/limits.ts';
+import type { Logger } from '../core/logger.ts';
 import { tokenDigest } from '../core/secrets.ts';
 import type { Db } from '../core/store/db.ts';
 import { userByToken, type User, type UserRole } from '../core/store/users.ts';
@@ -19,18 +21,31 @@ export const ADMIN: User = { id: 'admin', name: 'admin', role: 'admin', gridIds:
  * users' tokens are looked up by their digest (only digests are stored). The caller lands on
  * `req.user`; what they may do is each route's business.
  */
-export function bearerGuard(adminTokenSha256: Buffer, db: Db) {
-  return async function authenticate(req: FastifyRequest): Promise<void> {
+export function bearerGuard(adminTokenSha256: Buffer, db: Db, limits: Pick<Limits, 'addressFailures' | 'tokenRate'>, log: Logger) {
+  return async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    // Guessing tokens is slowed per address: past the limit, 429 with Retry-After, whatever it brings.
+    const key = `http:${req.ip}`;
+    const blockedMs = limits.addressFailures.blockedFor(key);
+    if (blockedMs > 0) {
+      reply.header('retry-after', Math.ceil(blockedMs / 1000));
+      throw new ApiError(429, 'too_many_requests', `too many failed sign-ins from ${req.ip}; try again in ${Math.ceil(blockedMs / 1000)} s`);
+    }
+    const failed = (message: string) => {
+      const started = limits.addressFailures.fail(key);
+      if (started) log.warn({ address: req.ip, blockedS: started.blockedMs / 1000 }, 'too many failed API sign-ins: address blocked for a while');
+      return new ApiError(401, 'unauthorized', message);
+    };
     // The scheme is case-insensitive (RFC 9110 §11.1): `Bearer`, `bearer`, `BEARER`.
     const m = /^bearer[ \t]+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!m) throw new ApiError(401, 'unauthorized', 'missing bearer token');
+    if (!m) throw failed('missing bearer token');
     const got = tokenDigest(m[1]!);
-    if (timingSafeEqual(got, adminTokenSha256)) {
-      req.user = ADMIN;
-      return;
+    const user = timingSafeEqual(got, adminTokenSha256) ? ADMIN : await userByToken(db, got.toString('hex'));
+    if (!user) throw failed('invalid bearer token');
+    limits.addressFailures.succeed(key);
+    if (!limits.tokenRate.take(user.id)) {
+      reply.header('retry-after', 1);
+      throw new ApiError(429, 'too_many_requests', `more than the requests per second a token may make`);
     }
-    const user = await userByToken(db, got.toString('hex'));
-    if (!user) throw new ApiError(401, 'unauthorized', 'invalid bearer token');
     req.user = user;
   };
 }

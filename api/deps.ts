@@ -7,6 +7,7 @@ import type { Ingest } from '../ingest/ingest.ts';
 import type { RuleEngine } from '../rules/engine.ts';
 import type { Directory } from '../core/directory.ts';
 import type { EventBus } from '../core/event-bus.ts';
+import type { Limits } from '../core/limits.ts';
 import type { PlatformEvent } from '../work-items/events.ts';
 import type { WorkItems } from '../work-items/service.ts';
 
@@ -19,6 +20,8 @@ export interface ApiDeps {
   rules: RuleEngine;
   workItems: WorkItems;
   bus: EventBus<PlatformEvent>;
+  /** Limits on guessing and floods (core/limits.ts), shared with the broker. */
+  limits: Limits;
   directory: Directory;
   /** SHA-256 of the admin bearer token; the token itself is never kept. */
   adminTokenSha256: Buffer;

@@ -26,7 +26,7 @@ await migrate(db);
 const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM org_units');
 if (rows[0]!.n === 0) await seedSite(db, readSiteFile(config.SITE_FILE!), (await loadCatalog(DEVICES_DIR)).ids(), path.join(config.DATA_DIR, 'device-credentials.json'));
 const [username, secret] = (process.env.BENCH_SUBSCRIBER ?? '').split(':');
-if (username && secret && !(await getServiceAccount(db, username))) await insertServiceAccount(db, { username, name: 'bench subscriber', secretHash: await hashSecret(secret), subscribe: ['v1/#'], publish: [] });
+if (username && secret && !(await getServiceAccount(db, username))) await insertServiceAccount(db, { username, name: 'bench subscriber', secretHash: await hashSecret(secret), subscribe: ['v1/#'], publish: [], deny: [] });
 
 const broker = new PlatformBroker({ db, log, maxPacketBytes: config.MQTT_MAX_PACKET_BYTES, maxKeepaliveS: config.MQTT_MAX_KEEPALIVE_S, maxInvalidPerMinute: config.MQTT_MAX_INVALID_PER_MIN, sessions: { dir: path.join(config.DATA_DIR, 'sessions'), maxQueued: config.MQTT_MAX_QUEUED_MESSAGES, fsync: config.DATA_FSYNC } });
 await broker.start();

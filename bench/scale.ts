@@ -33,7 +33,7 @@ if (N < ASKED) console.error(`\n!!! This machine's hard limit on open files is $
 const NOFILE = Math.min(limit, N + 10_000);
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-scale-'));
-const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, ASKED), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN }, [], 'main.ts', NOFILE);
+const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, ASKED), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, MQTT_MAX_CONNECTIONS_PER_ADDRESS: String(ASKED) }, [], 'main.ts', NOFILE);
 const health = async () => (await (await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/health`)).json()) as { broker: { clients: number; devicesOnline: number } };
 let result: Record<string, number> & { failures?: Record<string, number> };
 let idleMb = 0;

@@ -3,7 +3,7 @@ import type { Db } from '../core/store/db.ts';
 import { getDeviceCredentials } from '../core/store/devices.ts';
 import { getServiceAccount } from '../core/store/service-accounts.ts';
 import { tokenDigest, verifySecret } from '../core/secrets.ts';
-import { deviceIdentity, SERVICE_PREFIX, type Identity } from './identity.ts';
+import { deviceIdentity, SERVICE_PREFIX, serviceClientIdOk, serviceIdentity, type Identity } from './identity.ts';
 
 export type AuthResult = { ok: true; identity: Identity } | { ok: false; code: 2 | 4 | 5; reason: string };
 
@@ -24,7 +24,9 @@ export class Authenticator {
     if (username.startsWith(SERVICE_PREFIX)) {
       const account = await getServiceAccount(this.db, username);
       if (!account || !(await this.check(username, secret, account.secretHash))) return { ok: false, code: 4, reason: 'bad_credentials' };
-      return { ok: true, identity: { kind: 'service', username, subscribe: account.subscribe, publish: account.publish } };
+      // A service account cannot take over a device's or another account's client id (and its session).
+      if (!serviceClientIdOk(username, clientId)) return { ok: false, code: 2, reason: 'client_id_not_bound' };
+      return { ok: true, identity: serviceIdentity(account) };
     }
     const device = await getDeviceCredentials(this.db, username);
     if (!device || !(await this.check(username, secret, device.secretHash))) return { ok: false, code: 4, reason: device ? 'bad_secret' : 'unknown_device' };

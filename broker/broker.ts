@@ -8,6 +8,7 @@ import { Authenticator } from './authenticator.ts';
 import { TopicEmitter } from './emitter.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import type { Identity } from './identity.ts';
+import type { Limits } from '../core/limits.ts';
 import { FloodGuard } from './flood-guard.ts';
 import { PacketGuard } from './packet-guard.ts';
 import { SessionStore, type SessionStoreOptions } from './session-store.ts';
@@ -74,6 +75,8 @@ export interface BrokerOptions {
   maxInvalidPerMinute: number;
   /** Where sessions of clean=false clients and retained messages are kept (session-store.ts); in memory without. */
   sessions?: Omit<SessionStoreOptions, 'log'>;
+  /** Limits on guessing and floods shared with the API (core/limits.ts); none without. */
+  limits?: Pick<Limits, 'addressFailures' | 'accountFailures' | 'mqttConnections'>;
 }
 
 /**
@@ -97,7 +100,7 @@ interface Flow {
   wake(): void;
 }
 
-type PlatformClient = Client & { identity?: Identity; flow?: Flow; connectPacket?: ConnectPacket };
+type PlatformClient = Client & { identity?: Identity; flow?: Flow; connectPacket?: ConnectPacket; address?: string };
 
 /** Packets the broker takes from one connection before it turns to the others (see handle). */
 const MAX_PACKETS_PER_READ = 32;
@@ -170,6 +173,15 @@ export class PlatformBroker {
 
   /** Hands a new transport stream (TCP, TLS or WebSocket) to the broker, behind the packet guard. */
   handle(stream: Duplex, req?: IncomingMessage): void {
+    const address = (stream as Duplex & { remoteAddress?: string }).remoteAddress ?? req?.socket.remoteAddress ?? 'unknown';
+    const limits = this.opts.limits;
+    const release = limits ? limits.mqttConnections.acquire(address) : () => undefined;
+    if (!release) {
+      this.refuse({ reason: 'too_many_connections', detail: `more than ${limits!.mqttConnections.max} connections from ${address}` });
+      stream.destroy();
+      return;
+    }
+    stream.once('close', release);
     const guard = new PacketGuard(this.opts.maxPacketBytes);
     const read = stream.read.bind(stream);
     let client: PlatformClient | undefined;
@@ -216,6 +228,7 @@ export class PlatformBroker {
     };
     client = this.aedes.handle(stream as never, req) as PlatformClient;
     client.flow = flow;
+    client.address = address;
   }
 
   get clientCount(): number {
@@ -245,6 +258,26 @@ export class PlatformBroker {
     this.auth.forget(username);
   }
 
+  /**
+   * A credential was revoked or rotated: its remembered secret is forgotten and every live
+   * connection made with it is closed at once (it must connect again, with the new secret).
+   * Returns how many connections were closed.
+   */
+  revokeCredentials(username: string): number {
+    this.auth.forget(username);
+    let closed = 0;
+    // aedes keeps its connected clients by id (not in its typings).
+    for (const c of Object.values((this.aedes as unknown as { clients: Record<string, PlatformClient> }).clients)) {
+      const id = c.identity;
+      if ((id?.kind === 'device' && id.id === username) || (id?.kind === 'service' && id.username === username)) {
+        c.close();
+        closed++;
+      }
+    }
+    if (closed) this.opts.log.info({ username, connections: closed }, 'credential revoked: its connections closed');
+    return closed;
+  }
+
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     await this.sessions?.destroy();
@@ -270,8 +303,27 @@ export class PlatformBroker {
   }
 
   private authenticate(client: PlatformClient, username: string | undefined, password: Buffer | undefined, cb: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
+    // Guessing is slowed per address and per account: a blocked one is refused (CONNACK 5) whatever it brings.
+    const limits = this.opts.limits;
+    const addressKey = `mqtt:${client.address ?? 'unknown'}`;
+    const accountKey = `account:${username ?? ''}`;
+    const blockedMs = limits ? Math.max(limits.addressFailures.blockedFor(addressKey), username ? limits.accountFailures.blockedFor(accountKey) : 0) : 0;
+    if (blockedMs > 0) {
+      this.refuse({ reason: 'auth_blocked', clientId: client.id, detail: `too many failed logins from ${client.address} or for ${username}; refused for ${Math.ceil(blockedMs / 1000)} s more` });
+      cb(Object.assign(new Error('auth_blocked'), { returnCode: 5 }), false);
+      return;
+    }
     this.auth.authenticate(client.id, username, password).then(
       (result) => {
+        if (limits && !result.ok) {
+          const byAddress = limits.addressFailures.fail(addressKey);
+          const byAccount = username ? limits.accountFailures.fail(accountKey) : undefined;
+          const started = byAddress ?? byAccount;
+          if (started) this.opts.log.warn({ address: client.address, username, blockedS: started.blockedMs / 1000 }, 'too many failed MQTT logins: blocked for a while');
+        } else if (limits && result.ok) {
+          limits.addressFailures.succeed(addressKey);
+          if (username) limits.accountFailures.succeed(accountKey);
+        }
         if (result.ok && result.identity.kind === 'device') {
           const bannedMs = this.flood.bannedFor(result.identity.id, Date.now());
           if (bannedMs > 0) {
@@ -324,8 +376,11 @@ export class PlatformBroker {
    * its queue grows without bound, and draining it when the consumer leaves overflowed the stack
    * (mcollina/mqemitter#204).
    */
-  private forward(client: PlatformClient | null, packet: { payload: unknown }): boolean {
+  private forward(client: PlatformClient | null, packet: { payload: unknown; topic?: string }): boolean {
     if (this.rejected.has(packet.payload as Buffer)) return false;
+    const identity = client?.identity;
+    // The ACL per message at delivery, queued messages included (Mosquitto does the same).
+    if (identity?.kind === 'service' && packet.topic !== undefined && !identity.mayReceive(packet.topic)) return false;
     if ((client?.conn as { writableNeedDrain?: boolean } | undefined)?.writableNeedDrain) {
       this.load.shed++;
       return false;
@@ -381,7 +436,7 @@ export class PlatformBroker {
       );
       return;
     }
-    if (topic.startsWith('$SYS') || !identity.publish.some((f) => filterMatches(f, topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
+    if (topic.startsWith('$SYS') || !identity.publish.some((f) => filterMatches(f, topic)) || identity.deny.some((f) => filterMatches(f, topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
     cb(null);
   }
 
@@ -434,7 +489,9 @@ export class PlatformBroker {
       this.refuse({ reason: 'invalid_topic_encoding', clientId: client.id, topic: sub.topic });
       return cb(new Error('invalid topic encoding'));
     }
-    const allowed = identity.kind === 'device' ? sub.topic === identity.cmdTopic : identity.subscribe.some((f) => filterCovers(f, sub.topic));
+    // A filter equal to or inside a denied one is refused; a wider one is granted, and what it would
+    // bring from the denied topics is held back per message (forward).
+    const allowed = identity.kind === 'device' ? sub.topic === identity.cmdTopic : identity.subscribe.some((f) => filterCovers(f, sub.topic)) && !identity.deny.some((f) => filterCovers(f, sub.topic));
     if (allowed) return cb(null, sub);
     this.refuse({ reason: 'subscribe_not_allowed', clientId: client.id, deviceId: identity.kind === 'device' ? identity.id : undefined, topic: sub.topic });
     cb(null, null); // SUBACK 0x80 for this filter; the connection stays up

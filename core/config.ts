@@ -42,6 +42,19 @@ export const configSchema = z.object({
   HEALTH_REJECTIONS_WINDOW_S: z.coerce.number().positive().default(60),
   /** At most this many MB of dead letters are kept; the oldest go first. */
   DEAD_LETTERS_MAX_MB: z.coerce.number().positive().default(100),
+  /** Failed authentications (HTTP and MQTT) from one address in a minute before it is blocked (1 s, doubling to AUTH_BLOCK_MAX_S). */
+  AUTH_FAILURES_PER_MIN_PER_ADDRESS: z.coerce.number().int().positive().default(30),
+  /** Failed authentications for one account (an MQTT username) in a minute before it is blocked. */
+  AUTH_FAILURES_PER_MIN_PER_ACCOUNT: z.coerce.number().int().positive().default(20),
+  AUTH_BLOCK_MAX_S: z.coerce.number().positive().default(300),
+  /** API requests per second one token may make (bursts of twice that); more get 429. */
+  HTTP_RATE_PER_TOKEN: z.coerce.number().positive().default(50),
+  /** Open HTTP connections from one address. */
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().positive().default(256),
+  /** Open MQTT connections from one address (a community's devices may share one NAT address). */
+  MQTT_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().positive().default(2000),
+  /** Live event streams (SSE) one user may hold open. */
+  SSE_MAX_STREAMS_PER_USER: z.coerce.number().int().positive().default(5),
   DATA_DIR: z.string().default('./data'),
   SITE_FILE: optionalString,
   PLATFORM_ADMIN_TOKEN: optionalString,

@@ -1,9 +1,10 @@
 import { readFileSync, statSync, readdirSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../core/config.ts';
-import { connectDevice, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+import { connect, connectDevice, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
 
 const SITE = path.join(import.meta.dirname, 'fixtures', 'security-site.json');
 let p: TestPlatform;
@@ -191,5 +192,111 @@ describe('on the network and on disk', () => {
   it('refuses to start with a weak admin token', async () => {
     await expect(startTestPlatform({ SITE_FILE: SITE, PLATFORM_ADMIN_TOKEN: 'a' })).rejects.toThrow(/PLATFORM_ADMIN_TOKEN is 1 characters long; use at least 24/);
     await expect(startTestPlatform({ SITE_FILE: SITE, PLATFORM_ADMIN_TOKEN: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' })).rejects.toThrow(/only 1 different characters/);
+  });
+});
+
+/** An HTTP request from a chosen loopback address (the limits count per source address). */
+function from(localAddress: string, token: string, url = '/api/v1/org'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: p.ports.http, path: url, localAddress, headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('client ids, deny filters, credentials and limits', () => {
+  it('a service account cannot take a device\'s client id: CONNACK 2, and the device stays online', async () => {
+    const sa = (await as('admin')('POST', '/api/v1/service-accounts', { name: 'telemetry only', subscribe: ['v1/+/+/telemetry'] })).body;
+    const device = p.credentials.find((c) => c.type === 'manhole-cover')!;
+    const err = await connect(p.mqttUrl, sa.username, sa.secret, { clientId: device.id }).then(() => undefined, (e: { code?: number }) => e);
+    expect(err?.code).toBe(2);
+    const err2 = await connect(p.mqttUrl, sa.username, sa.secret, { clientId: 'svc-someone-else' }).then(() => undefined, (e: { code?: number }) => e);
+    expect(err2?.code).toBe(2);
+    expect((await as('admin')('GET', `/api/v1/devices/${device.id}`)).body.online).toBe(true);
+    const ok = await connect(p.mqttUrl, sa.username, sa.secret, { clientId: `${sa.username}-2` });
+    await ok.endAsync();
+  });
+
+  it('deny filters: a subscription inside one is refused, a wider one is granted without the denied topics', async () => {
+    const sa = (await as('admin')('POST', '/api/v1/service-accounts', { name: 'all but smoke', subscribe: ['#'], deny: ['v1/smoke-detector/#'] })).body;
+    const c = await connect(p.mqttUrl, sa.username, sa.secret);
+    const got: string[] = [];
+    c.on('message', (topic) => got.push(topic));
+    // mqtt.js rejects a SUBACK 0x80; the packet says what was granted.
+    const inside = await c.subscribeAsync('v1/smoke-detector/+/telemetry', { qos: 1 }).then((g) => g[0]!.qos, (e: { packet?: { granted?: number[] } }) => e.packet?.granted?.[0]);
+    expect(inside).toBe(128);
+    const wide = await c.subscribeAsync('v1/#', { qos: 1 });
+    expect(wide[0]!.qos).toBe(1);
+    const smoke = clients[p.credentials.findIndex((x) => x.type === 'smoke-detector')]!;
+    const smokeId = p.credentials.find((x) => x.type === 'smoke-detector')!.id;
+    const manhole = p.credentials.find((x) => x.type === 'manhole-cover')!;
+    await smoke.publishAsync(`v1/smoke-detector/${smokeId}/telemetry`, JSON.stringify({ props: { alarm: true } }), { qos: 1 });
+    await clients[p.credentials.indexOf(manhole)]!.publishAsync(`v1/manhole-cover/${manhole.id}/telemetry`, JSON.stringify({ props: { open: false } }), { qos: 1 });
+    await eventually(() => got.includes(`v1/manhole-cover/${manhole.id}/telemetry`), 3000, 'the allowed topic');
+    expect(got.filter((t) => t.startsWith('v1/smoke-detector/'))).toEqual([]);
+    await c.endAsync();
+  });
+
+  it('a revoked device secret closes the live connection and is refused from then on; a rotated one works', async () => {
+    const cred = p.credentials.find((c) => c.id === 'b2-manhole-cover-1')!;
+    const live = clients[p.credentials.indexOf(cred)]!;
+    const closed = new Promise<void>((resolve) => live.once('close', () => resolve()));
+    const r = await as('admin')('POST', `/api/v1/devices/${cred.id}/revoke`);
+    expect(r.body).toMatchObject({ revoked: true, connectionsClosed: 1 });
+    await closed;
+    const err = await connectDevice(p, cred).then(() => undefined, (e: { code?: number }) => e);
+    expect(err?.code).toBe(4);
+    const rotated = (await as('admin')('POST', `/api/v1/devices/${cred.id}/secret`)).body;
+    const again = await connectDevice(p, { ...cred, secret: rotated.secret });
+    await again.endAsync();
+  });
+
+  it('a revoked user token is refused at once; the audit trail has every change and cannot be rewritten', async () => {
+    expect((await as('res-2')('GET', '/api/v1/tickets')).status).toBe(200);
+    expect((await as('admin')('POST', '/api/v1/users/res-2/revoke')).status).toBe(200);
+    expect((await as('res-2')('GET', '/api/v1/tickets')).status).toBe(401);
+    const audit = (await as('admin')('GET', '/api/v1/audit')).body.items as { action: string; targetId: string; actorId: string; after: unknown }[];
+    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['user.revoke', 'device.revoke', 'device.rotate_secret', 'service_account.create']));
+    expect(audit.find((a) => a.action === 'user.revoke')).toMatchObject({ targetId: 'res-2', actorId: 'admin' });
+    expect(JSON.stringify(audit)).not.toMatch(/secret"?\s*:\s*"[A-Za-z0-9_-]{20,}/);
+    expect((await as('pm-1')('GET', '/api/v1/audit')).status).toBe(403);
+    await expect(p.db.query(`UPDATE audit_log SET action = 'nothing'`)).rejects.toThrow(/append-only/);
+    await expect(p.db.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
+  });
+
+  it('at most SSE_MAX_STREAMS_PER_USER live streams per user', async () => {
+    const ctrls: AbortController[] = [];
+    const open = async () => {
+      const ctrl = new AbortController();
+      ctrls.push(ctrl);
+      return (await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/events`, { headers: { authorization: `Bearer ${tokens['res-1']}` }, signal: ctrl.signal })).status;
+    };
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push(await open());
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    for (const c of ctrls) c.abort();
+  });
+
+  it('200 bad tokens from one address get 429 after the limit, while the right token from another address still works', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 200; i++) statuses.push(await from('127.0.0.3', `wrong-${i}`));
+    expect(statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
+    expect(statuses.slice(31).every((s) => s === 429)).toBe(true);
+    // Blocked whatever it brings, even the right token, for the block's length.
+    expect(await from('127.0.0.3', tokens['gw-1']!)).toBe(429);
+    expect(await from('127.0.0.2', tokens['gw-1']!)).toBe(200);
+    const health = (await p.api('GET', '/api/v1/health')).body;
+    expect(health.limits.authBlocks).toBeGreaterThan(0);
+  });
+
+  it('bad MQTT secrets for one account get CONNACK 5 after the limit', async () => {
+    const device = p.credentials.find((c) => c.id === 'b1-manhole-cover-1')!;
+    const codes: (number | undefined)[] = [];
+    for (let i = 0; i < 25; i++) codes.push(await connectDevice(p, { ...device, secret: `wrong-${i}` }).then(() => 0, (e: { code?: number }) => e.code));
+    expect(codes.slice(0, 20).every((c) => c === 4)).toBe(true);
+    expect(codes.slice(21)).toEqual([5, 5, 5, 5]);
   });
 });

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { SERVICE_PREFIX } from '../../broker/identity.ts';
 import { idSchema } from '../../core/ids.ts';
 import { generateSecret, hashSecret } from '../../core/secrets.ts';
-import { getDevice, insertDevices } from '../../core/store/devices.ts';
+import { getDevice, insertDevices, REVOKED_SECRET, setDeviceSecret } from '../../core/store/devices.ts';
+import { audited } from '../audit.ts';
 import { getOrgUnit } from '../../core/store/org.ts';
 import { listDeadLetters } from '../../core/store/dead-letters.ts';
 import { listReadings } from '../../core/store/readings.ts';
@@ -49,11 +50,28 @@ export default async function deviceRoutes(app: App, deps: ApiDeps) {
     if (building?.kind !== 'building') throw badRequest('buildingId', `no building with id "${buildingId}"`);
     const id = req.body.id ?? `${type}-${randomBytes(5).toString('hex')}`;
     const secret = generateSecret();
-    const existing = await insertDevices(deps.db, [{ id, type, buildingId, name, secretHash: await hashSecret(secret) }]);
+    const secretHash = await hashSecret(secret);
+    const existing = await audited(deps.db, req, { action: 'device.create', targetKind: 'device', targetId: id }, (tx) => insertDevices(tx, [{ id, type, buildingId, name, secretHash }]), () => ({ type, buildingId, name: name ?? null }));
     if (existing.length) throw conflict(`device ${id} already exists`);
     await deps.rules.addDevice(id);
     req.log.info({ deviceId: id, type, buildingId }, 'device registered');
     return reply.code(201).send({ id, type, secret });
+  });
+
+  app.post('/devices/:id/secret', {
+    schema: { tags: ['devices'], summary: 'Gives a device a new secret (shown once); the old one stops working and a live connection is closed', params: z.object({ id: z.string() }) },
+  }, async (req) => {
+    const secret = generateSecret();
+    const secretHash = await hashSecret(secret);
+    if (!(await audited(deps.db, req, { action: 'device.rotate_secret', targetKind: 'device', targetId: req.params.id }, (tx) => setDeviceSecret(tx, req.params.id, secretHash), () => ({ rotated: true })))) throw notFound('device', req.params.id);
+    return { id: req.params.id, secret, connectionsClosed: deps.broker.revokeCredentials(req.params.id) };
+  });
+
+  app.post('/devices/:id/revoke', {
+    schema: { tags: ['devices'], summary: 'Revokes a device\'s secret (a stolen sensor): refused at once, its live connection closed, until it is given a new one', params: z.object({ id: z.string() }) },
+  }, async (req) => {
+    if (!(await audited(deps.db, req, { action: 'device.revoke', targetKind: 'device', targetId: req.params.id }, (tx) => setDeviceSecret(tx, req.params.id, REVOKED_SECRET), () => ({ revoked: true })))) throw notFound('device', req.params.id);
+    return { id: req.params.id, revoked: true, connectionsClosed: deps.broker.revokeCredentials(req.params.id) };
   });
 
   app.get('/devices/:id', {

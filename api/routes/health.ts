@@ -1,3 +1,4 @@
+import { limitsStatus } from '../../core/limits.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { z } from 'zod';
 import { appendLogStatusSchema } from '../../core/append-log.ts';
@@ -41,6 +42,8 @@ const healthSchema = z.object({
   rules: z.object({ readings: z.number(), announceP50Ms: z.number(), announceP99Ms: z.number(), evaluations: z.number(), raised: z.number(), cleared: z.number(), openAlarms: z.number(), commandsSent: z.number(), commandsTimedOut: z.number(), writeQueue: z.number(), writeFailures: z.number(), writeRejected: z.number() }),
   /** The event bus: its consumers, events handed to them, and each consumer's failures (never felt by the others). */
   events: z.object({ listeners: z.number(), delivered: z.number(), failures: z.record(z.string(), z.number()) }),
+  /** Failed sign-ins (HTTP and MQTT), blocks, and what the rate, connection and stream limits refused. */
+  limits: z.object({ authFailures: z.number(), authBlocks: z.number(), blockedNow: z.number(), rateRefused: z.number(), connectionsRefused: z.number(), streamsRefused: z.number() }),
   /** How late the broker's thread ran timers since the previous health request: the platform's headroom. */
   eventLoop: z.object({ delayP50Ms: z.number(), delayP99Ms: z.number(), delayMaxMs: z.number() }),
   uptimeS: z.number(),
@@ -80,6 +83,7 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
       ingest,
       rules: deps.rules.stats(),
       events: deps.bus.stats(),
+      limits: limitsStatus(deps.limits),
       eventLoop: { delayP50Ms: ms(loop.percentile(50)), delayP99Ms: ms(loop.percentile(99)), delayMaxMs: ms(loop.max) },
       uptimeS: Math.round(process.uptime()),
     };

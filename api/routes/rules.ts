@@ -3,6 +3,7 @@ import { deleteOverride, checkOverride, loadOverrides, saveOverride, type ScopeK
 import { overrideParamsSchema, paramsInForce, PARAMS_BY_KIND, type OverrideParams } from '../../rules/params.ts';
 import { inScope } from '../../core/reach.ts';
 import { placedOf } from './devices.ts';
+import { audited } from '../audit.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
@@ -48,7 +49,7 @@ export default async function ruleRoutes(app: App, deps: ApiDeps) {
   }, async (req) => {
     const c = await checkOverride(deps.db, deps.catalog, req.body);
     if (!c.ok) throw badRequest(c.field, c.message);
-    const updatedAt = await saveOverride(deps.db, c);
+    const updatedAt = await audited(deps.db, req, { action: 'rule_override.set', targetKind: 'rule_override', targetId: `${c.ruleId}@${c.scopeKind}:${c.scopeId}` }, (tx) => saveOverride(tx, c), () => ({ params: c.params }));
     deps.rules.putOverride(c.scopeKind, c.scopeId, c.ruleId, c.params);
     req.log.info({ ruleId: c.ruleId, scopeKind: c.scopeKind, scopeId: c.scopeId, params: c.params }, 'rule override set');
     return overrideView(c, updatedAt);
@@ -61,7 +62,7 @@ export default async function ruleRoutes(app: App, deps: ApiDeps) {
     if ((orgUnitId === undefined) === (deviceId === undefined)) throw badRequest('orgUnitId', 'give exactly one of orgUnitId or deviceId');
     const scopeKind = deviceId !== undefined ? 'device' : 'org';
     const scopeId = (deviceId ?? orgUnitId)!;
-    if (!(await deleteOverride(deps.db, scopeKind, scopeId, ruleId))) throw notFound('override', `${ruleId}@${scopeId}`);
+    if (!(await audited(deps.db, req, { action: 'rule_override.delete', targetKind: 'rule_override', targetId: `${ruleId}@${scopeKind}:${scopeId}` }, (tx) => deleteOverride(tx, scopeKind, scopeId, ruleId), () => null))) throw notFound('override', `${ruleId}@${scopeId}`);
     deps.rules.removeOverride(scopeKind, scopeId, ruleId);
     return reply.code(204).send();
   });

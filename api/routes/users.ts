@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { idSchema } from '../../core/ids.ts';
 import { generateSecret, tokenDigest } from '../../core/secrets.ts';
 import { getOrgUnit } from '../../core/store/org.ts';
-import { insertUser, listUsers, setDuty, getUser } from '../../core/store/users.ts';
+import { insertUser, listUsers, revokedUsers, revokeUser, setDuty, setUserToken, getUser } from '../../core/store/users.ts';
+import { audited } from '../audit.ts';
 import { DEPARTMENTS, ROLES } from '../../core/domain.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
@@ -27,7 +28,8 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
     for (const c of b.communityIds) if ((await getOrgUnit(deps.db, c))?.kind !== 'community') throw badRequest('communityIds', `no community "${c}"`);
     const id = b.id ?? `${b.role.replace('_', '-')}-${generateSecret().slice(0, 8).toLowerCase()}`;
     const token = generateSecret();
-    const created = await insertUser(deps.db, { id, name: b.name, role: b.role, gridIds: b.gridIds, communityIds: b.communityIds, department: b.department ?? null, tokenSha256: tokenDigest(token).toString('hex') });
+    const record = { id, name: b.name, role: b.role, gridIds: b.gridIds, communityIds: b.communityIds, department: b.department ?? null };
+    const created = await audited(deps.db, req, { action: 'user.create', targetKind: 'user', targetId: id }, (tx) => insertUser(tx, { ...record, tokenSha256: tokenDigest(token).toString('hex') }), () => record);
     if (!created) throw conflict(`user ${id} already exists`);
     req.log.info({ userId: id, role: b.role }, 'user added');
     return reply.code(201).send({ id, role: b.role, token });
@@ -36,8 +38,26 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
   app.get('/users', {
     schema: { tags: ['users'], summary: 'Users (never their tokens)', querystring: z.object({ role: z.enum(ROLES).optional() }) },
   }, async (req) => {
-    const items = await listUsers(deps.db, req.query);
+    const [users, revoked] = await Promise.all([listUsers(deps.db, req.query), revokedUsers(deps.db)]);
+    const items = users.map((u) => ({ ...u, revoked: revoked.has(u.id) }));
     return { items, total: items.length };
+  });
+
+  app.post('/users/:id/revoke', {
+    schema: { tags: ['users'], summary: 'Revokes a user\'s token: refused at once', params: z.object({ id: z.string() }) },
+  }, async (req) => {
+    const ok = await audited(deps.db, req, { action: 'user.revoke', targetKind: 'user', targetId: req.params.id }, (tx) => revokeUser(tx, req.params.id), () => ({ revoked: true }));
+    if (!ok) throw notFound('active user', req.params.id);
+    return { id: req.params.id, revoked: true };
+  });
+
+  app.post('/users/:id/token', {
+    schema: { tags: ['users'], summary: 'Gives a user a new token (shown once); the old one stops working', params: z.object({ id: z.string() }) },
+  }, async (req) => {
+    const token = generateSecret();
+    const ok = await audited(deps.db, req, { action: 'user.rotate_token', targetKind: 'user', targetId: req.params.id }, (tx) => setUserToken(tx, req.params.id, tokenDigest(token).toString('hex')), () => ({ rotated: true }));
+    if (!ok) throw notFound('user', req.params.id);
+    return { id: req.params.id, token };
   });
 
   app.put('/duty/:gridId', {
@@ -46,7 +66,7 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
     if ((await getOrgUnit(deps.db, req.params.gridId))?.kind !== 'grid') throw notFound('grid', req.params.gridId);
     const user = await getUser(deps.db, req.body.userId);
     if (user?.role !== 'grid_worker' || !user.gridIds.includes(req.params.gridId)) throw badRequest('userId', `${req.body.userId} is not a grid worker of ${req.params.gridId}`);
-    await setDuty(deps.db, req.params.gridId, user.id);
+    await audited(deps.db, req, { action: 'duty.set', targetKind: 'grid', targetId: req.params.gridId }, (tx) => setDuty(tx, req.params.gridId, user.id), () => ({ userId: user.id }));
     return { gridId: req.params.gridId, userId: user.id };
   });
 }

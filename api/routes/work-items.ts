@@ -113,7 +113,10 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
     config: { reach: ['work_orders', 'tickets'] },
     schema: { tags: ['work orders'], summary: 'Server-Sent Events: work-item events within the caller\'s reach, as they happen' },
   }, async (req, reply) => {
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const release = deps.limits.sseStreams.acquire(req.user.id);
+    if (!release) throw new ApiError(429, 'too_many_requests', `at most ${deps.limits.sseStreams.max} live event streams per user`);
+    req.raw.once('close', release);
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     reply.raw.write(': connected\n\n');
     const user = req.user;
     const send = (e: WorkItemEvent) => {

@@ -109,3 +109,12 @@ export async function mergeLatest(db: Queryable, latest: { id: string; props: Re
 export async function resetPresence(db: Queryable): Promise<void> {
   await db.query('UPDATE devices SET online = false WHERE online');
 }
+
+/** A device's new secret (hashed): the old one stops working. False if there is no such device. */
+export async function setDeviceSecret(db: Queryable, id: string, secretHash: string): Promise<boolean> {
+  const r = await db.query('UPDATE devices SET secret_hash = $2 WHERE id = $1', [id, secretHash]);
+  return (r.affectedRows ?? 0) > 0;
+}
+
+/** A hash no secret matches: what a revoked device keeps until it is given a new secret. */
+export const REVOKED_SECRET = 'revoked';

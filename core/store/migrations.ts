@@ -284,6 +284,37 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       ALTER TABLE dead_letters ADD COLUMN bytes integer NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 5,
+    name: 'service-account deny filters, the admin audit trail, credential revocation',
+    sql: `
+      -- Topic filters a service account may never subscribe to, receive or publish on, inside what it may.
+      ALTER TABLE service_accounts ADD COLUMN deny jsonb NOT NULL DEFAULT '[]';
+      ALTER TABLE service_accounts ADD COLUMN revoked_at timestamptz;
+      ALTER TABLE users ADD COLUMN revoked_at timestamptz;
+
+      -- Every administrative change, append-only in the store itself (as the work-item timeline is).
+      CREATE TABLE audit_log (
+        seq bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        actor_id text NOT NULL,
+        actor_role text NOT NULL,
+        action text NOT NULL,
+        target_kind text NOT NULL,
+        target_id text NOT NULL,
+        before jsonb,
+        after jsonb
+      );
+      CREATE INDEX audit_log_target ON audit_log(target_kind, target_id);
+      CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'the audit trail is append-only';
+      END
+      $$;
+      CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+      CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number[]> {

@@ -28,8 +28,27 @@ export async function insertUser(db: Queryable, u: User & { tokenSha256: string 
 }
 
 export async function userByToken(db: Queryable, tokenSha256: string): Promise<User | undefined> {
-  const { rows } = await db.query<Row>('SELECT * FROM users WHERE token_sha256 = $1', [tokenSha256]);
+  // A revoked user's token is refused at once.
+  const { rows } = await db.query<Row>('SELECT * FROM users WHERE token_sha256 = $1 AND revoked_at IS NULL', [tokenSha256]);
   return rows[0] && toUser(rows[0]);
+}
+
+/** Revokes a user's token; false if there is no such active user. */
+export async function revokeUser(db: Queryable, id: string): Promise<boolean> {
+  const r = await db.query('UPDATE users SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [id]);
+  return (r.affectedRows ?? 0) > 0;
+}
+
+/** Gives a user a new token (the old one stops working); a revoked user gets one back only this way. */
+export async function setUserToken(db: Queryable, id: string, tokenSha256: string): Promise<boolean> {
+  const r = await db.query('UPDATE users SET token_sha256 = $2, revoked_at = NULL WHERE id = $1', [id, tokenSha256]);
+  return (r.affectedRows ?? 0) > 0;
+}
+
+/** Whether the user's token was revoked (for the list). */
+export async function revokedUsers(db: Queryable): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM users WHERE revoked_at IS NOT NULL');
+  return new Set(rows.map((r) => r.id));
 }
 
 export async function getUser(db: Queryable, id: string): Promise<User | undefined> {
