@@ -18,14 +18,16 @@ export class Authenticator {
 
   constructor(private readonly db: Db) {}
 
-  async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<AuthResult> {
+  /** `assignedId`: the client sent an empty client id (clean session) and the broker gave it a fresh one. */
+  async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined, assignedId = false): Promise<AuthResult> {
     if (!username || !password || password.length === 0) return { ok: false, code: 4, reason: 'missing_credentials' };
     const secret = password.toString('utf8');
     if (username.startsWith(SERVICE_PREFIX)) {
       const account = await getServiceAccount(this.db, username);
       if (!account || !(await this.check(username, secret, account.secretHash))) return { ok: false, code: 4, reason: 'bad_credentials' };
       // A service account cannot take over a device's or another account's client id (and its session).
-      if (!serviceClientIdOk(username, clientId)) return { ok: false, code: 2, reason: 'client_id_not_bound' };
+      // A fresh id the broker assigned to an empty one is nobody's either.
+      if (!assignedId && !serviceClientIdOk(username, clientId)) return { ok: false, code: 2, reason: 'client_id_not_bound' };
       return { ok: true, identity: serviceIdentity(account) };
     }
     const device = await getDeviceCredentials(this.db, username);

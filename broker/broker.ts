@@ -313,7 +313,7 @@ export class PlatformBroker {
       cb(Object.assign(new Error('auth_blocked'), { returnCode: 5 }), false);
       return;
     }
-    this.auth.authenticate(client.id, username, password).then(
+    this.auth.authenticate(client.id, username, password, client.connectPacket?.clientId === '').then(
       (result) => {
         if (limits && !result.ok) {
           const byAddress = limits.addressFailures.fail(addressKey);

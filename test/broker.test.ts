@@ -143,7 +143,7 @@ describe('status', () => {
     const dev = await connectDevice(p, c);
     const { body } = await p.api('POST', '/api/v1/service-accounts', { name: 'status watcher', subscribe: ['v1/+/+/status'] });
     const readRetained = async () => {
-      const watcher = await connect(p.mqttUrl, body.username, body.secret, { clientId: `w-${Math.random()}` });
+      const watcher = await connect(p.mqttUrl, body.username, body.secret, { clientId: `${body.username}-w${Math.random()}` });
       const msg = new Promise<{ payload: string; retain: boolean }>((r) => watcher.on('message', (t, m, pkt) => t === topic && r({ payload: m.toString(), retain: pkt.retain })));
       await watcher.subscribeAsync(topic, { qos: 1 });
       const got = await msg;
@@ -164,7 +164,7 @@ describe('service accounts', () => {
     const { status, body } = await p.api('POST', '/api/v1/service-accounts', { name: 'node-red', subscribe: ['v1/+/+/telemetry'], publish: ['platform/test/#'] });
     expect(status).toBe(201);
     expect(body.username).toMatch(/^svc-/);
-    const svc = await connect(p.mqttUrl, body.username, body.secret, { clientId: 'node-red-1' });
+    const svc = await connect(p.mqttUrl, body.username, body.secret, { clientId: `${body.username}-node-red-1` });
     expect(await grantedQos(svc, { 'v1/smoke-detector/+/telemetry': { qos: 0 }, 'v1/#': { qos: 0 } })).toEqual([0, 128]);
     // Sees device telemetry as it flows.
     const c = p.cred('smoke-detector', 2);

@@ -81,7 +81,7 @@ describe('ingest', () => {
 
   it('does not forward a dead-lettered message to subscribers', async () => {
     const { body } = await p.api('POST', '/api/v1/service-accounts', { name: 'tap', subscribe: ['v1/+/+/telemetry'] });
-    const tap = await connect(p.mqttUrl, body.username, body.secret, { clientId: 'tap' });
+    const tap = await connect(p.mqttUrl, body.username, body.secret, { clientId: `${body.username}-tap` });
     const seen: string[] = [];
     tap.on('message', (_t, m) => seen.push(m.toString()));
     await tap.subscribeAsync('v1/+/+/telemetry', { qos: 1 });

@@ -59,7 +59,8 @@ describe('simulator scenarios', () => {
 
   it('offline-storm: every dropped device goes offline and comes back online', async () => {
     const { body } = await p.api('POST', '/api/v1/service-accounts', { name: 'presence', subscribe: ['v1/+/+/status'] });
-    const watcher = await connect(p.mqttUrl, body.username, body.secret, { clientId: 'presence-watch' });
+    // A service account's client id is its username or starts with `{username}-` (DESIGN §5).
+    const watcher = await connect(p.mqttUrl, body.username, body.secret, { clientId: `${body.username}-presence` });
     const offline = new Set<string>();
     const backOnline = new Set<string>();
     watcher.on('message', (topic, m, pkt) => {
