@@ -436,7 +436,10 @@ export class PlatformBroker {
       );
       return;
     }
-    if (topic.startsWith('$SYS') || !identity.publish.some((f) => filterMatches(f, topic)) || identity.deny.some((f) => filterMatches(f, topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
+    // An account allowed `#` may publish anywhere but $SYS, $-topics included (an ACL grants, it does not
+    // route: MQTT-4.7.2-1 keeps such messages from wildcard subscribers all the same).
+    const mayPublish = (f: string) => f === '#' || filterMatches(f, topic);
+    if (topic.startsWith('$SYS') || !identity.publish.some(mayPublish) || identity.deny.some((f) => filterMatches(f, topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
     cb(null);
   }
 
