@@ -46,6 +46,7 @@ export const siteSchema = z.object({
     gridIds: z.array(z.string()).default([]),
     communityIds: z.array(z.string()).default([]),
     department: z.enum(DEPARTMENTS).optional(),
+    buildingIds: z.array(z.string()).default([]).describe('a resident\'s registered address: the buildings they may file tickets for'),
     onDuty: z.array(z.string()).default([]).describe('grids where this grid worker is on duty'),
   })).default([]),
   ruleOverrides: z.array(z.object({

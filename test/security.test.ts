@@ -113,6 +113,12 @@ describe('one access rule: every GET route, every role, nothing outside its reac
     expect((await as('pm-1')('GET', '/api/v1/dead-letters')).status).toBe(403);
   });
 
+  it('a resident files only for their registered address', async () => {
+    const r = await as('res-1')('POST', '/api/v1/tickets', { category: 'door', description: '别人楼的门', buildingId: 'b2' });
+    expect(r).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    expect(r.body.message).toContain('registered address');
+  });
+
   it('dispatches only to someone who can see the item', async () => {
     const wo = (await as('gw-1')('GET', '/api/v1/work-orders')).body.items[0];
     await as('gw-1')('POST', `/api/v1/work-orders/${wo.id}/actions`, { action: 'accept' });

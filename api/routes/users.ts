@@ -15,6 +15,7 @@ const userBody = z.object({
   gridIds: z.array(z.string()).default([]),
   communityIds: z.array(z.string()).default([]),
   department: z.enum(DEPARTMENTS).optional(),
+  buildingIds: z.array(z.string()).max(20).default([]).describe('residents: the buildings they live in (their registered address)'),
 });
 
 export default async function userRoutes(app: App, deps: ApiDeps) {
@@ -26,9 +27,10 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
     if (b.role === 'grid_worker' && b.gridIds.length === 0) throw badRequest('gridIds', 'a grid worker serves at least one grid');
     for (const g of b.gridIds) if ((await getOrgUnit(deps.db, g))?.kind !== 'grid') throw badRequest('gridIds', `no grid "${g}"`);
     for (const c of b.communityIds) if ((await getOrgUnit(deps.db, c))?.kind !== 'community') throw badRequest('communityIds', `no community "${c}"`);
+    for (const x of b.buildingIds) if ((await getOrgUnit(deps.db, x))?.kind !== 'building') throw badRequest('buildingIds', `no building "${x}"`);
     const id = b.id ?? `${b.role.replace('_', '-')}-${generateSecret().slice(0, 8).toLowerCase()}`;
     const token = generateSecret();
-    const record = { id, name: b.name, role: b.role, gridIds: b.gridIds, communityIds: b.communityIds, department: b.department ?? null };
+    const record = { id, name: b.name, role: b.role, gridIds: b.gridIds, communityIds: b.communityIds, department: b.department ?? null, buildingIds: b.buildingIds };
     const created = await audited(deps.db, req, { action: 'user.create', targetKind: 'user', targetId: id }, (tx) => insertUser(tx, { ...record, tokenSha256: tokenDigest(token).toString('hex') }), () => record);
     if (!created) throw conflict(`user ${id} already exists`);
     req.log.info({ userId: id, role: b.role }, 'user added');

@@ -79,6 +79,8 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
     const placement = await deps.directory.building(req.body.buildingId);
     if (!placement) throw badRequest('buildingId', `no building "${req.body.buildingId}"`);
     if ((u.role === 'property_manager' || u.role === 'property_staff') && !u.communityIds.includes(placement.communityId ?? '')) throw new ApiError(403, 'forbidden', 'that building is not in your compound');
+    // A resident files for where they live (their registered address), not for any building.
+    if (u.role === 'resident' && !(u.buildingIds ?? []).includes(placement.buildingId)) throw new ApiError(403, 'forbidden', `${placement.buildingId} is not your registered address`);
     return reply.code(201).send(await deps.workItems.fileTicket(u, req.body, placement));
   });
 

@@ -292,6 +292,8 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       ALTER TABLE service_accounts ADD COLUMN deny jsonb NOT NULL DEFAULT '[]';
       ALTER TABLE service_accounts ADD COLUMN revoked_at timestamptz;
       ALTER TABLE users ADD COLUMN revoked_at timestamptz;
+      -- A resident's registered address(es): the buildings they may file 一键报修 for.
+      ALTER TABLE users ADD COLUMN building_ids text[] NOT NULL DEFAULT '{}';
 
       -- Every administrative change, append-only in the store itself (as the work-item timeline is).
       CREATE TABLE audit_log (

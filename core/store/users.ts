@@ -14,15 +14,17 @@ export interface User {
   communityIds: string[];
   /** Department users: which department (fire_brigade, police, …). */
   department: string | null;
+  /** Residents: the buildings they live in (their registered address), the only ones they may file tickets for. */
+  buildingIds?: string[];
 }
 
-type Row = { id: string; name: string; role: UserRole; grid_ids: string[]; community_ids: string[]; department: string | null };
-const toUser = (r: Row): User => ({ id: r.id, name: r.name, role: r.role, gridIds: r.grid_ids, communityIds: r.community_ids, department: r.department });
+type Row = { id: string; name: string; role: UserRole; grid_ids: string[]; community_ids: string[]; department: string | null; building_ids: string[] };
+const toUser = (r: Row): User => ({ id: r.id, name: r.name, role: r.role, gridIds: r.grid_ids, communityIds: r.community_ids, department: r.department, buildingIds: r.building_ids });
 
 export async function insertUser(db: Queryable, u: User & { tokenSha256: string }): Promise<boolean> {
   const r = await db.query(
-    `INSERT INTO users (id, name, role, token_sha256, grid_ids, community_ids, department) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-    [u.id, u.name, u.role, u.tokenSha256, u.gridIds, u.communityIds, u.department],
+    `INSERT INTO users (id, name, role, token_sha256, grid_ids, community_ids, department, building_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+    [u.id, u.name, u.role, u.tokenSha256, u.gridIds, u.communityIds, u.department, u.buildingIds ?? []],
   );
   return (r.affectedRows ?? 0) > 0;
 }
