@@ -5,6 +5,7 @@ import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCom
 import type { Logger } from '../core/logger.ts';
 import { bearerGuard } from './auth.ts';
 import { installReach, withReach } from './reach.ts';
+import { LiveStreams } from './live-streams.ts';
 import type { ApiDeps, App } from './deps.ts';
 import { DomainError } from '../core/errors.ts';
 import { firstUnstorable } from '../core/storable.ts';
@@ -28,6 +29,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
     if (!release) return void socket.destroy();
     socket.once('close', release);
   });
+  app.decorate('liveStreams', new LiveStreams());
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

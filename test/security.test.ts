@@ -262,7 +262,14 @@ describe('client ids, deny filters, credentials and limits', () => {
 
   it('a revoked user token is refused at once; the audit trail has every change and cannot be rewritten', async () => {
     expect((await as('res-2')('GET', '/api/v1/tickets')).status).toBe(200);
-    expect((await as('admin')('POST', '/api/v1/users/res-2/revoke')).status).toBe(200);
+    const stream = await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/events`, { headers: { authorization: `Bearer ${tokens['res-2']}` } });
+    const ended = (async () => {
+      const reader = stream.body!.getReader();
+      while (!(await reader.read()).done);
+      return true;
+    })();
+    expect((await as('admin')('POST', '/api/v1/users/res-2/revoke')).body).toMatchObject({ revoked: true, streamsEnded: 1 });
+    expect(await ended).toBe(true); // its live event stream ended at once
     expect((await as('res-2')('GET', '/api/v1/tickets')).status).toBe(401);
     const audit = (await as('admin')('GET', '/api/v1/audit')).body.items as { action: string; targetId: string; actorId: string; after: unknown }[];
     expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['user.revoke', 'device.revoke', 'device.rotate_secret', 'service_account.create']));

@@ -50,7 +50,7 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
   }, async (req) => {
     const ok = await audited(deps.db, req, { action: 'user.revoke', targetKind: 'user', targetId: req.params.id }, (tx) => revokeUser(tx, req.params.id), () => ({ revoked: true }));
     if (!ok) throw notFound('active user', req.params.id);
-    return { id: req.params.id, revoked: true };
+    return { id: req.params.id, revoked: true, streamsEnded: app.liveStreams.endAll(req.params.id) };
   });
 
   app.post('/users/:id/token', {
@@ -59,7 +59,7 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
     const token = generateSecret();
     const ok = await audited(deps.db, req, { action: 'user.rotate_token', targetKind: 'user', targetId: req.params.id }, (tx) => setUserToken(tx, req.params.id, tokenDigest(token).toString('hex')), () => ({ rotated: true }));
     if (!ok) throw notFound('user', req.params.id);
-    return { id: req.params.id, token };
+    return { id: req.params.id, token, streamsEnded: app.liveStreams.endAll(req.params.id) };
   });
 
   app.put('/duty/:gridId', {

@@ -133,9 +133,12 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
     };
     const off = deps.bus.on(`sse:${user.id}`, 'work_item', send);
     const ping = setInterval(() => reply.raw.write(': ping\n\n'), 15_000);
+    // A revoked token ends its streams at once.
+    const forget = app.liveStreams.add(user.id, () => reply.raw.end());
     req.raw.on('close', () => {
       clearInterval(ping);
       off();
+      forget();
     });
     return reply;
   });
