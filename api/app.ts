@@ -19,6 +19,7 @@ import ruleRoutes from './routes/rules.ts';
 import serviceAccountRoutes from './routes/service-accounts.ts';
 import userRoutes from './routes/users.ts';
 import workItemRoutes from './routes/work-items.ts';
+import vocabularyRoutes from './routes/vocabulary.ts';
 
 /** Builds the HTTP app without listening, so tests can `inject()` and the platform can `listen()`. */
 export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
@@ -80,6 +81,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
   await app.register(
     async (api: App) => {
       await api.register(healthRoutes, deps);
+      await api.register(vocabularyRoutes, deps);
       // Everything else under /api/v1 needs a token.
       await api.register(async (secured: App) => {
         secured.addHook('onRequest', bearerGuard(deps.adminTokenSha256, deps.db, deps.limits, log.child({ component: 'http' })));

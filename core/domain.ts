@@ -28,6 +28,10 @@ export const isFinished = (status: Status): boolean => (FINISHED_STATUSES as rea
  */
 export const FINISHED_SQL = `(${FINISHED_STATUSES.map((s) => `'${s}'`).join(',')})`;
 
+/** Every work-item action (DESIGN §4); `auto_close` and `merge` are the platform's own. Who takes which: work-items/transitions.ts. */
+export const ACTIONS = ['accept', 'dispatch', 'grab', 'start', 'resolve', 'verify', 'reject', 'reopen', 'escalate', 'whistle', 'report_in', 'transfer', 'return', 'rate', 'revisit', 'auto_close', 'merge'] as const;
+export type Action = (typeof ACTIONS)[number];
+
 export const ITEM_KINDS = ['work_order', 'ticket'] as const;
 export type ItemKind = (typeof ITEM_KINDS)[number];
 

@@ -18,11 +18,11 @@ export default defineDevice<State>({
   },
   rules: [
     {
-      id: 'ebike-detected', kind: 'event', event: 'ebike_detected', minConfidence: 0.85, clearAfterS: 120,
+      id: 'ebike-detected', title: '电动车进电梯', kind: 'event', event: 'ebike_detected', minConfidence: 0.85, clearAfterS: 120,
       description: 'E-bike in the elevator: hold the door and warn',
       command: { name: 'hold_door', params: { voice: '电动车禁止进入电梯，请立即退出' } },
     },
-    { id: 'ebike-repeat', kind: 'count', event: 'ebike_detected', minConfidence: 0.85, count: 3, windowS: 3600, description: 'Third e-bike within an hour at the same elevator', raises: { item: 'ticket', severity: 'major', category: 'ebike' } },
+    { id: 'ebike-repeat', title: '电动车反复进电梯', kind: 'count', event: 'ebike_detected', minConfidence: 0.85, count: 3, windowS: 3600, description: 'Third e-bike within an hour at the same elevator', raises: { item: 'ticket', severity: 'major', category: 'ebike' } },
   ],
   simulate: {
     modes: ['repeat'],

@@ -19,10 +19,10 @@ export default defineDevice<State>({
   },
   events: {},
   rules: [
-    { id: 'manhole-open', storm: { group: 'manhole-cover-off', scope: 'grid' }, kind: 'boolean', prop: 'open', verifyS: 60, description: 'Cover open', raises: { item: 'work_order', severity: 'critical', whistle: ['municipal_works'], autoClose: true } },
-    { id: 'manhole-tilt', storm: { group: 'manhole-cover-off', scope: 'grid' }, kind: 'threshold', prop: 'tiltDeg', trigger: 15, clear: 5, holdS: 5, verifyS: 60, description: 'Tilt ≥ 15° for 5 s', raises: { item: 'work_order', severity: 'critical', whistle: ['municipal_works'], autoClose: true } },
-    { id: 'manhole-water', kind: 'threshold', prop: 'waterLevelCm', direction: 'below', trigger: 30, clear: 40, verifyS: 600, description: 'Water within 30 cm of the cover (overflow risk)', raises: { item: 'work_order', severity: 'major', autoClose: true } },
-    { id: 'manhole-gas', kind: 'threshold', prop: 'gasPpm', trigger: 1000, clear: 500, verifyS: 300, description: 'Combustible gas ≥ 1000 ppm', raises: { item: 'work_order', severity: 'critical' } },
+    { id: 'manhole-open', title: '井盖开启', storm: { group: 'manhole-cover-off', scope: 'grid' }, kind: 'boolean', prop: 'open', verifyS: 60, description: 'Cover open', raises: { item: 'work_order', severity: 'critical', whistle: ['municipal_works'], autoClose: true } },
+    { id: 'manhole-tilt', title: '井盖倾斜', storm: { group: 'manhole-cover-off', scope: 'grid' }, kind: 'threshold', prop: 'tiltDeg', trigger: 15, clear: 5, holdS: 5, verifyS: 60, description: 'Tilt ≥ 15° for 5 s', raises: { item: 'work_order', severity: 'critical', whistle: ['municipal_works'], autoClose: true } },
+    { id: 'manhole-water', title: '井下水位过高（溢流风险）', kind: 'threshold', prop: 'waterLevelCm', direction: 'below', trigger: 30, clear: 40, verifyS: 600, description: 'Water within 30 cm of the cover (overflow risk)', raises: { item: 'work_order', severity: 'major', autoClose: true } },
+    { id: 'manhole-gas', title: '可燃气体超标', kind: 'threshold', prop: 'gasPpm', trigger: 1000, clear: 500, verifyS: 300, description: 'Combustible gas ≥ 1000 ppm', raises: { item: 'work_order', severity: 'critical' } },
   ],
   simulate: {
     modes: ['open', 'flood', 'gas'],

@@ -20,9 +20,9 @@ export default defineDevice<State>({
   },
   events: {},
   rules: [
-    { id: 'bin-full', kind: 'threshold', prop: 'fillPct', trigger: 80, clear: 30, description: 'Bin ≥ 80 % full (clears when emptied)', raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'sanitation' } },
-    { id: 'bin-overflow', kind: 'threshold', prop: 'fillPct', trigger: 100, clear: 30, holdS: 1800, description: 'Bin overflowing for 30 min', raises: { item: 'work_order', severity: 'minor', autoClose: true, category: 'environment' } },
-    { id: 'bin-fire', kind: 'threshold', prop: 'temperatureC', trigger: 60, clear: 45, verifyS: 300, description: 'Bin temperature ≥ 60 °C (fire risk)', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
+    { id: 'bin-full', title: '垃圾桶将满', kind: 'threshold', prop: 'fillPct', trigger: 80, clear: 30, description: 'Bin ≥ 80 % full (clears when emptied)', raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'sanitation' } },
+    { id: 'bin-overflow', title: '垃圾桶满溢', kind: 'threshold', prop: 'fillPct', trigger: 100, clear: 30, holdS: 1800, description: 'Bin overflowing for 30 min', raises: { item: 'work_order', severity: 'minor', autoClose: true, category: 'environment' } },
+    { id: 'bin-fire', title: '垃圾桶温度过高（火险）', kind: 'threshold', prop: 'temperatureC', trigger: 60, clear: 45, verifyS: 300, description: 'Bin temperature ≥ 60 °C (fire risk)', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
   ],
   simulate: {
     modes: ['overflow', 'fire'],

@@ -11,7 +11,7 @@ export default defineDevice<State>({
   description: 'Photoelectric smoke alarm in a flat or stairwell: smoke density, temperature, own alarm verdict.',
   extend: [
     battery({ rule: { id: 'smoke-battery-low' } }),
-    tamper({ rule: { id: 'smoke-tamper', description: 'Detector removed from its base' } }),
+    tamper({ rule: { id: 'smoke-tamper', title: '探测器被拆除', description: 'Detector removed from its base' } }),
     heartbeat(60, { rule: { id: 'smoke-silent' } }),
   ],
   props: {
@@ -21,9 +21,9 @@ export default defineDevice<State>({
   },
   events: { test_button: {} },
   rules: [
-    { id: 'smoke-device-alarm', storm: { group: 'fire' }, kind: 'boolean', prop: 'alarm', description: 'The detector itself reports fire', verifyS: 60, raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
-    { id: 'smoke-density', storm: { group: 'fire' }, kind: 'threshold', prop: 'smokeDbPerM', trigger: 0.15, clear: 0.05, holdS: 10, verifyS: 60, description: 'Smoke density ≥ 0.15 dB/m for 10 s', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
-    { id: 'smoke-heat', storm: { group: 'fire' }, kind: 'threshold', prop: 'temperatureC', trigger: 57, clear: 50, verifyS: 60, description: 'Temperature ≥ 57 °C (fixed-temperature heat alarm)', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
+    { id: 'smoke-device-alarm', title: '探测器火警', storm: { group: 'fire' }, kind: 'boolean', prop: 'alarm', description: 'The detector itself reports fire', verifyS: 60, raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
+    { id: 'smoke-density', title: '烟雾浓度超标', storm: { group: 'fire' }, kind: 'threshold', prop: 'smokeDbPerM', trigger: 0.15, clear: 0.05, holdS: 10, verifyS: 60, description: 'Smoke density ≥ 0.15 dB/m for 10 s', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
+    { id: 'smoke-heat', title: '温度超标（定温火警）', storm: { group: 'fire' }, kind: 'threshold', prop: 'temperatureC', trigger: 57, clear: 50, verifyS: 60, description: 'Temperature ≥ 57 °C (fixed-temperature heat alarm)', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
   ],
   simulate: {
     modes: ['fire'],

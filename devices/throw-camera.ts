@@ -22,12 +22,12 @@ export default defineDevice<State>({
   },
   rules: [
     {
-      id: 'throw-detected', kind: 'event', event: 'throw_detected', minConfidence: 0.8, clearAfterS: 600,
+      id: 'throw-detected', title: '高空抛物', kind: 'event', event: 'throw_detected', minConfidence: 0.8, clearAfterS: 600,
       description: 'Object thrown from height (confidence ≥ 0.8)',
       repeat: { sameField: 'floor', windowS: 86_400, whistle: ['police'] },
       raises: { item: 'work_order', severity: 'major' },
     },
-    { id: 'throw-lens-blocked', kind: 'boolean', prop: 'lensBlocked', holdS: 300, verifyS: 60, description: 'Lens blocked for 5 min', raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'camera' } },
+    { id: 'throw-lens-blocked', title: '镜头遮挡', kind: 'boolean', prop: 'lensBlocked', holdS: 300, verifyS: 60, description: 'Lens blocked for 5 min', raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'camera' } },
   ],
   simulate: {
     modes: ['throw', 'lens-blocked'],

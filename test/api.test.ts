@@ -87,6 +87,23 @@ describe('HTTP API', () => {
     expect(await p.api('POST', `/api/v1/tickets/${t.id}/actions`, { action: 'dispatch', assigneeId: 'nobody' })).toMatchObject({ status: 400, body: { error: 'bad_request', code: 'WI_BAD_INPUT', field: 'assigneeId' } });
   });
 
+  it('gives the vocabulary in Chinese and English, without a token', async () => {
+    const r = await p.api('GET', '/api/v1/vocabulary', undefined, null);
+    expect(r.status).toBe(200);
+    const v = r.body;
+    expect(v.statuses.collected).toEqual({ zh: '信息收集', en: 'Collected' });
+    expect(v.statuses.closed.zh).toBe('核查结单');
+    expect(v.departments.fire_brigade.zh).toBe('消防救援');
+    expect(v.rules['smoke-density']).toEqual({ zh: '烟雾浓度超标', en: 'Smoke density ≥ 0.15 dB/m for 10 s' });
+    const cjk = /[\u4e00-\u9fff]/;
+    for (const type of p.catalog.types.values()) {
+      expect(v.deviceTypes[type.id].zh).toMatch(cjk);
+      for (const prop of Object.keys(type.definition.props)) expect(v.properties[type.id][prop].zh, `${type.id}.${prop}`).toMatch(cjk);
+      for (const rule of type.rules) expect(v.rules[rule.id].zh, rule.id).toMatch(cjk);
+    }
+    for (const group of ['statuses', 'actions', 'severities', 'departments', 'roles', 'levels']) for (const l of Object.values(v[group]) as { zh: string; en: string }[]) expect(l.zh).toMatch(cjk);
+  });
+
   it('serves OpenAPI generated from the zod schemas', async () => {
     const res = await fetch(`http://127.0.0.1:${p.ports.http}/docs/json`);
     const doc = (await res.json()) as { paths: Record<string, Record<string, { requestBody?: unknown }>> };

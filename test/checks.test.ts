@@ -30,9 +30,10 @@ describe.each(types.map((t) => [t.id, t] as const))('%s', (_id, t) => {
     for (const prop of ['tamper', 'tiltDeg', 'online']) if (prop in t.definition.props) expect(watching(t, prop).length, `${t.id}: a rule on ${prop}`).toBeGreaterThan(0);
   });
 
-  it('describes every rule, and every rule that opens an item says how urgent', () => {
+  it('describes every rule in Chinese and English, and every rule that opens an item says how urgent', () => {
     for (const r of t.rules) {
       expect(r.description.length).toBeGreaterThan(0);
+      expect(r.title, `${r.id}: a Chinese title`).toMatch(/[\u4e00-\u9fff]/);
       if (r.raises) expect(['critical', 'major', 'minor']).toContain(r.raises.severity);
     }
   });

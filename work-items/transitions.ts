@@ -8,13 +8,9 @@
  *   collected ─accept→ accepted ─dispatch→ dispatched ─start→ in_progress ─resolve→ resolved ─verify→ closed
  *   信息收集           立案受理            分流转办              问题处置              结果反馈            核查结单
  */
-import { ITEM_KINDS, OPEN_STATUSES, type ItemKind, type Role, type Status } from '../core/domain.ts';
+import { ACTIONS, ITEM_KINDS, OPEN_STATUSES, type Action, type ItemKind, type Role, type Status } from '../core/domain.ts';
 
-export { isFinished, OPEN_STATUSES, ROLES, STATUSES, type Role, type Status } from '../core/domain.ts';
-
-/** Every action (DESIGN §4); `auto_close` and `merge` are the platform's own. */
-export const ACTIONS = ['accept', 'dispatch', 'grab', 'start', 'resolve', 'verify', 'reject', 'reopen', 'escalate', 'whistle', 'report_in', 'transfer', 'return', 'rate', 'revisit', 'auto_close', 'merge'] as const;
-export type Action = (typeof ACTIONS)[number];
+export { ACTIONS, isFinished, OPEN_STATUSES, ROLES, STATUSES, type Action, type Role, type Status } from '../core/domain.ts';
 
 /**
  * Who takes an action: a role, or the platform itself (auto-close, merge, escalation, relapse,

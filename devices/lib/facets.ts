@@ -46,7 +46,7 @@ export function battery(o: RuleOption & { trigger?: number; clear?: number; drai
     props: { batteryPct: batteryPct() },
     rules: (type) =>
       withRule(
-        { id: `${type}-battery-low`, kind: 'threshold', prop: 'batteryPct', direction: 'below', trigger, clear, verifyS: 300, description: `Battery below ${trigger} %`, raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'battery' } },
+        { id: `${type}-battery-low`, title: '电量低', kind: 'threshold', prop: 'batteryPct', direction: 'below', trigger, clear, verifyS: 300, description: `Battery below ${trigger} %`, raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'battery' } },
         o.rule,
       ),
     panels: [{ title: '电量 Battery', props: ['batteryPct'], unit: '%' }],
@@ -73,7 +73,7 @@ export function heartbeat(seconds: number, o: RuleOption & { heartbeats?: number
     name: 'heartbeat',
     heartbeatS: seconds,
     rules: (type) =>
-      withRule({ id: `${type}-offline`, kind: 'silence', heartbeats, description: `No report for ${heartbeats} heartbeats`, raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'offline' } }, o.rule),
+      withRule({ id: `${type}-offline`, title: '设备离线', kind: 'silence', heartbeats, description: `No report for ${heartbeats} heartbeats`, raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'offline' } }, o.rule),
   };
 }
 
@@ -82,7 +82,7 @@ export function tamper(o: RuleOption = {}): Facet {
   return {
     name: 'tamper',
     props: { tamper: bool('防拆 tamper') },
-    rules: (type) => withRule({ id: `${type}-tamper`, kind: 'boolean', prop: 'tamper', verifyS: 300, description: 'Removed from its base or opened', raises: { item: 'ticket', severity: 'major', category: 'tamper' } }, o.rule),
+    rules: (type) => withRule({ id: `${type}-tamper`, title: '设备被拆除', kind: 'boolean', prop: 'tamper', verifyS: 300, description: 'Removed from its base or opened', raises: { item: 'ticket', severity: 'major', category: 'tamper' } }, o.rule),
     simulate: sim<null>({ modes: ['tamper'], init: () => null, tick: (_s, { mode }) => ({ props: { tamper: mode === 'tamper' } }) }),
   };
 }
@@ -99,7 +99,7 @@ export function tilt(o: RuleOption & { trigger?: number; clear?: number; holdS?:
     props: { tiltDeg: tiltDeg() },
     rules: (type) =>
       withRule(
-        { id: `${type}-tilt`, kind: 'threshold', prop: 'tiltDeg', trigger, clear: o.clear ?? 20, holdS, verifyS: 60, description: `Tilted ≥ ${trigger}° for ${holdS} s (knocked over)`, raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'knocked-over' } },
+        { id: `${type}-tilt`, title: '设备倾倒', kind: 'threshold', prop: 'tiltDeg', trigger, clear: o.clear ?? 20, holdS, verifyS: 60, description: `Tilted ≥ ${trigger}° for ${holdS} s (knocked over)`, raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'knocked-over' } },
         o.rule,
       ),
     panels: [{ title: '倾角 Tilt', props: ['tiltDeg'], unit: '°' }],
@@ -121,7 +121,7 @@ export function online(o: RuleOption & { holdS?: number } = {}): Facet {
     name: 'online',
     props: { online: bool('在线 camera/module online') },
     rules: (type) =>
-      withRule({ id: `${type}-module-offline`, kind: 'boolean', prop: 'online', when: false, holdS, verifyS: 60, description: `Camera module offline for ${holdS / 60} min`, raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'camera' } }, o.rule),
+      withRule({ id: `${type}-module-offline`, title: '摄像模块离线', kind: 'boolean', prop: 'online', when: false, holdS, verifyS: 60, description: `Camera module offline for ${holdS / 60} min`, raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'camera' } }, o.rule),
     panels: [{ title: '在线 Online', props: ['online'], kind: 'stat' }],
     simulate: sim<null>({ modes: ['module-offline'], init: () => null, tick: (_s, { mode }) => ({ props: { online: mode !== 'module-offline' } }) }),
   };

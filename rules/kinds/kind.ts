@@ -76,6 +76,8 @@ const raises = z.object({
 /** The fields every rule has, whatever its kind. */
 export const ruleBase = {
   id: z.string().regex(/^[a-z0-9-]+$/),
+  /** The condition in Chinese, as people read it in titles (`烟雾浓度超标`); the English is `description`. */
+  title: z.string().min(1).optional(),
   description: z.string(),
   /** The work item an alarm of this rule opens; absent for rules that only act (a downlink) and record. */
   raises: raises.optional(),
