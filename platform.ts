@@ -151,6 +151,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     bus,
     directory,
     ruleFor: (deviceId, ruleId) => rules.effectiveRules(deviceId)?.find((r) => r.id === ruleId),
+    typeName: (type) => catalog.get(type)?.definition.name,
     sla: parseSla(config.WORK_ITEM_SLA),
     reportInS: config.WHISTLE_REPORT_IN_S,
   });
@@ -180,7 +181,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       tlsKey: config.MQTT_TLS_KEY,
       maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     });
-    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, adminTokenSha256 }, log);
+    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, trustProxy: config.HTTP_TRUST_PROXY, adminTokenSha256 }, log);
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
   } catch (err) {
     await listeners?.close();

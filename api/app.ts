@@ -23,7 +23,7 @@ import vocabularyRoutes from './routes/vocabulary.ts';
 
 /** Builds the HTTP app without listening, so tests can `inject()` and the platform can `listen()`. */
 export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
-  const app = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024, forceCloseConnections: true }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({ loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024, forceCloseConnections: true, trustProxy: deps.trustProxy ?? false }).withTypeProvider<ZodTypeProvider>();
   // Connections per address: beyond the limit a new one is closed at once.
   app.server.on('connection', (socket) => {
     const release = deps.limits.httpConnections.acquire(socket.remoteAddress ?? 'unknown');

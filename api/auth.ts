@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Limits } from '../core/limits.ts';
+import { addressKey, type Limits } from '../core/limits.ts';
 import type { Logger } from '../core/logger.ts';
 import { tokenDigest } from '../core/secrets.ts';
 import type { Db } from '../core/store/db.ts';
@@ -23,17 +23,19 @@ export const ADMIN: User = { id: 'admin', name: 'admin', role: 'admin', gridIds:
  */
 export function bearerGuard(adminTokenSha256: Buffer, db: Db, limits: Pick<Limits, 'addressFailures' | 'tokenRate'>, log: Logger) {
   return async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    // Guessing tokens is slowed per address: past the limit, 429 with Retry-After, whatever it brings.
-    const key = `http:${req.ip}`;
-    const blockedMs = limits.addressFailures.blockedFor(key);
-    if (blockedMs > 0) {
-      reply.header('retry-after', Math.ceil(blockedMs / 1000));
-      throw new ApiError(429, 'too_many_requests', `too many failed sign-ins from ${req.ip}; try again in ${Math.ceil(blockedMs / 1000)} s`);
-    }
+    // Guessing tokens is slowed per address: past the limit its failures get 429 with Retry-After.
+    const key = `http:${addressKey(req.ip)}`;
     const failed = (message: string) => {
+      const blockedMs = limits.addressFailures.blockedFor(key);
+      if (blockedMs > 0) {
+        reply.header('retry-after', Math.ceil(blockedMs / 1000));
+        return new ApiError(429, 'too_many_requests', `too many failed sign-ins from ${req.ip}; try again in ${Math.ceil(blockedMs / 1000)} s`);
+      }
       const started = limits.addressFailures.fail(key);
-      if (started) log.warn({ address: req.ip, blockedS: started.blockedMs / 1000 }, 'too many failed API sign-ins: address blocked for a while');
-      return new ApiError(401, 'unauthorized', message);
+      if (!started) return new ApiError(401, 'unauthorized', message);
+      log.warn({ address: req.ip, blockedS: started.blockedMs / 1000 }, 'too many failed API sign-ins: address blocked for a while');
+      reply.header('retry-after', Math.ceil(started.blockedMs / 1000));
+      return new ApiError(429, 'too_many_requests', `too many failed sign-ins from ${req.ip}; try again in ${Math.ceil(started.blockedMs / 1000)} s`);
     };
     // The scheme is case-insensitive (RFC 9110 §11.1): `Bearer`, `bearer`, `BEARER`.
     const m = /^bearer[ \t]+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
@@ -41,7 +43,6 @@ export function bearerGuard(adminTokenSha256: Buffer, db: Db, limits: Pick<Limit
     const got = tokenDigest(m[1]!);
     const user = timingSafeEqual(got, adminTokenSha256) ? ADMIN : await userByToken(db, got.toString('hex'));
     if (!user) throw failed('invalid bearer token');
-    limits.addressFailures.succeed(key);
     if (!limits.tokenRate.take(user.id)) {
       reply.header('retry-after', 1);
       throw new ApiError(429, 'too_many_requests', `more than the requests per second a token may make`);

@@ -22,6 +22,8 @@ export interface ApiDeps {
   bus: EventBus<PlatformEvent>;
   /** Limits on guessing and floods (core/limits.ts), shared with the broker. */
   limits: Limits;
+  /** Behind a reverse proxy (HTTP_TRUST_PROXY): the client's address is X-Forwarded-For's. */
+  trustProxy?: boolean;
   directory: Directory;
   /** SHA-256 of the admin bearer token; the token itself is never kept. */
   adminTokenSha256: Buffer;

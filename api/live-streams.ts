@@ -15,7 +15,7 @@ export class LiveStreams {
     set.add(end);
     return () => {
       set.delete(end);
-      if (set.size === 0) this.byUser.delete(userId);
+      if (set.size === 0 && this.byUser.get(userId) === set) this.byUser.delete(userId);
     };
   }
 

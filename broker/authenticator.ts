@@ -3,6 +3,7 @@ import type { Db } from '../core/store/db.ts';
 import { getDeviceCredentials } from '../core/store/devices.ts';
 import { getServiceAccount } from '../core/store/service-accounts.ts';
 import { tokenDigest, verifySecret } from '../core/secrets.ts';
+import { isStorableText } from '../core/storable.ts';
 import { deviceIdentity, SERVICE_PREFIX, serviceClientIdOk, serviceIdentity, type Identity } from './identity.ts';
 
 export type AuthResult = { ok: true; identity: Identity } | { ok: false; code: 2 | 4 | 5; reason: string };
@@ -21,6 +22,8 @@ export class Authenticator {
   /** `assignedId`: the client sent an empty client id (clean session) and the broker gave it a fresh one. */
   async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined, assignedId = false): Promise<AuthResult> {
     if (!username || !password || password.length === 0) return { ok: false, code: 4, reason: 'missing_credentials' };
+    // Text no store can hold never reaches one (a NUL in a username made the lookup fail).
+    if (!isStorableText(username) || !isStorableText(clientId)) return { ok: false, code: 4, reason: 'bad_credentials' };
     const secret = password.toString('utf8');
     if (username.startsWith(SERVICE_PREFIX)) {
       const account = await getServiceAccount(this.db, username);

@@ -8,7 +8,7 @@ import { Authenticator } from './authenticator.ts';
 import { TopicEmitter } from './emitter.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import type { Identity } from './identity.ts';
-import type { Limits } from '../core/limits.ts';
+import { addressKey, type Limits } from '../core/limits.ts';
 import { FloodGuard } from './flood-guard.ts';
 import { PacketGuard } from './packet-guard.ts';
 import { SessionStore, type SessionStoreOptions } from './session-store.ts';
@@ -270,6 +270,8 @@ export class PlatformBroker {
     for (const c of Object.values((this.aedes as unknown as { clients: Record<string, PlatformClient> }).clients)) {
       const id = c.identity;
       if ((id?.kind === 'device' && id.id === username) || (id?.kind === 'service' && id.username === username)) {
+        // A revoked client's will is not published (a stolen sensor's last word must not be an alarm).
+        (c as unknown as { will: unknown }).will = null;
         c.close();
         closed++;
       }
@@ -303,26 +305,22 @@ export class PlatformBroker {
   }
 
   private authenticate(client: PlatformClient, username: string | undefined, password: Buffer | undefined, cb: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
-    // Guessing is slowed per address and per account: a blocked one is refused (CONNACK 5) whatever it brings.
+    // Guessing is slowed per address and per account: past the limit, failures get CONNACK 5; a
+    // secret that verifies still gets in (a stale sensor must not lock out its NAT neighbours).
     const limits = this.opts.limits;
-    const addressKey = `mqtt:${client.address ?? 'unknown'}`;
-    const accountKey = `account:${username ?? ''}`;
-    const blockedMs = limits ? Math.max(limits.addressFailures.blockedFor(addressKey), username ? limits.accountFailures.blockedFor(accountKey) : 0) : 0;
-    if (blockedMs > 0) {
-      this.refuse({ reason: 'auth_blocked', clientId: client.id, detail: `too many failed logins from ${client.address} or for ${username}; refused for ${Math.ceil(blockedMs / 1000)} s more` });
-      cb(Object.assign(new Error('auth_blocked'), { returnCode: 5 }), false);
-      return;
-    }
+    const byAddress = `mqtt:${addressKey(client.address)}`;
+    const byAccount = `account:${username ?? ''}`;
     this.auth.authenticate(client.id, username, password, client.connectPacket?.clientId === '').then(
       (result) => {
         if (limits && !result.ok) {
-          const byAddress = limits.addressFailures.fail(addressKey);
-          const byAccount = username ? limits.accountFailures.fail(accountKey) : undefined;
-          const started = byAddress ?? byAccount;
+          const blockedMs = Math.max(limits.addressFailures.blockedFor(byAddress), username ? limits.accountFailures.blockedFor(byAccount) : 0);
+          if (blockedMs > 0) {
+            this.refuse({ reason: 'auth_blocked', clientId: client.id, detail: `too many failed logins from ${client.address} or for ${username}; ${Math.ceil(blockedMs / 1000)} s more` });
+            cb(Object.assign(new Error('auth_blocked'), { returnCode: 5 }), false);
+            return;
+          }
+          const started = limits.addressFailures.fail(byAddress) ?? (username ? limits.accountFailures.fail(byAccount) : undefined);
           if (started) this.opts.log.warn({ address: client.address, username, blockedS: started.blockedMs / 1000 }, 'too many failed MQTT logins: blocked for a while');
-        } else if (limits && result.ok) {
-          limits.addressFailures.succeed(addressKey);
-          if (username) limits.accountFailures.succeed(accountKey);
         }
         if (result.ok && result.identity.kind === 'device') {
           const bannedMs = this.flood.bannedFor(result.identity.id, Date.now());
@@ -439,6 +437,9 @@ export class PlatformBroker {
     // An account allowed `#` may publish anywhere but $SYS, $-topics included (an ACL grants, it does not
     // route: MQTT-4.7.2-1 keeps such messages from wildcard subscribers all the same).
     const mayPublish = (f: string) => f === '#' || filterMatches(f, topic);
+    // A device's topics hold no retained state but the broker's status: a retained command would
+    // reach the device again at every reconnect, against its clean session.
+    if (topic.startsWith('v1/')) packet.retain = false;
     if (topic.startsWith('$SYS') || !identity.publish.some(mayPublish) || identity.deny.some((f) => filterMatches(f, topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
     cb(null);
   }

@@ -47,6 +47,8 @@ export const configSchema = z.object({
   /** Failed authentications for one account (an MQTT username) in a minute before it is blocked. */
   AUTH_FAILURES_PER_MIN_PER_ACCOUNT: z.coerce.number().int().positive().default(20),
   AUTH_BLOCK_MAX_S: z.coerce.number().positive().default(300),
+  /** Behind a reverse proxy: take the client's address from X-Forwarded-For (Fastify's trustProxy) for the limits. */
+  HTTP_TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   /** API requests per second one token may make (bursts of twice that); more get 429. */
   HTTP_RATE_PER_TOKEN: z.coerce.number().positive().default(50),
   /** Open HTTP connections from one address. */

@@ -9,6 +9,8 @@ export interface Placement {
   gridId: string | null;
   communityId: string | null;
   streetId: string | null;
+  /** What people call the places and the device (titles name places, not ids). */
+  names?: { building: string; grid: string | null; community: string | null; device: string | null };
 }
 
 /** From a building `b` up the tree: its micro-grid, grid, community and street. */
@@ -19,10 +21,13 @@ const UP_FROM_BUILDING = `
   LEFT JOIN org_units s ON s.id = c.parent_id`;
 const CHAIN = 'b.id AS building, m.id AS micro, g.id AS grid, c.id AS community, s.id AS street';
 
-const SELECT = `SELECT d.id, d.type, ${CHAIN} FROM devices d JOIN org_units b ON b.id = d.building_id ${UP_FROM_BUILDING}`;
+const SELECT = `SELECT d.id, d.type, d.name AS device_name, b.name AS building_name, g.name AS grid_name, c.name AS community_name, ${CHAIN} FROM devices d JOIN org_units b ON b.id = d.building_id ${UP_FROM_BUILDING}`;
 
-type Row = { id: string; type: string; building: string; micro: string | null; grid: string | null; community: string | null; street: string | null };
-const toPlacement = (r: Row): Placement => ({ deviceId: r.id, type: r.type, buildingId: r.building, microGridId: r.micro, gridId: r.grid, communityId: r.community, streetId: r.street });
+type Row = { id: string; type: string; building: string; micro: string | null; grid: string | null; community: string | null; street: string | null; device_name: string | null; building_name: string; grid_name: string | null; community_name: string | null };
+const toPlacement = (r: Row): Placement => ({
+  deviceId: r.id, type: r.type, buildingId: r.building, microGridId: r.micro, gridId: r.grid, communityId: r.community, streetId: r.street,
+  names: { building: r.building_name, grid: r.grid_name, community: r.community_name, device: r.device_name },
+});
 
 async function loadPlacements(db: Queryable): Promise<Placement[]> {
   const { rows } = await db.query<Row>(SELECT);

@@ -5,8 +5,11 @@
 
 /**
  * Failed authentications per key (a source address, an account): more than `perMinute` within a
- * minute blocks the key for `baseBlockMs`, doubling with each further block up to `maxBlockMs`,
- * whatever credentials it brings meanwhile. A success clears the key's failures.
+ * minute blocks the key for `baseBlockMs`, doubling with each further block up to `maxBlockMs`.
+ * While blocked, its failures are answered with a refusal that says so (429, CONNACK 5) and cost no
+ * more than the check; a credential that verifies still gets in, so a guesser cannot lock out the
+ * people (or the devices behind one NAT address) who share its address. Successes do not reset
+ * anything: a valid token between guesses buys no extra guesses.
  */
 export class FailureLimiter {
   private readonly keys = new Map<string, { failures: number; windowStart: number; blockedUntil: number; blocks: number }>();
@@ -27,7 +30,7 @@ export class FailureLimiter {
     this.failures++;
     let k = this.keys.get(key);
     if (!k) {
-      if (this.keys.size >= (this.o.maxKeys ?? 100_000)) this.keys.delete(this.keys.keys().next().value!);
+      if (this.keys.size >= (this.o.maxKeys ?? 100_000)) this.evictOne(now);
       k = { failures: 0, windowStart: now, blockedUntil: 0, blocks: 0 };
       this.keys.set(key, k);
     }
@@ -48,9 +51,15 @@ export class FailureLimiter {
     return { blockedMs };
   }
 
-  succeed(key: string): void {
-    const k = this.keys.get(key);
-    if (k && k.blockedUntil <= this.now()) this.keys.delete(key);
+  /** The oldest key that is not blocked goes first (a flood of new addresses cannot lift a block). */
+  private evictOne(now: number): void {
+    for (const [key, k] of this.keys) {
+      if (k.blockedUntil <= now) {
+        this.keys.delete(key);
+        return;
+      }
+    }
+    this.keys.delete(this.keys.keys().next().value!);
   }
 
   blockedNow(): number {
@@ -158,4 +167,13 @@ export function limitsStatus(l: Limits) {
     connectionsRefused: l.httpConnections.refused + l.mqttConnections.refused,
     streamsRefused: l.sseStreams.refused,
   };
+}
+
+/** The key an address is limited by: an IPv4 address, or an IPv6 /64 (one subscriber's prefix). */
+export function addressKey(address: string | undefined): string {
+  if (!address) return 'unknown';
+  if (address.startsWith('::ffff:')) return address.slice(7);
+  if (!address.includes(':')) return address;
+  const groups = address.split('::')[0]!.split(':');
+  return `${groups.slice(0, 4).join(':')}::/64`;
 }

@@ -180,7 +180,7 @@ describe('无感销 and relapse', () => {
     }, 3000, 'auto-closed');
     const last = closed.timeline.at(-1);
     expect(last).toMatchObject({ action: 'auto_close', actorRole: 'platform', toStatus: 'closed' });
-    expect(last.note).toContain('closed by the platform');
+    expect(last.note).toContain('无感销'); // Chinese first (issue 15): closed by the platform
     expect(last.data.proof).toEqual([expect.objectContaining({ value: 10 })]);
     clock.advance(3600 * S);
     await send('ba1-overflow-bin-1', { fillPct: 95 });

@@ -24,6 +24,8 @@ export interface WorkItemContext {
   emit(e: WorkItemEvent): void;
   /** The rule as it applies to a device, overrides and policy included (the rules engine knows). */
   ruleFor(deviceId: string, ruleId: string): EffectiveRule | undefined;
+  /** A device type's name as people say it (烟感探测器), from the catalog. */
+  typeName(type: string): string | undefined;
   sla: SlaTimers;
   reportIns: ReportInTimers;
   /** Whose turn it is next among a compound's staff (round-robin dispatch). */

@@ -7,6 +7,7 @@ import type { Incident } from '../rules/incident-store.ts';
 import { whistle } from './actions/whistle.ts';
 import { PLATFORM, type WorkItemContext } from './context.ts';
 import { entry, move, record, withFresh } from './move.ts';
+import { alarmTitle, deviceName, NOTES, placeName } from './texts.ts';
 import { appendEvent, getItem, insertOrCount, openItemBySource, openItemsBySources, openOrRecentlyClosed, whistles, type WorkItem } from './store.ts';
 
 const RELAPSE_WINDOW_MS = 24 * 3600_000;
@@ -38,11 +39,12 @@ async function fromAlarm(ctx: WorkItemContext, alarm: AlarmView): Promise<void> 
     raises.item === 'work_order' && alarm.gridId ? onDuty(db, alarm.gridId) : undefined,
   ]);
   // An alarm whose incident already has an item counts on that one.
-  if (incidentItem) return void (await withFresh(ctx, incidentItem, (it) => count(ctx, it, `${alarm.deviceId}: ${alarm.ruleId}`, alarm.id)));
+  const condition = rule.title ?? rule.description;
+  if (incidentItem) return void (await withFresh(ctx, incidentItem, (it) => count(ctx, it, NOTES.raisedAgain(alarmTitle(ctx, alarm.deviceId, condition)), alarm.id)));
   // A relapse within 24 h of closing reopens the same item (an open one is counted by insertOrCount).
   // (It keeps its assignee and deadlines: the relapse goes back to whoever had it.)
   if (relapsed) {
-    await move(ctx, relapsed, 'reopen', PLATFORM, { note: `relapse: ${alarm.ruleId} raised again`, fields: { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, data: { alarmId: alarm.id } });
+    await move(ctx, relapsed, 'reopen', PLATFORM, { note: NOTES.relapse(condition), fields: { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, data: { alarmId: alarm.id } });
     return;
   }
   const p = ctx.directory.get(alarm.deviceId);
@@ -50,8 +52,9 @@ async function fromAlarm(ctx: WorkItemContext, alarm: AlarmView): Promise<void> 
     ...blankItem(raises.item, now),
     severity: raises.severity,
     category: raises.category ?? null,
-    title: rule.description,
-    description: `${alarm.deviceId}: ${rule.description}`,
+    title: alarmTitle(ctx, alarm.deviceId, condition),
+    // The place and condition, then the rule's numbers as the catalog states them.
+    description: `${alarmTitle(ctx, alarm.deviceId, condition)}。${rule.description}`,
     source: 'alarm',
     sourceKey,
     alarmId: alarm.id,
@@ -69,11 +72,11 @@ async function fromAlarm(ctx: WorkItemContext, alarm: AlarmView): Promise<void> 
     evidence: alarm.evidence as never,
     ...ctx.sla.deadlinesFor(raises.severity, now),
   };
-  const first = entry(ctx, PLATFORM, 'collect', null, 'collected', rule.description, [], { alarmId: alarm.id, assigneeId: item.assigneeId });
+  const first = entry(ctx, PLATFORM, 'collect', null, 'collected', item.title, [], { alarmId: alarm.id, assigneeId: item.assigneeId });
   // Inserted, or counted on the open item of the same source, with its timeline entry: one transaction.
   const { item: stored, created } = await db.transaction(async (tx) => {
     const r = await insertOrCount(tx, item, first);
-    if (!r.created) await appendEvent(tx, r.item.id, entry(ctx, PLATFORM, 'count', r.item.status, r.item.status, `${alarm.ruleId} raised again`, [], { alarmId: alarm.id, count: r.item.count }));
+    if (!r.created) await appendEvent(tx, r.item.id, entry(ctx, PLATFORM, 'count', r.item.status, r.item.status, NOTES.raisedAgain(condition), [], { alarmId: alarm.id, count: r.item.count }));
     return r;
   });
   if (!created) {
@@ -82,7 +85,7 @@ async function fromAlarm(ctx: WorkItemContext, alarm: AlarmView): Promise<void> 
   }
   ctx.emit({ kind: 'work_item', event: 'created', at: stored.createdAt, item: stored });
   ctx.sla.arm(stored);
-  if (alarm.whistle.length && stored.kind === 'work_order') await withFresh(ctx, stored, (it) => whistle(ctx, it, PLATFORM, alarm.whistle, 'the rule whistles'));
+  if (alarm.whistle.length && stored.kind === 'work_order') await withFresh(ctx, stored, (it) => whistle(ctx, it, PLATFORM, alarm.whistle, NOTES.ruleWhistles(alarm.whistle)));
 }
 
 /** A repeat on an existing item: counted, on the timeline. */
@@ -103,17 +106,17 @@ async function gatherIncident(ctx: WorkItemContext, incident: Incident): Promise
   if (!keeper) return;
   for (const other of open) {
     if (other.id === keeper.id) continue;
-    await move(ctx, other, 'merge', PLATFORM, { note: `merged into ${keeper.id} (incident ${incident.id})`, fields: { closedAt: ctx.isoNow(), sourceKey: `merged:${other.sourceKey}` }, data: { into: keeper.id, incidentId: incident.id } });
+    await move(ctx, other, 'merge', PLATFORM, { note: NOTES.mergedInto(keeper.id), fields: { closedAt: ctx.isoNow(), sourceKey: `merged:${other.sourceKey}` }, data: { into: keeper.id, incidentId: incident.id } });
     await withFresh(ctx, keeper, (kept) =>
-      record(ctx, kept, PLATFORM, 'merge', { note: `${other.deviceId ?? other.id} joins this incident`, fields: { count: kept.count + other.count }, data: { merged: other.id, deviceId: other.deviceId } }),
+      record(ctx, kept, PLATFORM, 'merge', { note: NOTES.joins(other.deviceId ? deviceName(ctx, ctx.directory.get(other.deviceId), other.deviceId) : other.id), fields: { count: kept.count + other.count }, data: { merged: other.id, deviceId: other.deviceId } }),
     );
   }
   const kept = await getItem(ctx.db, keeper.id);
   if (kept && kept.sourceKey !== incidentKey) {
     const updated = await withFresh(ctx, kept, (k) =>
       record(ctx, k, PLATFORM, 'incident', {
-        note: `storm in ${incident.scopeId}: ${incident.deviceIds.join(', ')}`,
-        fields: { sourceKey: incidentKey, incidentId: incident.id, title: `${k.title} (${incident.deviceIds.length} devices)` },
+        note: NOTES.storm(placeName(ctx.directory.get(incident.deviceIds[0] ?? '')) || incident.scopeId, incident.deviceIds.length),
+        fields: { sourceKey: incidentKey, incidentId: incident.id, title: `${k.title}（${incident.deviceIds.length} 台设备）` },
         data: { incidentId: incident.id, deviceIds: incident.deviceIds },
       }),
     );
@@ -129,7 +132,8 @@ async function alarmCleared(ctx: WorkItemContext, alarm: AlarmView): Promise<voi
   if ((await whistles(ctx.db, item.id)).some((w) => !w.finishedAt)) return; // departments still on it
   // Proof: the readings back past the clear level, as the engine saw them.
   const proof = (alarm.evidence.recovery ?? []).map((r) => ({ ts: new Date(r.ts).toISOString(), value: r.value }));
-  await move(ctx, item, 'auto_close', PLATFORM, { note: `closed by the platform (无感销): ${alarm.ruleId} normal for ${item.verifyS} s`, fields: { closedAt: ctx.isoNow() }, data: { closedBy: 'platform', proof, alarmId: alarm.id } });
+  const rule = ctx.ruleFor(alarm.deviceId, alarm.ruleId);
+  await move(ctx, item, 'auto_close', PLATFORM, { note: NOTES.autoClosed(rule?.title ?? rule?.description ?? alarm.ruleId, item.verifyS), fields: { closedAt: ctx.isoNow() }, data: { closedBy: 'platform', proof, alarmId: alarm.id } });
 }
 
 /**

@@ -29,6 +29,8 @@ export interface WorkItemsOptions {
   directory: Directory;
   /** The rule as it applies to a device, overrides and policy included (the rules engine knows). */
   ruleFor(deviceId: string, ruleId: string): EffectiveRule | undefined;
+  /** A device type's name as people say it (烟感探测器), from the catalog. */
+  typeName(type: string): string | undefined;
   sla?: Sla;
   /** Seconds a whistled department has to report in (报到). */
   reportInS?: number;
@@ -46,9 +48,9 @@ export class WorkItems {
   private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: WorkItemsOptions) {
-    const { db, log, clock, bus, directory, ruleFor } = opts;
+    const { db, log, clock, bus, directory, ruleFor, typeName } = opts;
     this.ctx = {
-      db, log, clock, directory, ruleFor,
+      db, log, clock, directory, ruleFor, typeName,
       emit: (e) => bus.emit(e),
       sla: new SlaTimers(clock, opts.sla ?? DEFAULT_SLA, (id) => this.enqueue(() => slaDue(this.ctx, id))),
       reportIns: new ReportInTimers(clock, (opts.reportInS ?? 1800) * 1000, (id, d) => this.enqueue(() => reportInDue(this.ctx, id, d))),

@@ -3,6 +3,7 @@ import { escalate } from './actions/escalate.ts';
 import { PLATFORM, type WorkItemContext } from './context.ts';
 import { record, withFresh } from './move.ts';
 import { nextLevel } from './sla.ts';
+import { NOTES } from './texts.ts';
 import { getItem, markWhistle, updateItem, whistles } from './store.ts';
 
 /**
@@ -18,10 +19,11 @@ export async function slaDue(ctx: WorkItemContext, itemId: string): Promise<void
   const missedResolve = item.acceptedAt && item.status !== 'resolved' && item.resolveDue && now >= Date.parse(item.resolveDue);
   if (missedAccept || missedResolve) {
     if (nextLevel(item.escalationLevel) && item.kind === 'work_order') {
-      await escalate(ctx, item, PLATFORM, missedAccept ? 'SLA: not accepted in time' : 'SLA: not resolved in time');
+      const to = nextLevel(item.escalationLevel)!;
+      await escalate(ctx, item, PLATFORM, missedAccept ? NOTES.notAcceptedEscalate(to) : NOTES.notResolvedEscalate(to));
       return;
     }
-    const updated = await record(ctx, item, PLATFORM, 'sla_missed', { note: missedAccept ? 'not accepted in time' : 'not resolved in time', fields: missedAccept ? { acceptDue: null } : { resolveDue: null } });
+    const updated = await record(ctx, item, PLATFORM, 'sla_missed', { note: missedAccept ? NOTES.notAccepted() : NOTES.notResolved(), fields: missedAccept ? { acceptDue: null } : { resolveDue: null } });
     ctx.emit({ kind: 'work_item', event: 'escalated', at: new Date(now).toISOString(), item: updated, data: { level: item.escalationLevel, why: missedAccept ? 'accept' : 'resolve' } });
     ctx.sla.arm(updated);
     return;
@@ -49,12 +51,13 @@ export async function reportInDue(ctx: WorkItemContext, itemId: string, departme
   // Someone acting on the item meanwhile must not make the late report-in go unrecorded: retried on a fresh read.
   const updated = await withFresh(ctx, item, (it) =>
     record(ctx, it, PLATFORM, 'report_in_late', {
-      note: `${department} did not report in`,
+      note: NOTES.lateReportIn(department),
       data: { department },
       within: async (tx) => void (await markWhistle(tx, itemId, department, 'late', '')),
     }),
   );
   if (!updated) throw new Error(`report-in of ${department} on ${itemId}: could not be recorded as late (the item kept changing)`);
   ctx.emit({ kind: 'work_item', event: 'report_in_late', at: ctx.isoNow(), item: updated, data: { department } });
-  if (nextLevel(updated.escalationLevel)) await withFresh(ctx, updated, (it) => escalate(ctx, it, PLATFORM, `${department} did not report in (报到) in time`));
+  const to = nextLevel(updated.escalationLevel);
+  if (to) await withFresh(ctx, updated, (it) => escalate(ctx, it, PLATFORM, NOTES.lateReportInEscalate(department, to)));
 }

@@ -28,6 +28,8 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
     for (const g of b.gridIds) if ((await getOrgUnit(deps.db, g))?.kind !== 'grid') throw badRequest('gridIds', `no grid "${g}"`);
     for (const c of b.communityIds) if ((await getOrgUnit(deps.db, c))?.kind !== 'community') throw badRequest('communityIds', `no community "${c}"`);
     for (const x of b.buildingIds) if ((await getOrgUnit(deps.db, x))?.kind !== 'building') throw badRequest('buildingIds', `no building "${x}"`);
+    // `admin` and `platform` are the admin token's and the platform's own names on timelines and the audit trail.
+    if (b.id === 'admin' || b.id === 'platform') throw badRequest('id', `"${b.id}" is reserved`);
     const id = b.id ?? `${b.role.replace('_', '-')}-${generateSecret().slice(0, 8).toLowerCase()}`;
     const token = generateSecret();
     const record = { id, name: b.name, role: b.role, gridIds: b.gridIds, communityIds: b.communityIds, department: b.department ?? null, buildingIds: b.buildingIds };
@@ -40,7 +42,7 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
   app.get('/users', {
     schema: { tags: ['users'], summary: 'Users (never their tokens)', querystring: z.object({ role: z.enum(ROLES).optional() }) },
   }, async (req) => {
-    const [users, revoked] = await Promise.all([listUsers(deps.db, req.query), revokedUsers(deps.db)]);
+    const [users, revoked] = await Promise.all([listUsers(deps.db, { ...req.query, withRevoked: true }), revokedUsers(deps.db)]);
     const items = users.map((u) => ({ ...u, revoked: revoked.has(u.id) }));
     return { items, total: items.length };
   });

@@ -118,7 +118,8 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
     const release = deps.limits.sseStreams.acquire(req.user.id);
     if (!release) throw new ApiError(429, 'too_many_requests', `at most ${deps.limits.sseStreams.max} live event streams per user`);
     req.raw.once('close', release);
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    // (writeHead bypasses onSend: the stream's security headers are set here.)
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
     reply.raw.write(': connected\n\n');
     const user = req.user;
     const send = (e: WorkItemEvent) => {

@@ -53,13 +53,16 @@ export async function revokedUsers(db: Queryable): Promise<Set<string>> {
   return new Set(rows.map((r) => r.id));
 }
 
+/** An active user (a revoked one is nobody to dispatch to). */
 export async function getUser(db: Queryable, id: string): Promise<User | undefined> {
-  const { rows } = await db.query<Row>('SELECT * FROM users WHERE id = $1', [id]);
+  const { rows } = await db.query<Row>('SELECT * FROM users WHERE id = $1 AND revoked_at IS NULL', [id]);
   return rows[0] && toUser(rows[0]);
 }
 
-export async function listUsers(db: Queryable, f: { role?: UserRole } = {}): Promise<User[]> {
-  const { rows } = await db.query<Row>(`SELECT * FROM users ${f.role ? 'WHERE role = $1' : ''} ORDER BY id`, f.role ? [f.role] : []);
+/** Users, active ones only unless `withRevoked` (the admin's list). */
+export async function listUsers(db: Queryable, f: { role?: UserRole; withRevoked?: boolean } = {}): Promise<User[]> {
+  const conds = [f.role ? 'role = $1' : '', f.withRevoked ? '' : 'revoked_at IS NULL'].filter(Boolean);
+  const { rows } = await db.query<Row>(`SELECT * FROM users ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY id`, f.role ? [f.role] : []);
   return rows.map(toUser);
 }
 
@@ -68,6 +71,6 @@ export async function setDuty(db: Queryable, gridId: string, userId: string): Pr
 }
 
 export async function onDuty(db: Queryable, gridId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ user_id: string }>('SELECT user_id FROM duty WHERE grid_id = $1', [gridId]);
+  const { rows } = await db.query<{ user_id: string }>('SELECT d.user_id FROM duty d JOIN users u ON u.id = d.user_id WHERE d.grid_id = $1 AND u.revoked_at IS NULL', [gridId]);
   return rows[0]?.user_id;
 }

@@ -3,6 +3,7 @@ import type { Actor, WorkItemContext } from '../context.ts';
 import { move } from '../move.ts';
 import { nextLevel } from '../sla.ts';
 import type { WorkItem } from '../store.ts';
+import { NOTES } from '../texts.ts';
 import type { ActionHandler } from './handler.ts';
 
 /**
@@ -20,4 +21,4 @@ export async function escalate(ctx: WorkItemContext, item: WorkItem, actor: Acto
   return updated;
 }
 
-export const escalateAction: ActionHandler = (ctx, { item, actor, input }) => escalate(ctx, item, actor, input.note ?? 'escalated by hand');
+export const escalateAction: ActionHandler = (ctx, { item, actor, input }) => escalate(ctx, item, actor, input.note ?? NOTES.escalatedByHand(nextLevel(item.escalationLevel) ?? item.escalationLevel));

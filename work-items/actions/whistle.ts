@@ -2,6 +2,7 @@ import { DomainError } from '../../core/errors.ts';
 import type { Actor, WorkItemContext } from '../context.ts';
 import { move } from '../move.ts';
 import { addWhistles, markWhistle, type WorkItem } from '../store.ts';
+import { NOTES } from '../texts.ts';
 import type { ActionHandler } from './handler.ts';
 
 /** 吹哨: calls departments in; each has `WHISTLE_REPORT_IN_S` to report in (报到). */
@@ -11,7 +12,7 @@ export async function whistle(ctx: WorkItemContext, item: WorkItem, actor: Actor
   const [at, reportDue] = [new Date(now).toISOString(), new Date(due).toISOString()];
   let added: string[] = [];
   const updated = await move(ctx, item, 'whistle', actor, {
-    note: note ?? `whistled: ${departments.join(', ')}`,
+    note: note ?? NOTES.whistled(departments),
     data: { reportDue },
     within: async (tx) => {
       added = await addWhistles(tx, item.id, departments, at, reportDue);
