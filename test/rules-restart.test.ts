@@ -54,5 +54,5 @@ describe('alarm state across a kill -9', () => {
     expect(after.forB[0]!.id).toBe(before.ab.id);
 
     expect(await run.stop('SIGTERM')).toBe(0);
-  });
+  }, 90_000); // two platform starts in a process each: slow on a loaded 2-core machine
 });
