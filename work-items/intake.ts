@@ -23,6 +23,24 @@ export async function fromRulesEvent(ctx: WorkItemContext, e: RulesEvent): Promi
     if (e.event !== 'closed') await gatherIncident(ctx, e.incident);
   } else if (e.event === 'raised') await fromAlarm(ctx, e.alarm);
   else if (e.event === 'cleared') await alarmCleared(ctx, e.alarm);
+  else await whistlesFollow(ctx, e.alarm);
+}
+
+/**
+ * Whistles follow the alarm: departments an alarm gained after its item exists (a repeat throw
+ * from the same floor adds the police) are whistled on the open item, with their report-in
+ * deadline. Only alarms that gained one beyond their rule's cost a look at the store.
+ */
+async function whistlesFollow(ctx: WorkItemContext, alarm: AlarmView): Promise<void> {
+  const rule = ctx.ruleFor(alarm.deviceId, alarm.ruleId);
+  if (!rule?.raises || rule.raises.item !== 'work_order') return;
+  const gained = alarm.whistle.filter((d) => !(rule.raises!.whistle as readonly string[]).includes(d));
+  if (gained.length === 0) return;
+  const item = await openItemBySource(ctx.db, itemKey(alarm.deviceId, rule.storm.group ?? alarm.ruleId));
+  if (!item || item.kind !== 'work_order') return;
+  const already = new Set((await whistles(ctx.db, item.id)).map((w) => w.department));
+  const missing = gained.filter((d) => !already.has(d));
+  if (missing.length) await withFresh(ctx, item, (it) => whistle(ctx, it, PLATFORM, missing, NOTES.ruleWhistles(missing)));
 }
 
 async function fromAlarm(ctx: WorkItemContext, alarm: AlarmView): Promise<void> {
