@@ -273,7 +273,12 @@ describe('client ids, deny filters, credentials and limits', () => {
     expect((await as('res-2')('GET', '/api/v1/tickets')).status).toBe(401);
     const audit = (await as('admin')('GET', '/api/v1/audit')).body.items as { action: string; targetId: string; actorId: string; after: unknown }[];
     expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['user.revoke', 'device.revoke', 'device.rotate_secret', 'service_account.create']));
-    expect(audit.find((a) => a.action === 'user.revoke')).toMatchObject({ targetId: 'res-2', actorId: 'admin' });
+    expect(audit.find((a) => a.action === 'user.revoke')).toMatchObject({ targetId: 'res-2', actorId: 'admin', before: { revoked: false }, after: { revoked: true } });
+    // An override set twice: the second entry has the first's numbers as its before.
+    for (const trigger of [60, 65]) expect((await as('admin')('PUT', '/api/v1/rule-overrides', { ruleId: 'smoke-heat', orgUnitId: 'g1', params: { trigger } })).status).toBe(200);
+    const sets = ((await as('admin')('GET', '/api/v1/audit?targetKind=rule_override')).body.items as { before: unknown; after: unknown }[]);
+    expect(sets[0]).toMatchObject({ before: { params: { trigger: 60 } }, after: { params: { trigger: 65 } } });
+    expect(sets[1]).toMatchObject({ before: null, after: { params: { trigger: 60 } } });
     expect(JSON.stringify(audit)).not.toMatch(/secret"?\s*:\s*"[A-Za-z0-9_-]{20,}/);
     expect((await as('pm-1')('GET', '/api/v1/audit')).status).toBe(403);
     // A change that did not happen leaves no entry: a device that exists already, a user that does not.

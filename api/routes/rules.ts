@@ -49,7 +49,8 @@ export default async function ruleRoutes(app: App, deps: ApiDeps) {
   }, async (req) => {
     const c = await checkOverride(deps.db, deps.catalog, req.body);
     if (!c.ok) throw badRequest(c.field, c.message);
-    const updatedAt = await audited(deps.db, req, { action: 'rule_override.set', targetKind: 'rule_override', targetId: `${c.ruleId}@${c.scopeKind}:${c.scopeId}` }, (tx) => saveOverride(tx, c), () => ({ params: c.params }));
+    const previous = (await loadOverrides(deps.db)).find((o) => o.ruleId === c.ruleId && o.scopeKind === c.scopeKind && o.scopeId === c.scopeId);
+    const updatedAt = await audited(deps.db, req, { action: 'rule_override.set', targetKind: 'rule_override', targetId: `${c.ruleId}@${c.scopeKind}:${c.scopeId}`, before: previous ? { params: previous.params } : null }, (tx) => saveOverride(tx, c), () => ({ params: c.params }));
     deps.rules.putOverride(c.scopeKind, c.scopeId, c.ruleId, c.params);
     req.log.info({ ruleId: c.ruleId, scopeKind: c.scopeKind, scopeId: c.scopeId, params: c.params }, 'rule override set');
     return overrideView(c, updatedAt);
@@ -62,7 +63,8 @@ export default async function ruleRoutes(app: App, deps: ApiDeps) {
     if ((orgUnitId === undefined) === (deviceId === undefined)) throw badRequest('orgUnitId', 'give exactly one of orgUnitId or deviceId');
     const scopeKind = deviceId !== undefined ? 'device' : 'org';
     const scopeId = (deviceId ?? orgUnitId)!;
-    if (!(await audited(deps.db, req, { action: 'rule_override.delete', targetKind: 'rule_override', targetId: `${ruleId}@${scopeKind}:${scopeId}` }, (tx) => deleteOverride(tx, scopeKind, scopeId, ruleId), () => null))) throw notFound('override', `${ruleId}@${scopeId}`);
+    const previous = (await loadOverrides(deps.db)).find((o) => o.ruleId === ruleId && o.scopeKind === scopeKind && o.scopeId === scopeId);
+    if (!(await audited(deps.db, req, { action: 'rule_override.delete', targetKind: 'rule_override', targetId: `${ruleId}@${scopeKind}:${scopeId}`, before: previous ? { params: previous.params } : null }, (tx) => deleteOverride(tx, scopeKind, scopeId, ruleId), () => null))) throw notFound('override', `${ruleId}@${scopeId}`);
     deps.rules.removeOverride(scopeKind, scopeId, ruleId);
     return reply.code(204).send();
   });

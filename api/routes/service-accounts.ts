@@ -44,7 +44,7 @@ export default async function serviceAccountRoutes(app: App, deps: ApiDeps) {
     schema: { tags: ['service accounts'], summary: 'Revokes an account: refused at once, its live MQTT connections closed', params: z.object({ username: z.string() }) },
   }, async (req) => {
     const { username } = req.params;
-    if (!(await audited(deps.db, req, { action: 'service_account.revoke', targetKind: 'service_account', targetId: username }, (tx) => revokeServiceAccount(tx, username), () => ({ revoked: true })))) throw notFound('active service account', username);
+    if (!(await audited(deps.db, req, { action: 'service_account.revoke', targetKind: 'service_account', targetId: username, before: { revoked: false } }, (tx) => revokeServiceAccount(tx, username), () => ({ revoked: true })))) throw notFound('active service account', username);
     return { username, revoked: true, connectionsClosed: deps.broker.revokeCredentials(username) };
   });
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { idSchema } from '../../core/ids.ts';
 import { generateSecret, tokenDigest } from '../../core/secrets.ts';
 import { getOrgUnit } from '../../core/store/org.ts';
-import { insertUser, listUsers, revokedUsers, revokeUser, setDuty, setUserToken, getUser } from '../../core/store/users.ts';
+import { insertUser, listUsers, onDuty, revokedUsers, revokeUser, setDuty, setUserToken, getUser } from '../../core/store/users.ts';
 import { audited } from '../audit.ts';
 import { DEPARTMENTS, ROLES } from '../../core/domain.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
@@ -50,7 +50,7 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
   app.post('/users/:id/revoke', {
     schema: { tags: ['users'], summary: 'Revokes a user\'s token: refused at once', params: z.object({ id: z.string() }) },
   }, async (req) => {
-    const ok = await audited(deps.db, req, { action: 'user.revoke', targetKind: 'user', targetId: req.params.id }, (tx) => revokeUser(tx, req.params.id), () => ({ revoked: true }));
+    const ok = await audited(deps.db, req, { action: 'user.revoke', targetKind: 'user', targetId: req.params.id, before: { revoked: false } }, (tx) => revokeUser(tx, req.params.id), () => ({ revoked: true }));
     if (!ok) throw notFound('active user', req.params.id);
     return { id: req.params.id, revoked: true, streamsEnded: app.liveStreams.endAll(req.params.id) };
   });
@@ -59,7 +59,8 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
     schema: { tags: ['users'], summary: 'Gives a user a new token (shown once); the old one stops working', params: z.object({ id: z.string() }) },
   }, async (req) => {
     const token = generateSecret();
-    const ok = await audited(deps.db, req, { action: 'user.rotate_token', targetKind: 'user', targetId: req.params.id }, (tx) => setUserToken(tx, req.params.id, tokenDigest(token).toString('hex')), () => ({ rotated: true }));
+    const before = { revoked: (await revokedUsers(deps.db)).has(req.params.id) };
+    const ok = await audited(deps.db, req, { action: 'user.rotate_token', targetKind: 'user', targetId: req.params.id, before }, (tx) => setUserToken(tx, req.params.id, tokenDigest(token).toString('hex')), () => ({ rotated: true, revoked: false }));
     if (!ok) throw notFound('user', req.params.id);
     return { id: req.params.id, token, streamsEnded: app.liveStreams.endAll(req.params.id) };
   });
@@ -70,7 +71,8 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
     if ((await getOrgUnit(deps.db, req.params.gridId))?.kind !== 'grid') throw notFound('grid', req.params.gridId);
     const user = await getUser(deps.db, req.body.userId);
     if (user?.role !== 'grid_worker' || !user.gridIds.includes(req.params.gridId)) throw badRequest('userId', `${req.body.userId} is not a grid worker of ${req.params.gridId}`);
-    await audited(deps.db, req, { action: 'duty.set', targetKind: 'grid', targetId: req.params.gridId }, (tx) => setDuty(tx, req.params.gridId, user.id), () => ({ userId: user.id }));
+    const before = { userId: (await onDuty(deps.db, req.params.gridId)) ?? null };
+    await audited(deps.db, req, { action: 'duty.set', targetKind: 'grid', targetId: req.params.gridId, before }, (tx) => setDuty(tx, req.params.gridId, user.id), () => ({ userId: user.id }));
     return { gridId: req.params.gridId, userId: user.id };
   });
 }
