@@ -39,6 +39,8 @@ export interface ActInput {
   photos?: string[];
   assigneeId?: string;
   departments?: string[];
+  /** report_in / resolve recorded on a whistled department's behalf (代报到). */
+  department?: string;
   rating?: { overall: number; speed: number; service: number; comment?: string };
   revisit?: { result: 'satisfied' | 'fair' | 'unsatisfied'; note?: string };
 }

@@ -51,7 +51,8 @@ export const TRANSITIONS: Record<Action, Rule> = {
   reopen: { from: ['resolved', 'closed', 'rejected'], to: 'accepted', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', 'platform'] },
   escalate: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['admin', 'grid_worker', 'platform'] },
   whistle: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['admin', 'grid_worker', 'platform'] },
-  report_in: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['department'] },
+  // 代报到: a grid worker (or an admin) may record a whistled department's report-in on its behalf.
+  report_in: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['department', 'grid_worker'] },
   transfer: { from: ['dispatched', 'in_progress'], to: 'dispatched', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager'] },
   return: { from: ['dispatched'], to: 'accepted', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_staff'] },
   rate: { from: ['resolved', 'closed'], to: 'same', kinds: ['ticket'], roles: ['resident'] },

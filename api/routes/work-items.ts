@@ -30,6 +30,7 @@ const actionBody = z.object({
   photos: photos.optional(),
   assigneeId: z.string().optional().describe('dispatch / transfer: who takes it (tickets: omitted = round-robin among the compound\'s staff)'),
   departments: z.array(z.enum(DEPARTMENTS)).optional().describe('whistle: the departments to call in'),
+  department: z.enum(DEPARTMENTS).optional().describe('report_in / resolve: recorded on this whistled department\'s behalf (代报到)'),
   rating: z.object({ overall: z.number().int().min(1).max(5), speed: z.number().int().min(1).max(5), service: z.number().int().min(1).max(5), comment: z.string().max(1000).optional() }).optional(),
   revisit: z.object({ result: z.enum(['satisfied', 'fair', 'unsatisfied']), note: z.string().max(1000).optional() }).optional(),
 });

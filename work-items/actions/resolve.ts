@@ -2,6 +2,7 @@ import { DomainError } from '../../core/errors.ts';
 import { markWhistle, type Whistle, type WorkItem } from '../store.ts';
 import { move, record } from '../move.ts';
 import type { ActionHandler } from './handler.ts';
+import { onBehalfOf } from './whistle.ts';
 
 /**
  * 结果反馈. A whistled department's resolve finishes its own part; the item moves on once every
@@ -10,11 +11,13 @@ import type { ActionHandler } from './handler.ts';
 export const resolve: ActionHandler = async (ctx, req) => {
   const { item, action, actor, input, whistles } = req;
   const now = ctx.isoNow();
-  if (actor.role === 'department') {
-    const department = actor.department!;
+  // A department's own part: by the department, or recorded on its behalf (代报到) naming it.
+  if (actor.role === 'department' || input.department) {
+    const department = onBehalfOf(item, actor, input, whistles, 'resolve');
     if (!whistles.find((x) => x.department === department)?.reportedAt) throw new DomainError('WI_NOT_REPORTED_IN', `resolve on ${item.id}: ${department} has not reported in`, { status: item.status, allowed: ['report_in'] });
     const left = whistles.filter((x) => x.department !== department && !x.finishedAt).map((x) => x.department);
-    const m = { note: input.note, photos: input.photos, data: { department, departmentsLeft: left }, within: async (tx: Parameters<typeof markWhistle>[0]) => void (await markWhistle(tx, item.id, department, 'finished_at', now)) };
+    const behalf = actor.role === 'department' ? {} : { onBehalf: true, recordedBy: actor.id };
+    const m = { note: input.note, photos: input.photos, data: { department, departmentsLeft: left, ...behalf }, within: async (tx: Parameters<typeof markWhistle>[0]) => void (await markWhistle(tx, item.id, department, 'finished_at', now)) };
     if (left.length === 0 && item.status === 'in_progress') return move(ctx, item, action, actor, { ...m, fields: { resolvedAt: now } });
     return record(ctx, item, actor, 'department_finished', m);
   }
@@ -30,5 +33,6 @@ export const verify: ActionHandler = (ctx, { item, action, actor, input, whistle
 
 function refuseWhileDepartmentsWork(item: WorkItem, action: string, w: Whistle[]): void {
   const working = w.filter((x) => !x.finishedAt).map((x) => x.department);
-  if (working.length) throw new DomainError('WI_DEPARTMENTS_WORKING', `${action} on ${item.id}: whistled departments still working: ${working.join(', ')}`, { status: item.status, allowed: [], departments: working });
+  // What moves it on: each department's part, by it or recorded on its behalf (代报到).
+  if (working.length) throw new DomainError('WI_DEPARTMENTS_WORKING', `${action} on ${item.id}: whistled departments still working: ${working.join(', ')}; record their part with "department"`, { status: item.status, allowed: ['report_in', 'resolve'], departments: working });
 }

@@ -1,7 +1,7 @@
 import { DomainError } from '../../core/errors.ts';
-import type { Actor, WorkItemContext } from '../context.ts';
+import type { ActInput, Actor, WorkItemContext } from '../context.ts';
 import { move } from '../move.ts';
-import { addWhistles, markWhistle, type WorkItem } from '../store.ts';
+import { addWhistles, markWhistle, type Whistle, type WorkItem } from '../store.ts';
 import { NOTES } from '../texts.ts';
 import type { ActionHandler } from './handler.ts';
 
@@ -29,15 +29,27 @@ export const whistleAction: ActionHandler = (ctx, { item, actor, input }) => {
   return whistle(ctx, item, actor, input.departments, input.note);
 };
 
-/** 报到: a whistled department says it is on its way. */
-export const reportIn: ActionHandler = async (ctx, { item, action, actor, input }) => {
-  const department = actor.department!;
+/**
+ * 报到: a whistled department says it is on its way — itself, or recorded on its behalf by a grid
+ * worker or an admin (代报到: `department` names it, the timeline says who recorded it for whom).
+ */
+export const reportIn: ActionHandler = async (ctx, { item, action, actor, input, whistles }) => {
+  const department = onBehalfOf(item, actor, input, whistles, 'report_in');
   const updated = await move(ctx, item, action, actor, {
     note: input.note,
     photos: input.photos,
-    data: { department },
+    data: { department, ...(actor.role === 'department' ? {} : { onBehalf: true, recordedBy: actor.id }) },
     within: async (tx) => void (await markWhistle(tx, item.id, department, 'reported_at', ctx.isoNow())),
   });
   ctx.reportIns.disarm(item.id, department);
   return updated;
 };
+
+/** The department an action is for: the actor's own, or the whistled one named for 代报到. */
+export function onBehalfOf(item: WorkItem, actor: Actor, input: ActInput, whistles: Whistle[], action: string): string {
+  if (actor.role === 'department') return actor.department!;
+  const d = input.department;
+  if (!d) throw new DomainError('WI_BAD_INPUT', `department: ${action} on behalf of a department names it (代报到)`, { field: 'department' });
+  if (!whistles.some((w) => w.department === d)) throw new DomainError('WI_BAD_INPUT', `department: ${d} was not whistled to ${item.id}`, { field: 'department' });
+  return d;
+}
