@@ -253,11 +253,6 @@ export class PlatformBroker {
     );
   }
 
-  /** Forget a remembered secret when a device or account changes. */
-  forgetCredentials(username: string): void {
-    this.auth.forget(username);
-  }
-
   /**
    * A credential was revoked or rotated: its remembered secret is forgotten and every live
    * connection made with it is closed at once (it must connect again, with the new secret).

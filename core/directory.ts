@@ -96,10 +96,6 @@ export class Directory {
     return this.byDevice.values();
   }
 
-  get size(): number {
-    return this.byDevice.size;
-  }
-
   /** The org units above a building (a resident's ticket has no device). */
   building(buildingId: string): ReturnType<typeof buildingPlacement> {
     return buildingPlacement(this.db, buildingId);

@@ -53,10 +53,6 @@ export class EventBus<E extends { kind: string }> {
     }
   }
 
-  listeners(): number {
-    return this.subs.length;
-  }
-
   stats(): { listeners: number; delivered: number; failures: Record<string, number> } {
     return { listeners: this.subs.length, delivered: this.delivered, failures: Object.fromEntries([...this.failures].map(([k, v]) => [k, v.count])) };
   }

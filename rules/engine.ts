@@ -190,10 +190,6 @@ export class RuleEngine {
     return dev.rules;
   }
 
-  placement(deviceId: string): Placement | undefined {
-    return this.devices.get(deviceId)?.placement;
-  }
-
   /** Why the rules service is degraded right now (health). */
   problems(): string[] {
     return this.writer.problems();

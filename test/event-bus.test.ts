@@ -39,6 +39,6 @@ describe('the event bus', () => {
     bus.emit({ kind: 'a', n: 3 });
     bus.emit({ kind: 'b', s: '' });
     expect(seen).toEqual([1, 10, 20]);
-    expect(bus.listeners()).toBe(0);
+    expect(bus.stats().listeners).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import { getUser, listUsers } from '../core/store/users.ts';
 import type { WorkItemContext } from './context.ts';
 import { canSee } from './access.ts';
-import { whistles, type WorkItem } from './store.ts';
+import type { Whistle, WorkItem } from './store.ts';
 
 /**
  * Who takes an item. Work orders: the grid worker on duty in the item's grid (at intake, see
@@ -21,9 +21,9 @@ export async function nextStaff(ctx: WorkItemContext, item: WorkItem): Promise<s
  * Whether this person can take this item: a ticket's staff of its compound, a work order's grid
  * worker (or an admin) — and, either way, someone who can see it.
  */
-export async function assigneeFits(ctx: WorkItemContext, item: WorkItem, assigneeId: string): Promise<boolean> {
+export async function assigneeFits(ctx: WorkItemContext, item: WorkItem, whistled: Whistle[], assigneeId: string): Promise<boolean> {
   const a = await getUser(ctx.db, assigneeId);
   if (!a) return false;
   const role = item.kind === 'ticket' ? a.role === 'property_staff' : a.role === 'grid_worker' || a.role === 'admin';
-  return role && canSee(a, item, await whistles(ctx.db, item.id));
+  return role && canSee(a, item, whistled);
 }

@@ -66,13 +66,14 @@ async function fromAlarm(ctx: WorkItemContext, alarm: AlarmView): Promise<void> 
     return;
   }
   const p = ctx.directory.get(alarm.deviceId);
+  const title = alarmTitle(ctx, alarm.deviceId, condition);
   const item: WorkItem = {
     ...blankItem(raises.item, now),
     severity: raises.severity,
     category: raises.category ?? null,
-    title: alarmTitle(ctx, alarm.deviceId, condition),
+    title,
     // The place and condition, then the rule's numbers as the catalog states them.
-    description: `${alarmTitle(ctx, alarm.deviceId, condition)}。${rule.description}`,
+    description: `${title}。${rule.description}`,
     source: 'alarm',
     sourceKey,
     alarmId: alarm.id,

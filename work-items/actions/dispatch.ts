@@ -7,11 +7,11 @@ import type { ActionHandler } from './handler.ts';
  * 分流转办 (dispatch) and 转派 (transfer): to the person named, or, for a ticket dispatched without
  * one, to the compound's staff in turn (round-robin).
  */
-export const dispatch: ActionHandler = async (ctx, { item, action, actor, input }) => {
+export const dispatch: ActionHandler = async (ctx, { item, action, actor, input, whistles }) => {
   const roundRobin = !input.assigneeId && item.kind === 'ticket' && action === 'dispatch';
   const assigneeId = input.assigneeId ?? (roundRobin ? await nextStaff(ctx, item) : undefined);
   if (!assigneeId) throw new DomainError('WI_BAD_INPUT', 'assigneeId: required', { field: 'assigneeId' });
-  if (!(await assigneeFits(ctx, item, assigneeId))) throw new DomainError('WI_BAD_INPUT', `assigneeId: ${assigneeId} cannot take this ${item.kind}`, { field: 'assigneeId' });
+  if (!(await assigneeFits(ctx, item, whistles, assigneeId))) throw new DomainError('WI_BAD_INPUT', `assigneeId: ${assigneeId} cannot take this ${item.kind}`, { field: 'assigneeId' });
   return move(ctx, item, action, actor, { note: input.note, photos: input.photos, fields: { assigneeId }, data: { assigneeId, mode: roundRobin ? 'round_robin' : 'assign' } });
 };
 
