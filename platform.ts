@@ -154,6 +154,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     typeName: (type) => catalog.get(type)?.definition.name,
     sla: parseSla(config.WORK_ITEM_SLA),
     reportInS: config.WHISTLE_REPORT_IN_S,
+    photosDir: path.join(config.DATA_DIR, 'photos'),
   });
   // The bus's consumers beyond the work-item layer: MQTT for services, metrics (SSE subscribes per client).
   const influx = sinks.find((x): x is InfluxSink => x instanceof InfluxSink);

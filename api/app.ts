@@ -7,7 +7,9 @@ import { bearerGuard } from './auth.ts';
 import { installReach, withReach } from './reach.ts';
 import { LiveStreams } from './live-streams.ts';
 import type { ApiDeps, App } from './deps.ts';
-import { DomainError } from '../core/errors.ts';
+import { DomainError, inLanguage } from '../core/errors.ts';
+import { fastifyText, validationMessage } from './validation-text.ts';
+import { pickLanguage } from './language.ts';
 import { firstUnstorable } from '../core/storable.ts';
 import { ApiError, fromDomain } from './errors.ts';
 import alarmRoutes from './routes/alarms.ts';
@@ -19,6 +21,7 @@ import ruleRoutes from './routes/rules.ts';
 import serviceAccountRoutes from './routes/service-accounts.ts';
 import userRoutes from './routes/users.ts';
 import workItemRoutes from './routes/work-items.ts';
+import photoRoutes from './routes/photos.ts';
 import vocabularyRoutes from './routes/vocabulary.ts';
 
 /** Builds the HTTP app without listening, so tests can `inject()` and the platform can `listen()`. */
@@ -35,24 +38,26 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
   app.setSerializerCompiler(serializerCompiler);
 
   app.setErrorHandler((err, req, reply) => {
+    const lang = pickLanguage(req.headers['accept-language']);
     if (hasZodFastifySchemaValidationErrors(err)) {
       const issue = err.validation[0]!;
       const field = issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || (issue.params as { missingProperty?: string })?.missingProperty || '(body)';
-      return reply.code(400).send({ error: 'bad_request', message: `${err.validationContext ?? 'request'}.${field}: ${issue.message}`, field });
+      const where = `${err.validationContext ?? 'request'}.${field}`;
+      return reply.code(400).send({ error: 'bad_request', message: `${where}${lang === 'zh' ? '：' : ': '}${validationMessage(issue, lang)}`, field });
     }
     if (err instanceof DomainError) err = fromDomain(err);
-    if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...err.extra });
+    if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.code, message: inLanguage(err.text, lang), ...err.extra });
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');
     const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status < 500 ? 'bad_request' : 'internal';
-    return reply.code(status).send({ error: code, message: status >= 500 ? 'internal error' : (err as Error).message });
+    return reply.code(status).send({ error: code, message: inLanguage(status >= 500 ? { zh: '内部错误', en: 'internal error' } : fastifyText(err as Error & { code?: string }), lang) });
   });
   // Text no store can hold (U+0000, an unpaired surrogate) is refused at the edge, for every route,
   // in the path, the query and the body alike: a 400 naming the field, never a 500 from the store.
   app.addHook('preValidation', async (req) => {
     for (const [part, value] of [['params', req.params], ['querystring', req.query], ['body', req.body]] as const) {
       const field = firstUnstorable(value);
-      if (field) throw new ApiError(400, 'bad_request', `${part}.${field}: contains U+0000 or an unpaired surrogate, which cannot be stored`, { field });
+      if (field) throw new ApiError(400, 'bad_request', { zh: `${part}.${field}：含有无法存储的 U+0000 或不成对的代理字符`, en: `${part}.${field}: contains U+0000 or an unpaired surrogate, which cannot be stored` }, { field });
     }
   });
 
@@ -66,7 +71,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
     // Nothing an API answer carries (alarms, tickets, tokens) belongs in a shared or browser cache.
     if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` }));
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: inLanguage({ zh: `没有此接口：${req.method} ${req.url}`, en: `no route ${req.method} ${req.url}` }, pickLanguage(req.headers['accept-language'])) }));
 
   await app.register(swagger, {
     openapi: {
@@ -89,6 +94,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
         installReach(secured);
         await secured.register(withReach('org', orgRoutes), deps);
         await secured.register(workItemRoutes, deps);
+        await secured.register(photoRoutes, deps);
         await secured.register(withReach('alarms', alarmRoutes), deps);
         await secured.register(withReach('admin', deviceRoutes), deps);
         await secured.register(withReach('admin', serviceAccountRoutes), deps);

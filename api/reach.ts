@@ -1,6 +1,7 @@
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import { RESOURCES, scopeFor, type Resource, type Scope } from '../core/reach.ts';
 import type { ApiDeps, App } from './deps.ts';
+import { ROLE_LABELS } from '../core/vocabulary.ts';
 import { ApiError } from './errors.ts';
 
 declare module 'fastify' {
@@ -39,7 +40,7 @@ export function installReach(secured: App): void {
   secured.addHook('preHandler', async (req: FastifyRequest) => {
     const kinds = reachOf(req.routeOptions.config.reach);
     const scopes = kinds.map((k) => scopeFor(req.user, k));
-    if (scopes.every((s) => s.kind === 'none')) throw new ApiError(403, 'forbidden', `${req.user.role} may not reach ${kinds.join(' or ')} (${req.method} ${req.routeOptions.url})`);
+    if (scopes.every((s) => s.kind === 'none')) throw new ApiError(403, 'forbidden', { zh: `${ROLE_LABELS[req.user.role].zh}无权查看此类数据（${req.method} ${req.routeOptions.url}）`, en: `${req.user.role} may not reach ${kinds.join(' or ')} (${req.method} ${req.routeOptions.url})` });
     req.scope = scopes.find((s) => s.kind !== 'none')!;
   });
 }

@@ -49,14 +49,14 @@ export function stormScopeId(p: Placement, scope: 'building' | 'micro_grid' | 'g
   return scope === 'building' ? p.buildingId : scope === 'micro_grid' ? p.microGridId : p.gridId;
 }
 
-/** The org units above a building (for a resident's ticket, which has no device). */
-export async function buildingPlacement(db: Queryable, buildingId: string): Promise<Omit<Placement, 'deviceId' | 'type'> | undefined> {
-  const { rows } = await db.query<{ building: string; micro: string | null; grid: string | null; community: string | null; street: string | null }>(
-    `SELECT ${CHAIN} FROM org_units b ${UP_FROM_BUILDING} WHERE b.id = $1 AND b.kind = 'building'`,
+/** The org units above a building, with their names (for an item a person files: it has no device). */
+export async function buildingPlacement(db: Queryable, buildingId: string): Promise<(Omit<Placement, 'deviceId' | 'type' | 'names'> & { names: { building: string; grid: string | null; community: string | null } }) | undefined> {
+  const { rows } = await db.query<{ building: string; micro: string | null; grid: string | null; community: string | null; street: string | null; building_name: string; grid_name: string | null; community_name: string | null }>(
+    `SELECT ${CHAIN}, b.name AS building_name, g.name AS grid_name, c.name AS community_name FROM org_units b ${UP_FROM_BUILDING} WHERE b.id = $1 AND b.kind = 'building'`,
     [buildingId],
   );
   const r = rows[0];
-  return r && { buildingId: r.building, microGridId: r.micro, gridId: r.grid, communityId: r.community, streetId: r.street };
+  return r && { buildingId: r.building, microGridId: r.micro, gridId: r.grid, communityId: r.community, streetId: r.street, names: { building: r.building_name, grid: r.grid_name, community: r.community_name } };
 }
 
 /**

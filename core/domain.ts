@@ -4,8 +4,15 @@
  */
 
 /** Who signs in. The platform itself acts as the actor `platform` (see work-items/transitions.ts). */
-export const ROLES = ['admin', 'property_manager', 'grid_worker', 'property_staff', 'department', 'resident'] as const;
+export const ROLES = ['admin', 'street_dispatcher', 'community_dispatcher', 'property_manager', 'grid_worker', 'property_staff', 'department', 'resident'] as const;
 export type Role = (typeof ROLES)[number];
+
+/**
+ * The dispatchers of the levels above the grid (中心调度): a community's (社区) and the street
+ * office's command centre (街道指挥中心). Items escalated to their level are assigned to them.
+ */
+export const DISPATCHERS = { community: 'community_dispatcher', street: 'street_dispatcher' } as const satisfies Partial<Record<Level, Role>>;
+export const isDispatcher = (r: string): boolean => r === DISPATCHERS.community || r === DISPATCHERS.street;
 
 /** Departments a work order can be whistled to (网格吹哨、部门报到). */
 export const DEPARTMENTS = ['fire_brigade', 'municipal_works', 'police', 'city_management'] as const;

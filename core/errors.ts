@@ -1,7 +1,10 @@
+import type { Label } from './vocabulary.ts';
+
 /**
  * Domain errors, each declared once with a stable code (in the way fastify's `lib/errors.js`
- * declares its own). The domain says what went wrong; the API alone decides which HTTP status that
- * is (api/errors.ts). `extra` carries context a client can act on (the field, the allowed actions).
+ * declares its own). The domain says what went wrong, in both of the platform's languages; the API
+ * alone decides which HTTP status that is and which language the caller reads (api/errors.ts).
+ * `extra` carries context a client can act on (the field, the allowed actions).
  */
 export const ERROR_CODES = {
   WI_NOT_FOUND: 'no such work item, or not one the caller may see',
@@ -16,13 +19,20 @@ export const ERROR_CODES = {
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** What a person reads: Chinese and English (a plain string is the same in both, for ids and codes). */
+export type Text = string | Label;
+
+/** The text in one language. */
+export const inLanguage = (t: Text, lang: keyof Label): string => (typeof t === 'string' ? t : t[lang]);
+
 export class DomainError extends Error {
   constructor(
     readonly code: ErrorCode,
-    message: string,
+    /** Both languages; `message` (for logs) is the English. */
+    readonly text: Text,
     readonly extra: Record<string, unknown> = {},
   ) {
-    super(message);
+    super(inLanguage(text, 'en'));
     this.name = 'DomainError';
   }
 }

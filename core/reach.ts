@@ -13,8 +13,8 @@ export type Resource = (typeof RESOURCES)[number];
 export type Scope =
   | { kind: 'all' }
   | { kind: 'none' }
-  /** Rows of these grids, or of these communities (compounds). */
-  | { kind: 'org'; gridIds: string[]; communityIds: string[] }
+  /** Rows of these grids, or of these communities (compounds), or (work items) assigned to this person. */
+  | { kind: 'org'; gridIds: string[]; communityIds: string[]; assigneeId?: string }
   /** What this person filed (a resident's own tickets and 事件上报). */
   | { kind: 'reporter'; reporterId: string }
   /** Items this department was whistled to. */
@@ -30,17 +30,23 @@ export interface Reader {
 
 const ALL: Scope = { kind: 'all' };
 const NONE: Scope = { kind: 'none' };
-const grids = (u: Reader): Scope => ({ kind: 'org', gridIds: u.gridIds, communityIds: [] });
-const compounds = (u: Reader): Scope => ({ kind: 'org', gridIds: [], communityIds: u.communityIds });
+// What is assigned to a person is theirs to see wherever it is (a dispatcher may hand a grid worker an item of a neighbouring grid).
+const grids = (u: Reader): Scope => ({ kind: 'org', gridIds: u.gridIds, communityIds: [], assigneeId: u.id });
+const compounds = (u: Reader): Scope => ({ kind: 'org', gridIds: [], communityIds: u.communityIds, assigneeId: u.id });
+/** A community's or the street's dispatcher: everything in their communities (a street dispatcher's are its street's). */
+const dispatcher: Partial<Record<Resource, (u: Reader) => Scope>> = { org: () => ALL, alarms: compounds, devices: compounds, work_orders: compounds, tickets: compounds, profiles: compounds };
 
 /**
  * Who reads what (README "Work items", SECURITY.md). Grid workers: their grids' sensors, alarms,
  * work orders and profiles, not residents' tickets. Property managers: their compounds' sensors,
  * alarms, tickets and (read-only) work orders. Property staff: their compounds' tickets. Whistled
- * departments: the work orders they were whistled to. Residents: what they filed. Everyone signed
+ * departments: the work orders they were whistled to. Residents: what they filed. Community and
+ * street dispatchers: everything in their communities (tickets read-only). Everyone signed
  * in reads the org tree (names of places).
  */
 const TABLE: Record<Exclude<Role, 'admin'>, Partial<Record<Resource, (u: Reader) => Scope>>> = {
+  street_dispatcher: dispatcher,
+  community_dispatcher: dispatcher,
   grid_worker: { org: () => ALL, alarms: grids, devices: grids, work_orders: grids, profiles: grids },
   property_manager: { org: () => ALL, alarms: compounds, devices: compounds, work_orders: compounds, tickets: compounds, profiles: compounds },
   property_staff: { org: () => ALL, tickets: compounds },
@@ -58,6 +64,7 @@ export interface Placed {
   gridId: string | null;
   communityId: string | null;
   reporterId?: string | null;
+  assigneeId?: string | null;
   /** Departments whistled to it (work items). */
   departments?: readonly string[];
 }
@@ -69,7 +76,7 @@ export function inScope(s: Scope, row: Placed): boolean {
     case 'none':
       return false;
     case 'org':
-      return (row.gridId !== null && s.gridIds.includes(row.gridId)) || (row.communityId !== null && s.communityIds.includes(row.communityId));
+      return (row.gridId !== null && s.gridIds.includes(row.gridId)) || (row.communityId !== null && s.communityIds.includes(row.communityId)) || (s.assigneeId !== undefined && row.assigneeId === s.assigneeId);
     case 'reporter':
       return row.reporterId === s.reporterId;
     case 'department':
@@ -77,17 +84,27 @@ export function inScope(s: Scope, row: Placed): boolean {
   }
 }
 
+/** A table's columns the scope is checked on (`assignee`, `reporter`, `id`: work items). */
+export interface ScopeColumns {
+  grid: string;
+  community: string;
+  reporter?: string;
+  assignee?: string;
+  id?: string;
+}
+
 /**
  * The scope as a SQL condition on a table's columns, with its parameters numbered from `next`.
  * `department` needs the table to be work items (the whistles are joined by id).
  */
-export function scopeSql(s: Scope, cols: { grid: string; community: string; reporter?: string; id?: string }, next: number): { sql: string; params: unknown[] } | undefined {
+export function scopeSql(s: Scope, cols: ScopeColumns, next: number): { sql: string; params: unknown[] } | undefined {
   switch (s.kind) {
     case 'all':
       return undefined;
     case 'none':
       return { sql: 'false', params: [] };
     case 'org':
+      if (cols.assignee && s.assigneeId !== undefined) return { sql: `(${cols.grid} = ANY($${next}::text[]) OR ${cols.community} = ANY($${next + 1}::text[]) OR ${cols.assignee} = $${next + 2})`, params: [s.gridIds, s.communityIds, s.assigneeId] };
       return { sql: `(${cols.grid} = ANY($${next}::text[]) OR ${cols.community} = ANY($${next + 1}::text[]))`, params: [s.gridIds, s.communityIds] };
     case 'reporter':
       return cols.reporter ? { sql: `${cols.reporter} = $${next}`, params: [s.reporterId] } : { sql: 'false', params: [] };

@@ -48,7 +48,7 @@ async function seedPeople(db: Db, site: Site, tokensFile: string): Promise<numbe
     for (const p of site.people) {
       const token = generateSecret();
       tokens.push({ id: p.id, role: p.role, token });
-      await insertUser(tx, { id: p.id, name: p.name, role: p.role, gridIds: p.gridIds, communityIds: p.communityIds, department: p.department ?? null, buildingIds: p.buildingIds, tokenSha256: tokenDigest(token).toString('hex') });
+      await insertUser(tx, { id: p.id, name: p.name, role: p.role, gridIds: p.gridIds, communityIds: p.communityIds, department: p.department ?? null, buildingIds: p.buildingIds, streetIds: p.streetIds, tokenSha256: tokenDigest(token).toString('hex') });
       for (const g of p.onDuty) await setDuty(tx, g, p.id);
     }
   });

@@ -36,7 +36,8 @@ export const siteSchema = z.object({
    */
   /**
    * The people who work the items: grid workers (with the grids they serve and where they are on
-   * duty), property managers and staff (their compounds), department liaisons, residents. Each gets
+   * duty), community and street dispatchers, property managers and staff (their compounds),
+   * department liaisons, residents. Each gets
    * a bearer token at seeding, written once to DATA_DIR/user-tokens.json.
    */
   people: z.array(z.object({
@@ -47,7 +48,8 @@ export const siteSchema = z.object({
     communityIds: z.array(z.string()).default([]),
     department: z.enum(DEPARTMENTS).optional(),
     buildingIds: z.array(z.string()).default([]).describe('a resident\'s registered address: the buildings they may file tickets for'),
-    onDuty: z.array(z.string()).default([]).describe('grids where this grid worker is on duty'),
+    streetIds: z.array(z.string()).default([]).describe('a street dispatcher\'s streets (街道指挥中心)'),
+    onDuty: z.array(z.string()).default([]).describe('where this person is on duty: a grid worker\'s grids, a dispatcher\'s community or street'),
   })).default([]),
   ruleOverrides: z.array(z.object({
     ruleId: z.string(),

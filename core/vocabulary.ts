@@ -56,6 +56,8 @@ export const DEPARTMENT_LABELS: Record<Department, Label> = {
 
 export const ROLE_LABELS: Record<Role, Label> = {
   admin: { zh: '平台管理员', en: 'Administrator' },
+  street_dispatcher: { zh: '街道指挥中心', en: 'Street dispatcher' },
+  community_dispatcher: { zh: '社区调度员', en: 'Community dispatcher' },
   property_manager: { zh: '物业经理', en: 'Property manager' },
   grid_worker: { zh: '网格员', en: 'Grid worker' },
   property_staff: { zh: '物业维修员', en: 'Property staff' },
@@ -68,6 +70,38 @@ export const LEVEL_LABELS: Record<Level, Label> = {
   community: { zh: '社区', en: 'Community' },
   street: { zh: '街道', en: 'Street' },
 };
+
+/**
+ * Categories of what people file: 一键报修 (tickets) and 事件上报 (work orders a patrol or a
+ * resident raises). A filer may give another category; these are the ones clients offer.
+ */
+export const TICKET_CATEGORY_LABELS = {
+  plumbing: { zh: '水电维修', en: 'Plumbing' },
+  electrical: { zh: '电路故障', en: 'Electrical' },
+  elevator: { zh: '电梯故障', en: 'Elevator' },
+  door_access: { zh: '门禁故障', en: 'Door access' },
+  sanitation: { zh: '环境卫生', en: 'Sanitation' },
+  other: { zh: '其他报修', en: 'Other repair' },
+} satisfies Record<string, Label>;
+
+export const REPORT_CATEGORY_LABELS = {
+  fire_exit_blocked: { zh: '消防通道堵塞', en: 'Blocked fire exit' },
+  flying_wire_charging: { zh: '飞线充电', en: 'Unsafe e-bike charging cable' },
+  ebike_indoors: { zh: '电动车进楼入户', en: 'E-bike taken indoors' },
+  fallen_tree: { zh: '树木倒伏', en: 'Fallen tree' },
+  manhole_damaged: { zh: '井盖缺失破损', en: 'Missing or damaged manhole cover' },
+  high_altitude_throw: { zh: '高空抛物', en: 'Object thrown from height' },
+  road_damage: { zh: '道路破损', en: 'Damaged road' },
+  illegal_construction: { zh: '违章搭建', en: 'Illegal construction' },
+  garbage_overflow: { zh: '垃圾满溢', en: 'Overflowing bins' },
+  other: { zh: '其他安全隐患', en: 'Other safety hazard' },
+} satisfies Record<string, Label>;
+
+/** A category's words: one of the known ones, else what the filer wrote. */
+export function categoryLabel(kind: 'ticket' | 'work_order', category: string): Label {
+  const known: Record<string, Label> = kind === 'ticket' ? TICKET_CATEGORY_LABELS : REPORT_CATEGORY_LABELS;
+  return known[category] ?? { zh: category, en: category };
+}
 
 /**
  * A catalog label written `中文 english` (`烟雾浓度 smoke density`) split into its two languages;

@@ -1,4 +1,5 @@
 import type { Queryable } from '../core/store/db.ts';
+import { inLanguage, type Text } from '../core/errors.ts';
 import type { Catalog } from './catalog.ts';
 import type { Rule } from './kinds/index.ts';
 import { orgChain, type Placement } from '../core/directory.ts';
@@ -87,7 +88,7 @@ export interface OverrideInput {
 
 export type OverrideCheck =
   | { ok: true; scopeKind: ScopeKind; scopeId: string; ruleId: string; params: OverrideParams }
-  | { ok: false; field: string; message: string };
+  | { ok: false; field: string; message: Text };
 
 /**
  * Validates an override against the catalog and the store, the same way for the API (a bad-request answer naming
@@ -95,8 +96,8 @@ export type OverrideCheck =
  */
 export async function checkOverride(db: Queryable, catalog: Catalog, input: OverrideInput): Promise<OverrideCheck> {
   const found = catalog.rule(input.ruleId);
-  if (!found) return { ok: false, field: 'ruleId', message: `no rule "${input.ruleId}" in the catalog` };
-  if ((input.orgUnitId === undefined) === (input.deviceId === undefined)) return { ok: false, field: 'orgUnitId', message: 'give exactly one of orgUnitId or deviceId' };
+  if (!found) return { ok: false, field: 'ruleId', message: { zh: `设备目录中没有规则“${input.ruleId}”`, en: `no rule "${input.ruleId}" in the catalog` } };
+  if ((input.orgUnitId === undefined) === (input.deviceId === undefined)) return { ok: false, field: 'orgUnitId', message: { zh: 'orgUnitId 与 deviceId 须且只须给出一个', en: 'give exactly one of orgUnitId or deviceId' } };
   const parsed = overrideParamsSchema.safeParse(input.params);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -110,13 +111,13 @@ export async function checkOverride(db: Queryable, catalog: Catalog, input: Over
   let scopeId: string;
   if (input.deviceId !== undefined) {
     const { rows } = await db.query<{ type: string }>('SELECT type FROM devices WHERE id = $1', [input.deviceId]);
-    if (!rows[0]) return { ok: false, field: 'deviceId', message: `no device "${input.deviceId}"` };
-    if (rows[0].type !== found.type.id) return { ok: false, field: 'deviceId', message: `device ${input.deviceId} is a ${rows[0].type}; rule ${input.ruleId} is for ${found.type.id}` };
+    if (!rows[0]) return { ok: false, field: 'deviceId', message: { zh: `没有设备“${input.deviceId}”`, en: `no device "${input.deviceId}"` } };
+    if (rows[0].type !== found.type.id) return { ok: false, field: 'deviceId', message: { zh: `设备 ${input.deviceId} 的类型是 ${rows[0].type}，规则 ${input.ruleId} 适用于 ${found.type.id}`, en: `device ${input.deviceId} is a ${rows[0].type}; rule ${input.ruleId} is for ${found.type.id}` } };
     scopeKind = 'device';
     scopeId = input.deviceId;
   } else {
     const { rows } = await db.query('SELECT 1 FROM org_units WHERE id = $1', [input.orgUnitId]);
-    if (!rows[0]) return { ok: false, field: 'orgUnitId', message: `no org unit "${input.orgUnitId}"` };
+    if (!rows[0]) return { ok: false, field: 'orgUnitId', message: { zh: `没有组织单元“${input.orgUnitId}”`, en: `no org unit "${input.orgUnitId}"` } };
     scopeKind = 'org';
     scopeId = input.orgUnitId!;
   }
@@ -129,7 +130,7 @@ export async function checkOverride(db: Queryable, catalog: Catalog, input: Over
 export async function seedOverrides(db: Queryable, catalog: Catalog, entries: OverrideInput[], source: string): Promise<number> {
   for (const [i, e] of entries.entries()) {
     const c = await checkOverride(db, catalog, e);
-    if (!c.ok) throw new Error(`${source}: ruleOverrides[${i}].${c.field}: ${c.message}`);
+    if (!c.ok) throw new Error(`${source}: ruleOverrides[${i}].${c.field}: ${inLanguage(c.message, 'en')}`);
     await saveOverride(db, c);
   }
   return entries.length;

@@ -16,7 +16,9 @@ describe('HTTP API', () => {
 
   it('wants a bearer token elsewhere: 401 JSON errors', async () => {
     expect(await p.api('GET', '/api/v1/org', undefined, null)).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
-    expect(await p.api('GET', '/api/v1/org', undefined, 'wrong')).toMatchObject({ status: 401, body: { error: 'unauthorized', message: 'invalid bearer token' } });
+    // Chinese by default; English for a caller who prefers it.
+    expect(await p.api('GET', '/api/v1/org', undefined, 'wrong')).toMatchObject({ status: 401, body: { error: 'unauthorized', message: 'Bearer 令牌无效' } });
+    expect(await p.api('GET', '/api/v1/org', undefined, 'wrong', { 'accept-language': 'en-US,en;q=0.9,zh;q=0.5' })).toMatchObject({ status: 401, body: { error: 'unauthorized', message: 'invalid bearer token' } });
   });
 
   it('returns the org tree street → community → grid → micro-grid → building', async () => {

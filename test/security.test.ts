@@ -116,7 +116,7 @@ describe('one access rule: every GET route, every role, nothing outside its reac
   it('a resident files only for their registered address', async () => {
     const r = await as('res-1')('POST', '/api/v1/tickets', { category: 'door', description: '别人楼的门', buildingId: 'b2' });
     expect(r).toMatchObject({ status: 403, body: { error: 'forbidden' } });
-    expect(r.body.message).toContain('registered address');
+    expect(r.body.message).toContain('不是您登记的住址');
   });
 
   it('dispatches only to someone who can see the item', async () => {
@@ -155,8 +155,8 @@ describe('every change is recorded or not made', () => {
     }
   });
 
-  it('a photo link must be http(s): javascript:, data:, vbscript: and file: are refused', async () => {
-    for (const url of ['javascript:alert(1)', 'data:text/html,<script>alert(1)</script>', 'vbscript:msgbox', 'file:///etc/passwd']) {
+  it('photos are ids of uploads, never links: javascript:, data:, vbscript:, file: and even https: are refused', async () => {
+    for (const url of ['javascript:alert(1)', 'data:text/html,<script>alert(1)</script>', 'vbscript:msgbox', 'file:///etc/passwd', 'https://example.com/a.jpg']) {
       const r = await as('res-1')('POST', '/api/v1/tickets', { category: 'x', description: 'd', buildingId: 'b1', photos: [url] });
       expect(r, url).toMatchObject({ status: 400, body: { error: 'bad_request' } });
     }

@@ -9,7 +9,7 @@ import { HTTP_STATUS } from '../api/errors.ts';
 import type { WorkItemEvent } from '../work-items/events.ts';
 import { updateItem } from '../work-items/store.ts';
 import { ACTIONS, permitted, ROLES, STATUSES, type Kind } from '../work-items/transitions.ts';
-import { connectDevice, eventually, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
+import { connectDevice, eventually, startTestPlatform, TINY_IMAGES, type TestPlatform } from './helpers/platform.ts';
 
 const SITE = path.join(import.meta.dirname, 'fixtures', 'workitems-site.json');
 const S = 1000;
@@ -121,7 +121,8 @@ describe('from alarms to work orders', () => {
     expect((await as('admin').get(`/api/v1/work-orders/${wo.id}`)).body.status).toBe('in_progress');
     const refused = await act('gw-a', wo.id, 'resolve');
     expect(refused.status).toBe(409);
-    expect(refused.body.message).toContain('police');
+    expect(refused.body).toMatchObject({ departments: ['police'] });
+    expect(refused.body.message).toContain('公安派出所');
     // The police report in late: recorded and escalated.
     clock.advance(1801 * S);
     await settle();
@@ -192,13 +193,15 @@ describe('无感销 and relapse', () => {
 
 describe('一键报修 through the six steps', () => {
   it('file → accept → dispatch → start → resolve → verify → rate → return visit; a poor rating reopens', async () => {
-    const filed = await as('res-1').post('/api/v1/tickets', { category: 'plumbing', description: '厨房水管漏水', buildingId: 'ba1', unit: '2', room: '301', photos: ['https://photos.example/leak.jpg'] });
+    const leak = (await p.upload(TINY_IMAGES.jpeg, 'leak.jpg', tokens['res-1'])).body.id as string;
+    const fixed = (await p.upload(TINY_IMAGES.png, 'fixed.png', tokens['ps-1'], 'image/png')).body.id as string;
+    const filed = await as('res-1').post('/api/v1/tickets', { category: 'plumbing', description: '厨房水管漏水', buildingId: 'ba1', unit: '2', room: '301', photos: [leak] });
     expect(filed.status).toBe(201);
     const id = filed.body.id as string;
     expect(filed.body).toMatchObject({ status: 'collected', communityId: 'c-r', reporterId: 'res-1', location: { unit: '2', room: '301' } });
     expect((await as('res-2').get(`/api/v1/tickets/${id}`)).status).toBe(404);
     expect((await act('res-1', id, 'accept')).status).toBe(409);
-    for (const [who, action, extra] of [['pm-1', 'accept', {}], ['pm-1', 'dispatch', { assigneeId: 'ps-1' }], ['ps-1', 'start', {}], ['ps-1', 'resolve', { note: '换了阀门', photos: ['https://photos.example/fixed.jpg'] }], ['pm-1', 'verify', {}]] as const) {
+    for (const [who, action, extra] of [['pm-1', 'accept', {}], ['pm-1', 'dispatch', { assigneeId: 'ps-1' }], ['ps-1', 'start', {}], ['ps-1', 'resolve', { note: '换了阀门', photos: [fixed] }], ['pm-1', 'verify', {}]] as const) {
       const r = await act(who, id, action, extra);
       expect(r.status, `${who} ${action}: ${JSON.stringify(r.body)}`).toBe(200);
     }
@@ -209,7 +212,8 @@ describe('一键报修 through the six steps', () => {
     const done = (await as('res-1').get(`/api/v1/tickets/${id}`)).body;
     expect(done).toMatchObject({ status: 'closed', rating: { overall: 5 }, revisit: { result: 'satisfied', by: 'pm-1' } });
     expect(done.timeline.map((t: { action: string }) => t.action)).toEqual(['collect', 'accept', 'dispatch', 'start', 'resolve', 'verify', 'rate', 'revisit']);
-    expect(done.timeline[4]).toMatchObject({ actorId: 'ps-1', actorRole: 'property_staff', fromStatus: 'in_progress', toStatus: 'resolved', photos: ['https://photos.example/fixed.jpg'] });
+    expect(done.timeline[4]).toMatchObject({ actorId: 'ps-1', actorRole: 'property_staff', fromStatus: 'in_progress', toStatus: 'resolved', photos: [fixed] });
+    expect(done.photos).toEqual([leak, fixed]);
 
     const second = (await as('res-2').post('/api/v1/tickets', { category: 'electrical', description: '楼道灯不亮', buildingId: 'ba2' })).body.id as string;
     for (const [who, action, extra] of [['pm-1', 'accept', {}], ['pm-1', 'dispatch', { assigneeId: 'ps-2' }], ['ps-2', 'start', {}], ['ps-2', 'resolve', {}]] as const) expect((await act(who, second, action, extra)).status).toBe(200);

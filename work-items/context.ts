@@ -43,4 +43,6 @@ export interface ActInput {
   department?: string;
   rating?: { overall: number; speed: number; service: number; comment?: string };
   revisit?: { result: 'satisfied' | 'fair' | 'unsatisfied'; note?: string };
+  /** merge: the item this one folds into. */
+  intoId?: string;
 }

@@ -1,5 +1,7 @@
+import { isDispatcher } from '../core/domain.ts';
+import { gridsOf } from '../core/store/org.ts';
 import { getUser, listUsers } from '../core/store/users.ts';
-import type { WorkItemContext } from './context.ts';
+import type { Actor, WorkItemContext } from './context.ts';
 import { canSee } from './access.ts';
 import type { Whistle, WorkItem } from './store.ts';
 
@@ -19,11 +21,15 @@ export async function nextStaff(ctx: WorkItemContext, item: WorkItem): Promise<s
 
 /**
  * Whether this person can take this item: a ticket's staff of its compound, a work order's grid
- * worker (or an admin) — and, either way, someone who can see it.
+ * worker (or an admin) who can see it — or, handed on by a dispatcher, any grid worker below them.
  */
-export async function assigneeFits(ctx: WorkItemContext, item: WorkItem, whistled: Whistle[], assigneeId: string): Promise<boolean> {
+export async function assigneeFits(ctx: WorkItemContext, item: WorkItem, whistled: Whistle[], assigneeId: string, by: Actor): Promise<boolean> {
   const a = await getUser(ctx.db, assigneeId);
   if (!a) return false;
-  const role = item.kind === 'ticket' ? a.role === 'property_staff' : a.role === 'grid_worker' || a.role === 'admin';
-  return role && canSee(a, item, whistled);
+  if (item.kind === 'ticket') return a.role === 'property_staff' && canSee(a, item, whistled);
+  if (a.role !== 'grid_worker' && a.role !== 'admin') return false;
+  if (canSee(a, item, whistled)) return true;
+  if (a.role !== 'grid_worker' || !isDispatcher(by.role)) return false;
+  const below = new Set(await gridsOf(ctx.db, by.communityIds));
+  return a.gridIds.some((g) => below.has(g));
 }

@@ -4,6 +4,7 @@ import { onDuty } from '../core/store/users.ts';
 import type { AlarmView } from '../rules/alarm.ts';
 import type { RulesEvent } from '../rules/events.ts';
 import type { Incident } from '../rules/incident-store.ts';
+import { mergeInto } from './actions/merge.ts';
 import { whistle } from './actions/whistle.ts';
 import { PLATFORM, type WorkItemContext } from './context.ts';
 import { entry, move, record, withFresh } from './move.ts';
@@ -62,7 +63,9 @@ async function fromAlarm(ctx: WorkItemContext, alarm: AlarmView): Promise<void> 
   // A relapse within 24 h of closing reopens the same item (an open one is counted by insertOrCount).
   // (It keeps its assignee and deadlines: the relapse goes back to whoever had it.)
   if (relapsed) {
-    await move(ctx, relapsed, 'reopen', PLATFORM, { note: NOTES.relapse(condition), fields: { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, data: { alarmId: alarm.id } });
+    const reopened = await move(ctx, relapsed, 'reopen', PLATFORM, { note: NOTES.relapse(condition), fields: { count: relapsed.count + 1, alarmId: alarm.id, evidence: alarm.evidence as never }, data: { alarmId: alarm.id } });
+    // The departments the alarm calls for are called in again on the reopened item (the fire is back).
+    if (alarm.whistle.length && reopened.kind === 'work_order') await withFresh(ctx, reopened, (it) => whistle(ctx, it, PLATFORM, alarm.whistle, NOTES.ruleWhistles(alarm.whistle)));
     return;
   }
   const p = ctx.directory.get(alarm.deviceId);
@@ -125,10 +128,8 @@ async function gatherIncident(ctx: WorkItemContext, incident: Incident): Promise
   if (!keeper) return;
   for (const other of open) {
     if (other.id === keeper.id) continue;
-    await move(ctx, other, 'merge', PLATFORM, { note: NOTES.mergedInto(keeper.id), fields: { closedAt: ctx.isoNow(), sourceKey: `merged:${other.sourceKey}` }, data: { into: keeper.id, incidentId: incident.id } });
-    await withFresh(ctx, keeper, (kept) =>
-      record(ctx, kept, PLATFORM, 'merge', { note: NOTES.joins(other.deviceId ? deviceName(ctx, ctx.directory.get(other.deviceId), other.deviceId) : other.id), fields: { count: kept.count + other.count }, data: { merged: other.id, deviceId: other.deviceId } }),
-    );
+    const joinsNote = NOTES.joins(other.deviceId ? deviceName(ctx, ctx.directory.get(other.deviceId), other.deviceId) : other.id);
+    await mergeInto(ctx, other, keeper, PLATFORM, { note: NOTES.mergedInto(keeper.id), joinsNote, data: { incidentId: incident.id } });
   }
   const kept = await getItem(ctx.db, keeper.id);
   if (kept && kept.sourceKey !== incidentKey) {

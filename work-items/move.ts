@@ -1,6 +1,8 @@
 import { DomainError } from '../core/errors.ts';
 import type { Queryable } from '../core/store/db.ts';
 import type { Actor, WorkItemContext } from './context.ts';
+import { REFUSALS } from './texts.ts';
+import { linkPhotos } from './photos.ts';
 import { appendEvent, getItem, updateItem, type TimelineEntry, type WorkItem } from './store.ts';
 import { allowedActions, nextStatus, permitted, type Action, type Status } from './transitions.ts';
 
@@ -22,7 +24,7 @@ export interface MoveInput {
  */
 export async function move(ctx: WorkItemContext, item: WorkItem, action: Action, actor: Actor, m: MoveInput = {}): Promise<WorkItem> {
   if (!permitted(action, item.kind, item.status, actor.role)) {
-    throw new DomainError('WI_NOT_ALLOWED', `${action} is not allowed on a ${item.kind} in status ${item.status} for ${actor.role}`, {
+    throw new DomainError('WI_NOT_ALLOWED', REFUSALS.notAllowed(action, item.kind, item.status, actor.role), {
       status: item.status,
       allowed: allowedActions(item.kind, item.status, actor.role),
     });
@@ -53,6 +55,7 @@ async function write(ctx: WorkItemContext, item: WorkItem, actor: Actor, action:
       const u = await updateItem(tx, item.id, item.version, { ...m.fields, status: to });
       if (!u) throw new Stale();
       if (m.within) Object.assign(data, await m.within(tx));
+      if (m.photos?.length) await linkPhotos(tx, item.id, m.photos);
       await appendEvent(tx, item.id, entry(ctx, actor, action, from, to, m.note ?? null, m.photos ?? [], data));
       return u;
     });
@@ -60,7 +63,7 @@ async function write(ctx: WorkItemContext, item: WorkItem, actor: Actor, action:
     if (!(err instanceof Stale)) throw err;
   }
   const fresh = await getItem(ctx.db, item.id);
-  throw new DomainError('WI_STALE', `${action} on ${item.id}: the item changed meanwhile (now ${fresh?.status}); reload and retry`, {
+  throw new DomainError('WI_STALE', REFUSALS.stale(action, item.id, fresh?.status), {
     status: fresh?.status,
     allowed: fresh ? allowedActions(fresh.kind, fresh.status, actor.role) : [],
   });

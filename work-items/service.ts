@@ -17,9 +17,13 @@ import { getItem, openItems, pendingReportIns, timeline, whistles, type Timeline
 import { fileTicket, type BuildingPlacement, type TicketInput } from './tickets.ts';
 import { allowedActions, permitted, type Action } from './transitions.ts';
 import { ReportInTimers } from './whistles.ts';
+import { PhotoStore, type Photo } from './photos.ts';
+import { reportIncident, type ReportInput } from './reports.ts';
+import { REFUSALS } from './texts.ts';
 
 export type { ActInput } from './context.ts';
 export type { TicketInput } from './tickets.ts';
+export type { ReportInput } from './reports.ts';
 
 export interface WorkItemsOptions {
   db: Db;
@@ -34,6 +38,8 @@ export interface WorkItemsOptions {
   sla?: Sla;
   /** Seconds a whistled department has to report in (报到). */
   reportInS?: number;
+  /** Where uploaded photos are kept (DATA_DIR/photos). */
+  photosDir: string;
 }
 
 /**
@@ -45,10 +51,12 @@ export interface WorkItemsOptions {
  */
 export class WorkItems {
   private readonly ctx: WorkItemContext;
+  readonly photos: PhotoStore;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: WorkItemsOptions) {
     const { db, log, clock, bus, directory, ruleFor, typeName } = opts;
+    this.photos = new PhotoStore(db, opts.photosDir);
     this.ctx = {
       db, log, clock, directory, ruleFor, typeName,
       emit: (e) => bus.emit(e),
@@ -93,25 +101,51 @@ export class WorkItems {
   async act(id: string, action: Action, user: User, input: ActInput): Promise<WorkItem> {
     const { item, whistles: w } = await this.visible(id, user);
     const problem = actProblem(user, item, action, w);
-    if (problem) throw new DomainError('WI_FORBIDDEN', `${action} on ${id}: ${problem}`);
+    if (problem) throw new DomainError('WI_FORBIDDEN', REFUSALS.forbidden(action, id, problem));
     if (!permitted(action, item.kind, item.status, user.role)) {
-      throw new DomainError('WI_NOT_ALLOWED', `${action} is not allowed on a ${item.kind} in status ${item.status} for ${user.role}`, {
+      throw new DomainError('WI_NOT_ALLOWED', REFUSALS.notAllowed(action, item.kind, item.status, user.role), {
         status: item.status,
         allowed: allowedActions(item.kind, item.status, user.role).filter((a) => !actProblem(user, item, a, w)),
       });
     }
+    await this.refuseForeignPhotos(user, input.photos);
     return handlerFor(action)(this.ctx, { action, item, actor: user, input, whistles: w });
   }
 
   /** 一键报修 (see tickets.ts). */
-  fileTicket(user: User, input: TicketInput, placement: BuildingPlacement): Promise<WorkItem> {
+  async fileTicket(user: User, input: TicketInput, placement: BuildingPlacement): Promise<WorkItem> {
+    await this.refuseForeignPhotos(user, input.photos);
     return fileTicket(this.ctx, user, input, placement);
+  }
+
+  /** 事件上报 (see reports.ts). */
+  async report(user: User, input: ReportInput, placement: BuildingPlacement): Promise<WorkItem> {
+    await this.refuseForeignPhotos(user, input.photos);
+    return reportIncident(this.ctx, user, input, placement);
+  }
+
+  /** A photo, if this user uploaded it or may see an item that holds it; otherwise undefined, as if there were none. */
+  async photo(id: string, user: User): Promise<Photo | undefined> {
+    const photo = await this.photos.get(id);
+    if (!photo) return undefined;
+    if (photo.uploadedBy === user.id || user.role === 'admin') return photo;
+    for (const itemId of await this.photos.holders(id)) {
+      const [item, w] = await Promise.all([getItem(this.opts.db, itemId), whistles(this.opts.db, itemId)]);
+      if (item && canSee(user, item, w)) return photo;
+    }
+    return undefined;
+  }
+
+  /** Only the person who uploaded a photo attaches it (an id seen elsewhere is not a way in). */
+  private async refuseForeignPhotos(user: User, ids: readonly string[] | undefined): Promise<void> {
+    const foreign = await this.photos.notAttachable(ids ?? [], user.id);
+    if (foreign.length) throw new DomainError('WI_BAD_INPUT', REFUSALS.foreignPhotos(foreign), { field: 'photos' });
   }
 
   /** The item, if this user may see it; otherwise WI_NOT_FOUND, with no hint that it exists. */
   private async visible(id: string, user: User): Promise<{ item: WorkItem; whistles: Whistle[] }> {
     const [item, w] = await Promise.all([getItem(this.opts.db, id), whistles(this.opts.db, id)]);
-    if (!item || !canSee(user, item, w)) throw new DomainError('WI_NOT_FOUND', `work item ${id} does not exist`);
+    if (!item || !canSee(user, item, w)) throw new DomainError('WI_NOT_FOUND', REFUSALS.notFound(id));
     return { item, whistles: w };
   }
 

@@ -13,7 +13,8 @@ export interface WorkItem {
   category: string | null;
   title: string;
   description: string | null;
-  source: 'alarm' | 'resident' | 'staff';
+  /** What raised it: a sensor's alarm, a resident (一键报修, 事件上报), a grid worker's patrol, staff or a dispatcher. */
+  source: 'alarm' | 'resident' | 'staff' | 'patrol';
   sourceKey: string | null;
   alarmId: string | null;
   incidentId: string | null;
@@ -91,7 +92,8 @@ function toItem(r: Record<string, unknown>): WorkItem {
 const ENTRY_COLUMNS = 'at, actor_id, actor_role, action, from_status, to_status, note, photos, data';
 const entryParams = (e: Omit<TimelineEntry, 'seq'>) => [e.at, e.actorId, e.actorRole, e.action, e.fromStatus, e.toStatus, e.note, JSON.stringify(e.photos), JSON.stringify(e.data)];
 
-const param = (k: string, v: unknown) => (v === undefined ? null : JSON_COLUMNS.has(k) ? JSON.stringify(v) : v);
+// A JSON column's null is SQL NULL (a rating not given), never the JSON value null.
+const param = (k: string, v: unknown) => (v === undefined || v === null ? null : JSON_COLUMNS.has(k) ? JSON.stringify(v) : v);
 
 /**
  * Inserts an item unless an open one with the same source key exists; then that one's count goes
@@ -180,6 +182,8 @@ export interface ItemFilter {
   severity?: string;
   gridId?: string;
   deviceId?: string;
+  assigneeId?: string;
+  escalationLevel?: Level;
   /** The caller's reach (core/reach.ts), added by the API. */
   scope?: Scope;
   limit?: number;
@@ -193,7 +197,9 @@ export async function listItems(db: Queryable, f: ItemFilter): Promise<{ items: 
   if (f.severity) w.add('severity = ?', f.severity);
   if (f.gridId) w.add('grid_id = ?', f.gridId);
   if (f.deviceId) w.add('device_id = ?', f.deviceId);
-  w.scope(f.scope, { grid: 'grid_id', community: 'community_id', reporter: 'reporter_id', id: 'id' });
+  if (f.assigneeId) w.add('assignee_id = ?', f.assigneeId);
+  if (f.escalationLevel) w.add('escalation_level = ?', f.escalationLevel);
+  w.scope(f.scope, { grid: 'grid_id', community: 'community_id', reporter: 'reporter_id', assignee: 'assignee_id', id: 'id' });
   const { rows, total } = await page<Record<string, unknown>>(db, 'work_items', w, 'created_at DESC, id', f.limit ?? 50, f.offset ?? 0);
   return { items: rows.map(toItem), total };
 }
@@ -225,10 +231,18 @@ export async function whistles(db: Queryable, itemId: string): Promise<Whistle[]
   return rows.map((r) => ({ department: r.department, whistledAt: r.whistled_at.toISOString(), reportDue: r.report_due.toISOString(), reportedAt: r.reported_at?.toISOString() ?? null, finishedAt: r.finished_at?.toISOString() ?? null, late: r.late }));
 }
 
+/**
+ * Whistles departments to an item; returns those newly called in. A department still at work on it
+ * is left as it is; one that finished its part (or never reported in) is called in again, afresh:
+ * the item came back (a relapse reopened it).
+ */
 export async function addWhistles(db: Queryable, itemId: string, departments: string[], at: string, reportDue: string): Promise<string[]> {
   const { rows } = await db.query<{ department: string }>(
     `INSERT INTO work_item_whistles (item_id, department, whistled_at, report_due)
-     SELECT $1, d, $3, $4 FROM unnest($2::text[]) AS d ON CONFLICT DO NOTHING RETURNING department`,
+     SELECT $1, d, $3, $4 FROM unnest($2::text[]) AS d
+     ON CONFLICT (item_id, department) DO UPDATE SET whistled_at = EXCLUDED.whistled_at, report_due = EXCLUDED.report_due, reported_at = NULL, finished_at = NULL, late = false
+       WHERE work_item_whistles.finished_at IS NOT NULL OR work_item_whistles.late
+     RETURNING department`,
     [itemId, departments, at, reportDue],
   );
   return rows.map((r) => r.department);

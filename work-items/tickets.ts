@@ -1,9 +1,12 @@
 import type { Severity } from '../core/domain.ts';
 import type { User } from '../core/store/users.ts';
 import type { WorkItemContext } from './context.ts';
+import { storeFiled, type BuildingPlacement } from './filed.ts';
 import { blankItem } from './intake.ts';
-import { entry } from './move.ts';
-import { insertOrCount, type WorkItem } from './store.ts';
+import type { WorkItem } from './store.ts';
+import { filedTitle } from './texts.ts';
+
+export type { BuildingPlacement } from './filed.ts';
 
 export interface TicketInput {
   category: string;
@@ -11,22 +14,22 @@ export interface TicketInput {
   buildingId: string;
   unit?: string;
   room?: string;
+  /** Ids of the filer's uploaded photos. */
   photos?: string[];
   severity?: Severity;
 }
 
-/** Where a ticket's building hangs in the tree. */
-export type BuildingPlacement = { buildingId: string; microGridId: string | null; gridId: string | null; communityId: string | null; streetId: string | null };
-
 /** 一键报修: a resident (or staff for them) files a ticket for a building; its first timeline entry is written with it. */
-export async function fileTicket(ctx: WorkItemContext, user: User, input: TicketInput, placement: BuildingPlacement): Promise<WorkItem> {
+export function fileTicket(ctx: WorkItemContext, user: User, input: TicketInput, at: BuildingPlacement): Promise<WorkItem> {
+  const { names, ...placement } = at;
   const now = ctx.clock.now();
+  const where = [input.unit && `${input.unit}单元`, input.room && `${input.room}室`].filter(Boolean).join('');
   const severity = input.severity ?? 'minor';
   const item: WorkItem = {
     ...blankItem('ticket', now),
     severity,
     category: input.category,
-    title: `${input.category}: ${input.description.slice(0, 60)}`,
+    title: filedTitle('ticket', names, where || undefined, input.category, input.description),
     description: input.description,
     source: user.role === 'resident' ? 'resident' : 'staff',
     ...placement,
@@ -35,8 +38,5 @@ export async function fileTicket(ctx: WorkItemContext, user: User, input: Ticket
     photos: input.photos ?? [],
     ...ctx.sla.deadlinesFor(severity, now),
   };
-  const { item: stored } = await insertOrCount(ctx.db, item, entry(ctx, user, 'collect', null, 'collected', input.description, input.photos ?? [], { category: input.category }));
-  ctx.emit({ kind: 'work_item', event: 'created', at: stored.createdAt, item: stored, actor: { id: user.id, role: user.role } });
-  ctx.sla.arm(stored);
-  return stored;
+  return storeFiled(ctx, user, item, input.description, { category: input.category });
 }

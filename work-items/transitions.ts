@@ -33,34 +33,41 @@ interface Rule {
 
 const BOTH: readonly Kind[] = ITEM_KINDS;
 const OPEN = OPEN_STATUSES;
+/** The community's and the street's dispatchers (中心调度): they route, whistle, merge and close; field work is the grid's. */
+const DISPATCH = ['community_dispatcher', 'street_dispatcher'] as const;
+const DISPATCHERS_FROM = { community_dispatcher: OPEN, street_dispatcher: OPEN };
 
 /**
- * Who does what. Grid workers run grid work orders in their own grids; property managers run
- * tickets in their compounds and property staff work the ones given to them; whistled departments
- * report in and finish their part; residents rate their own tickets. An admin may take every action.
+ * Who does what. Grid workers run grid work orders in their own grids; community and street
+ * dispatchers take what is escalated to their level, route it to a grid worker below them, whistle,
+ * record departments' parts (代报到), merge duplicates and close; property managers run tickets in
+ * their compounds and property staff work the ones given to them; whistled departments report in
+ * and finish their part; residents rate what they raised. An admin may take every action.
  */
 export const TRANSITIONS: Record<Action, Rule> = {
-  accept: { from: ['collected'], to: 'accepted', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager'] },
-  dispatch: { from: ['accepted'], to: 'dispatched', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager'] },
+  accept: { from: ['collected'], to: 'accepted', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', ...DISPATCH] },
+  dispatch: { from: ['accepted'], to: 'dispatched', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', ...DISPATCH] },
   grab: { from: ['accepted'], to: 'dispatched', kinds: ['ticket'], roles: ['property_staff'] },
   start: { from: ['dispatched'], to: 'in_progress', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_staff', 'department'] },
   // A department's resolve finishes its own part; the item moves on once every whistled department has.
-  resolve: { from: ['in_progress'], fromByRole: { department: ['accepted', 'dispatched', 'in_progress'] }, to: 'resolved', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_staff', 'department'] },
-  verify: { from: ['resolved'], to: 'closed', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', 'platform'] },
-  reject: { from: ['collected', 'accepted'], to: 'rejected', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager'] },
-  reopen: { from: ['resolved', 'closed', 'rejected'], to: 'accepted', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', 'platform'] },
-  escalate: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['admin', 'grid_worker', 'platform'] },
-  whistle: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['admin', 'grid_worker', 'platform'] },
-  // 代报到: a grid worker (or an admin) may record a whistled department's report-in on its behalf.
-  report_in: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['department', 'grid_worker'] },
-  transfer: { from: ['dispatched', 'in_progress'], to: 'dispatched', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager'] },
+  // (A dispatcher resolves only a department's part, on its behalf: actions/resolve.ts.)
+  resolve: { from: ['in_progress'], fromByRole: { department: ['accepted', 'dispatched', 'in_progress'], ...DISPATCHERS_FROM }, to: 'resolved', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_staff', 'department', ...DISPATCH] },
+  verify: { from: ['resolved'], to: 'closed', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', 'platform', ...DISPATCH] },
+  reject: { from: ['collected', 'accepted'], to: 'rejected', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', ...DISPATCH] },
+  reopen: { from: ['resolved', 'closed', 'rejected'], to: 'accepted', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', 'platform', ...DISPATCH] },
+  escalate: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['admin', 'grid_worker', 'platform', 'community_dispatcher'] },
+  whistle: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['admin', 'grid_worker', 'platform', ...DISPATCH] },
+  // 代报到: a grid worker or a dispatcher (or an admin) may record a whistled department's report-in on its behalf.
+  report_in: { from: OPEN, to: 'same', kinds: ['work_order'], roles: ['department', 'grid_worker', ...DISPATCH] },
+  transfer: { from: ['dispatched', 'in_progress'], to: 'dispatched', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', ...DISPATCH] },
   return: { from: ['dispatched'], to: 'accepted', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_staff'] },
-  rate: { from: ['resolved', 'closed'], to: 'same', kinds: ['ticket'], roles: ['resident'] },
+  // Residents rate what they raised: their tickets and their 事件上报.
+  rate: { from: ['resolved', 'closed'], to: 'same', kinds: BOTH, roles: ['resident'] },
   revisit: { from: ['closed'], to: 'same', kinds: ['ticket'], roles: ['admin', 'property_manager'] },
   // 无感销: only the platform, once the sensor has stayed normal for the rule's verify time.
   auto_close: { from: OPEN, to: 'closed', kinds: BOTH, roles: ['platform'], platformOnly: true },
-  // A storm: the items of the incident's devices fold into the incident's one item.
-  merge: { from: OPEN, to: 'closed', kinds: BOTH, roles: ['platform'], platformOnly: true },
+  // Duplicates fold into one item: a storm's by the platform, others by a dispatcher (`intoId`).
+  merge: { from: OPEN, to: 'closed', kinds: BOTH, roles: ['platform', 'admin', ...DISPATCH] },
 };
 
 /** Whether the table lets this actor take this action on an item of this kind in this status. */

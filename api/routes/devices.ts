@@ -45,14 +45,14 @@ export default async function deviceRoutes(app: App, deps: ApiDeps) {
     },
   }, async (req, reply) => {
     const { type, buildingId, name } = req.body;
-    if (!deps.catalog.get(type)) throw badRequest('type', `unknown device type "${type}"; known: ${deps.catalog.ids().join(', ')}`);
+    if (!deps.catalog.get(type)) throw badRequest('type', { zh: `未知的设备类型“${type}”，已知：${deps.catalog.ids().join('、')}`, en: `unknown device type "${type}"; known: ${deps.catalog.ids().join(', ')}` });
     const building = await getOrgUnit(deps.db, buildingId);
-    if (building?.kind !== 'building') throw badRequest('buildingId', `no building with id "${buildingId}"`);
+    if (building?.kind !== 'building') throw badRequest('buildingId', { zh: `没有编号为“${buildingId}”的楼栋`, en: `no building with id "${buildingId}"` });
     const id = req.body.id ?? `${type}-${randomBytes(5).toString('hex')}`;
     const secret = generateSecret();
     const secretHash = await hashSecret(secret);
     const existing = await audited(deps.db, req, { action: 'device.create', targetKind: 'device', targetId: id }, (tx) => insertDevices(tx, [{ id, type, buildingId, name, secretHash }]), () => ({ type, buildingId, name: name ?? null }));
-    if (existing.length) throw conflict(`device ${id} already exists`);
+    if (existing.length) throw conflict({ zh: `设备 ${id} 已存在`, en: `device ${id} already exists` });
     await deps.rules.addDevice(id);
     req.log.info({ deviceId: id, type, buildingId }, 'device registered');
     return reply.code(201).send({ id, type, secret });

@@ -60,7 +60,7 @@ export default async function ruleRoutes(app: App, deps: ApiDeps) {
     schema: { tags: ['rules'], summary: 'Removes an override; the level above (or the default) applies again', querystring: z.object(scope) },
   }, async (req, reply) => {
     const { ruleId, orgUnitId, deviceId } = req.query;
-    if ((orgUnitId === undefined) === (deviceId === undefined)) throw badRequest('orgUnitId', 'give exactly one of orgUnitId or deviceId');
+    if ((orgUnitId === undefined) === (deviceId === undefined)) throw badRequest('orgUnitId', { zh: 'orgUnitId 与 deviceId 须且只须给出一个', en: 'give exactly one of orgUnitId or deviceId' });
     const scopeKind = deviceId !== undefined ? 'device' : 'org';
     const scopeId = (deviceId ?? orgUnitId)!;
     const previous = (await loadOverrides(deps.db)).find((o) => o.ruleId === ruleId && o.scopeKind === scopeKind && o.scopeId === scopeId);

@@ -1,4 +1,4 @@
-import { ACTION_LABELS, DEPARTMENT_LABELS, LEVEL_LABELS, ROLE_LABELS, SEVERITY_LABELS, splitLabel, STATUS_LABELS, type Label } from '../../core/vocabulary.ts';
+import { REPORT_CATEGORY_LABELS, TICKET_CATEGORY_LABELS, ACTION_LABELS, DEPARTMENT_LABELS, LEVEL_LABELS, ROLE_LABELS, SEVERITY_LABELS, splitLabel, STATUS_LABELS, type Label } from '../../core/vocabulary.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
 /** `smoke-detector` → `Smoke detector`: a device type's English name where the catalog gives only the Chinese. */
@@ -14,6 +14,7 @@ export default async function vocabularyRoutes(app: App, deps: ApiDeps) {
     departments: DEPARTMENT_LABELS,
     roles: ROLE_LABELS,
     levels: LEVEL_LABELS,
+    categories: { tickets: TICKET_CATEGORY_LABELS, workOrders: REPORT_CATEGORY_LABELS },
     deviceTypes: Object.fromEntries(types.map((t) => [t.id, { zh: t.definition.name, en: humanize(t.id) } satisfies Label])),
     properties: Object.fromEntries(types.map((t) => [t.id, Object.fromEntries(Object.entries(t.definition.props).map(([k, p]) => [k, splitLabel(p.label)]))])),
     // An event's words come from the panel that shows it (`抛物检测 Throw detections`), else its name.

@@ -317,6 +317,35 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
     `,
   },
+  {
+    version: 6,
+    name: 'community and street dispatchers, 事件上报 (patrol), uploaded photos',
+    sql: `
+      ALTER TABLE users DROP CONSTRAINT users_role_check;
+      ALTER TABLE users ADD CONSTRAINT users_role_check CHECK (role IN ('admin','street_dispatcher','community_dispatcher','property_manager','grid_worker','property_staff','department','resident'));
+      -- A street dispatcher's streets: they reach every community under them, as the tree is now.
+      ALTER TABLE users ADD COLUMN street_ids text[] NOT NULL DEFAULT '{}';
+      -- duty.grid_id holds any level's unit: a grid's worker, a community's or a street's dispatcher on duty.
+      ALTER TABLE work_items DROP CONSTRAINT work_items_source_check;
+      ALTER TABLE work_items ADD CONSTRAINT work_items_source_check CHECK (source IN ('alarm','resident','staff','patrol'));
+
+      -- Uploaded photos: the bytes live under DATA_DIR/photos, named by id; the row says what they are.
+      CREATE TABLE photos (
+        id text PRIMARY KEY,
+        content_type text NOT NULL,
+        bytes integer NOT NULL,
+        sha256 text NOT NULL,
+        uploaded_by text NOT NULL,
+        uploaded_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- Which items hold a photo (on the item or in its timeline): who may see one of them may see it.
+      CREATE TABLE work_item_photos (
+        photo_id text NOT NULL REFERENCES photos(id),
+        item_id text NOT NULL REFERENCES work_items(id),
+        PRIMARY KEY (photo_id, item_id)
+      );
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number[]> {

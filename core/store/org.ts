@@ -50,3 +50,10 @@ export function buildOrgTree(units: OrgUnit[]): OrgNode[] {
   }
   return roots;
 }
+
+/** The grids under these communities (what a dispatcher may hand work to). */
+export async function gridsOf(db: Queryable, communityIds: readonly string[]): Promise<string[]> {
+  if (communityIds.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(`SELECT id FROM org_units WHERE kind = 'grid' AND parent_id = ANY($1::text[]) ORDER BY id`, [communityIds]);
+  return rows.map((r) => r.id);
+}

@@ -1,4 +1,4 @@
-import { scopeSql, type Scope } from '../reach.ts';
+import { scopeSql, type Scope, type ScopeColumns } from '../reach.ts';
 import type { Queryable } from './db.ts';
 
 /** Conditions of a WHERE clause with numbered parameters: `add('grid_id = ?', id)`, `raw("state <> 'cleared'")`. */
@@ -16,7 +16,7 @@ export class Where {
   }
 
   /** The reader's reach (core/reach.ts) on this table's columns. */
-  scope(s: Scope | undefined, cols: { grid: string; community: string; reporter?: string; id?: string }): void {
+  scope(s: Scope | undefined, cols: ScopeColumns): void {
     const c = s && scopeSql(s, cols, this.params.length + 1);
     if (!c) return;
     this.params.push(...c.params);

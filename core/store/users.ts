@@ -16,22 +16,29 @@ export interface User {
   department: string | null;
   /** Residents: the buildings they live in (their registered address), the only ones they may file tickets for. */
   buildingIds?: string[];
+  /** Street dispatchers: their streets (their `communityIds` are the communities under them, as the tree is now). */
+  streetIds?: string[];
 }
 
-type Row = { id: string; name: string; role: UserRole; grid_ids: string[]; community_ids: string[]; department: string | null; building_ids: string[] };
-const toUser = (r: Row): User => ({ id: r.id, name: r.name, role: r.role, gridIds: r.grid_ids, communityIds: r.community_ids, department: r.department, buildingIds: r.building_ids });
+type Row = { id: string; name: string; role: UserRole; grid_ids: string[]; community_ids: string[]; department: string | null; building_ids: string[]; street_ids: string[]; street_communities: string[] };
+const toUser = (r: Row): User => ({
+  id: r.id, name: r.name, role: r.role, gridIds: r.grid_ids, department: r.department, buildingIds: r.building_ids, streetIds: r.street_ids,
+  communityIds: [...new Set([...r.community_ids, ...r.street_communities])],
+});
+/** A user with the communities their streets hold (a street dispatcher reaches every one of them). */
+const SELECT_USERS = `SELECT u.*, ARRAY(SELECT o.id FROM org_units o WHERE o.kind = 'community' AND o.parent_id = ANY(u.street_ids) ORDER BY o.id) AS street_communities FROM users u`;
 
 export async function insertUser(db: Queryable, u: User & { tokenSha256: string }): Promise<boolean> {
   const r = await db.query(
-    `INSERT INTO users (id, name, role, token_sha256, grid_ids, community_ids, department, building_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-    [u.id, u.name, u.role, u.tokenSha256, u.gridIds, u.communityIds, u.department, u.buildingIds ?? []],
+    `INSERT INTO users (id, name, role, token_sha256, grid_ids, community_ids, department, building_ids, street_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+    [u.id, u.name, u.role, u.tokenSha256, u.gridIds, u.communityIds, u.department, u.buildingIds ?? [], u.streetIds ?? []],
   );
   return (r.affectedRows ?? 0) > 0;
 }
 
 export async function userByToken(db: Queryable, tokenSha256: string): Promise<User | undefined> {
   // A revoked user's token is refused at once.
-  const { rows } = await db.query<Row>('SELECT * FROM users WHERE token_sha256 = $1 AND revoked_at IS NULL', [tokenSha256]);
+  const { rows } = await db.query<Row>(`${SELECT_USERS} WHERE u.token_sha256 = $1 AND u.revoked_at IS NULL`, [tokenSha256]);
   return rows[0] && toUser(rows[0]);
 }
 
@@ -55,17 +62,21 @@ export async function revokedUsers(db: Queryable): Promise<Set<string>> {
 
 /** An active user (a revoked one is nobody to dispatch to). */
 export async function getUser(db: Queryable, id: string): Promise<User | undefined> {
-  const { rows } = await db.query<Row>('SELECT * FROM users WHERE id = $1 AND revoked_at IS NULL', [id]);
+  const { rows } = await db.query<Row>(`${SELECT_USERS} WHERE u.id = $1 AND u.revoked_at IS NULL`, [id]);
   return rows[0] && toUser(rows[0]);
 }
 
 /** Users, active ones only unless `withRevoked` (the admin's list). */
 export async function listUsers(db: Queryable, f: { role?: UserRole; withRevoked?: boolean } = {}): Promise<User[]> {
-  const conds = [f.role ? 'role = $1' : '', f.withRevoked ? '' : 'revoked_at IS NULL'].filter(Boolean);
-  const { rows } = await db.query<Row>(`SELECT * FROM users ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY id`, f.role ? [f.role] : []);
+  const conds = [f.role ? 'u.role = $1' : '', f.withRevoked ? '' : 'u.revoked_at IS NULL'].filter(Boolean);
+  const { rows } = await db.query<Row>(`${SELECT_USERS} ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY u.id`, f.role ? [f.role] : []);
   return rows.map(toUser);
 }
 
+/**
+ * Who is on duty for a unit: a grid's worker, a community's or a street's dispatcher (one table,
+ * keyed by the unit). Items of that grid, or escalated to that level, go to them.
+ */
 export async function setDuty(db: Queryable, gridId: string, userId: string): Promise<void> {
   await db.query('INSERT INTO duty (grid_id, user_id) VALUES ($1, $2) ON CONFLICT (grid_id) DO UPDATE SET user_id = EXCLUDED.user_id', [gridId, userId]);
 }
@@ -73,4 +84,15 @@ export async function setDuty(db: Queryable, gridId: string, userId: string): Pr
 export async function onDuty(db: Queryable, gridId: string): Promise<string | undefined> {
   const { rows } = await db.query<{ user_id: string }>('SELECT d.user_id FROM duty d JOIN users u ON u.id = d.user_id WHERE d.grid_id = $1 AND u.revoked_at IS NULL', [gridId]);
   return rows[0]?.user_id;
+}
+
+/**
+ * The dispatcher who takes an item escalated to a level (community or street): the one on duty for
+ * that unit, else the first active dispatcher of that level who reaches it.
+ */
+export async function dispatcherFor(db: Queryable, role: UserRole, unitId: string, communityId: string | null): Promise<string | undefined> {
+  const duty = await onDuty(db, unitId);
+  if (duty) return duty;
+  const all = await listUsers(db, { role });
+  return all.find((u) => (communityId !== null && u.communityIds.includes(communityId)) || u.streetIds?.includes(unitId))?.id;
 }

@@ -43,11 +43,19 @@ export async function startTestPlatform(overrides: Partial<Config> = {}, opts: S
       if (!c) throw new Error(`no ${type} #${n} in the test site`);
       return c;
     },
-    async api(method: string, url: string, body?: unknown, token: string | null = ADMIN_TOKEN) {
-      const headers: Record<string, string> = {};
+    async api(method: string, url: string, body?: unknown, token: string | null = ADMIN_TOKEN, extraHeaders: Record<string, string> = {}) {
+      const headers: Record<string, string> = { ...extraHeaders };
       if (body !== undefined) headers['content-type'] = 'application/json';
       if (token) headers.authorization = `Bearer ${token}`;
       const res = await fetch(base + url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    /** Uploads a photo as a phone does (multipart, one file); answers like `api`. */
+    async upload(bytes: Uint8Array, filename: string, token: string | null = ADMIN_TOKEN, type = 'image/jpeg') {
+      const form = new FormData();
+      form.append('file', new Blob([bytes], { type }), filename);
+      const res = await fetch(`${base}/api/v1/photos`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {}, body: form });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     },
@@ -120,3 +128,10 @@ export function tempDir(prefix: string): string {
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/** The smallest images of each kind a phone might send: their first bytes are what the platform reads. */
+export const TINY_IMAGES = {
+  jpeg: Uint8Array.from(Buffer.from('/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD/yQALCAABAAEBAREA/8wABgAQEAX/2gAIAQEAAD8A0s8g/9k=', 'base64')),
+  png: Uint8Array.from(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')),
+  webp: Uint8Array.from(Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64')),
+};

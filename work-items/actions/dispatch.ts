@@ -1,6 +1,7 @@
 import { DomainError } from '../../core/errors.ts';
 import { assigneeFits, nextStaff } from '../dispatch.ts';
 import { move } from '../move.ts';
+import { REFUSALS } from '../texts.ts';
 import type { ActionHandler } from './handler.ts';
 
 /**
@@ -10,8 +11,8 @@ import type { ActionHandler } from './handler.ts';
 export const dispatch: ActionHandler = async (ctx, { item, action, actor, input, whistles }) => {
   const roundRobin = !input.assigneeId && item.kind === 'ticket' && action === 'dispatch';
   const assigneeId = input.assigneeId ?? (roundRobin ? await nextStaff(ctx, item) : undefined);
-  if (!assigneeId) throw new DomainError('WI_BAD_INPUT', 'assigneeId: required', { field: 'assigneeId' });
-  if (!(await assigneeFits(ctx, item, whistles, assigneeId))) throw new DomainError('WI_BAD_INPUT', `assigneeId: ${assigneeId} cannot take this ${item.kind}`, { field: 'assigneeId' });
+  if (!assigneeId) throw new DomainError('WI_BAD_INPUT', REFUSALS.required('assigneeId'), { field: 'assigneeId' });
+  if (!(await assigneeFits(ctx, item, whistles, assigneeId, actor))) throw new DomainError('WI_BAD_INPUT', REFUSALS.cannotTake(assigneeId, item.kind), { field: 'assigneeId' });
   return move(ctx, item, action, actor, { note: input.note, photos: input.photos, fields: { assigneeId }, data: { assigneeId, mode: roundRobin ? 'round_robin' : 'assign' } });
 };
 

@@ -3,6 +3,7 @@ import { accept } from './accept.ts';
 import { dispatch, giveBack, grab } from './dispatch.ts';
 import { escalateAction } from './escalate.ts';
 import type { ActionHandler } from './handler.ts';
+import { merge } from './merge.ts';
 import { plain } from './plain.ts';
 import { rate, revisit } from './rate.ts';
 import { reopenAction } from './reopen.ts';
@@ -14,7 +15,7 @@ export type { ActionHandler, ActionRequest } from './handler.ts';
 /**
  * One handler per action, behind one lookup (as aedes keeps one handler per packet kind). Every
  * action is in the transition table (transitions.ts); an action that writes only its status needs
- * no entry here. `auto_close` and `merge` are the platform's own: intake.ts takes them.
+ * no entry here. `auto_close` is the platform's own (intake.ts); a storm's `merge` is too, a person's is `merge.ts`.
  */
 export const HANDLERS: Partial<Record<Action, ActionHandler>> = {
   accept,
@@ -30,6 +31,7 @@ export const HANDLERS: Partial<Record<Action, ActionHandler>> = {
   report_in: reportIn,
   rate,
   revisit,
+  merge,
 };
 
 export const handlerFor = (action: Action): ActionHandler => HANDLERS[action] ?? plain;

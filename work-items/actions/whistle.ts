@@ -2,7 +2,7 @@ import { DomainError } from '../../core/errors.ts';
 import type { ActInput, Actor, WorkItemContext } from '../context.ts';
 import { move } from '../move.ts';
 import { addWhistles, markWhistle, type Whistle, type WorkItem } from '../store.ts';
-import { NOTES } from '../texts.ts';
+import { NOTES, REFUSALS } from '../texts.ts';
 import type { ActionHandler } from './handler.ts';
 
 /** 吹哨: calls departments in; each has `WHISTLE_REPORT_IN_S` to report in (报到). */
@@ -25,7 +25,7 @@ export async function whistle(ctx: WorkItemContext, item: WorkItem, actor: Actor
 }
 
 export const whistleAction: ActionHandler = (ctx, { item, actor, input }) => {
-  if (!input.departments?.length) throw new DomainError('WI_BAD_INPUT', 'departments: give at least one', { field: 'departments' });
+  if (!input.departments?.length) throw new DomainError('WI_BAD_INPUT', REFUSALS.noDepartments(), { field: 'departments' });
   return whistle(ctx, item, actor, input.departments, input.note);
 };
 
@@ -49,7 +49,7 @@ export const reportIn: ActionHandler = async (ctx, { item, action, actor, input,
 export function onBehalfOf(item: WorkItem, actor: Actor, input: ActInput, whistles: Whistle[], action: string): string {
   if (actor.role === 'department') return actor.department!;
   const d = input.department;
-  if (!d) throw new DomainError('WI_BAD_INPUT', `department: ${action} on behalf of a department names it (代报到)`, { field: 'department' });
-  if (!whistles.some((w) => w.department === d)) throw new DomainError('WI_BAD_INPUT', `department: ${d} was not whistled to ${item.id}`, { field: 'department' });
+  if (!d) throw new DomainError('WI_BAD_INPUT', REFUSALS.nameTheDepartment(action), { field: 'department' });
+  if (!whistles.some((w) => w.department === d)) throw new DomainError('WI_BAD_INPUT', REFUSALS.notWhistled(d, item.id), { field: 'department' });
   return d;
 }
