@@ -31,7 +31,7 @@ export async function slaDue(ctx: WorkItemContext, itemId: string): Promise<void
   if (!item.acceptedAt) {
     const updated = await updateItem(ctx.db, item.id, item.version, { reminders: item.reminders + 1 });
     if (updated) {
-      ctx.emit({ kind: 'work_item', event: 'reminder', at: new Date(now).toISOString(), item: updated, data: { reminders: updated.reminders } });
+      ctx.emit({ kind: 'work_item', event: 'reminder', at: new Date(now).toISOString(), item: updated, data: { reminders: updated.reminders, note: NOTES.reminder(updated.reminders, updated.acceptDue) } });
       ctx.sla.arm(updated);
     }
     return;

@@ -40,6 +40,9 @@ export function filedTitle(kind: 'ticket' | 'work_order', names: { community: st
   return `${place} ${categoryLabel(kind, category).zh}：${words}`;
 }
 
+/** `14:05` in China Standard Time (the street's clock, whatever the server's zone). */
+const clockTime = (iso: string) => new Date(iso).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hour12: false });
+
 const dept = (d: string) => DEPARTMENT_LABELS[d as keyof typeof DEPARTMENT_LABELS]?.zh ?? d;
 const level = (l: string) => LEVEL_LABELS[l as keyof typeof LEVEL_LABELS]?.zh ?? l;
 
@@ -52,6 +55,7 @@ export const NOTES = {
   joinsDuplicate: (id: string) => `重复工单 ${id} 并入本工单`,
   storm: (place: string, devices: number) => `${place} ${devices} 台设备同时报警，合并为一个事件`,
   autoClosed: (condition: string, seconds: number) => `无感销：${condition}已恢复正常并持续 ${seconds} 秒，平台自动结单`,
+  reminder: (n: number, acceptDue: string | null) => `督办：第 ${n} 次提醒，${acceptDue ? `请于 ${clockTime(acceptDue)} 前受理` : '请尽快受理'}`,
   notAcceptedEscalate: (to: string) => `超时未受理，升级至${level(to)}`,
   notResolvedEscalate: (to: string) => `超时未办结，升级至${level(to)}`,
   notAccepted: () => '超时未受理（已在最高层级）',
