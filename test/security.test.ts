@@ -12,7 +12,7 @@ let tokens: Record<string, string>;
 const clients: MqttClient[] = [];
 
 /** Who each person is, and what they may see (README "Work items", core/reach.ts). */
-const PEOPLE = ['admin', 'gw-1', 'pm-1', 'ps-1', 'muni-1', 'res-1'] as const;
+const PEOPLE = ['admin', 'sd-1', 'cd-1', 'gw-1', 'pm-1', 'ps-1', 'muni-1', 'res-1'] as const;
 
 beforeAll(async () => {
   p = await startTestPlatform({ SITE_FILE: SITE });
@@ -38,7 +38,7 @@ afterAll(async () => {
 const as = (who: string) => (method: string, url: string, body?: unknown) => p.api(method, url, body, who === 'admin' ? undefined : tokens[who]);
 
 describe('one access rule: every GET route, every role, nothing outside its reach', () => {
-  it('walks every GET route of the OpenAPI document with every id, for all six roles', async () => {
+  it('walks every GET route of the OpenAPI document with every id, for all eight roles', async () => {
     const doc = (await (await fetch(`http://127.0.0.1:${p.ports.http}/docs/json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     const routes = Object.entries(doc.paths).filter(([url, ops]) => ops.get && url.startsWith('/api/v1/') && !['/api/v1/health', '/api/v1/events'].includes(url)).map(([url]) => url);
     expect(routes.length).toBeGreaterThan(15);
@@ -51,6 +51,9 @@ describe('one access rule: every GET route, every role, nothing outside its reac
     /** Whether this person may see an object the API returned, by what it says about itself. */
     const allowed: Record<(typeof PEOPLE)[number], (o: Record<string, unknown>) => boolean> = {
       admin: () => true,
+      // The street's command centre: the whole street (this site has one); a community's dispatcher: their community.
+      'sd-1': () => true,
+      'cd-1': (o) => placedIn(o, null, 'c1'),
       'gw-1': (o) => (isItem(o) ? o.kind === 'work_order' && o.gridId === 'g1' : placedIn(o, 'g1', null)),
       'pm-1': (o) => placedIn(o, null, 'c1'),
       'ps-1': (o) => isItem(o) && o.kind === 'ticket' && o.communityId === 'c1',
@@ -103,6 +106,10 @@ describe('one access rule: every GET route, every role, nothing outside its reac
     expect((await as('pm-1')('GET', '/api/v1/tickets')).body.total).toBe(1);
     expect((await as('muni-1')('GET', '/api/v1/work-orders')).body.total).toBe(1);
     expect((await as('res-1')('GET', '/api/v1/tickets')).body.total).toBe(1);
+    const all = (await as('admin')('GET', '/api/v1/work-orders')).body.total;
+    expect((await as('sd-1')('GET', '/api/v1/work-orders')).body.total).toBe(all);
+    expect((await as('cd-1')('GET', '/api/v1/work-orders')).body.total).toBeGreaterThan(0);
+    expect((await as('cd-1')('GET', '/api/v1/work-orders')).body.total).toBeLessThan(all);
   });
 
   it('refuses whole kinds of data a role has no reach to with 403', async () => {

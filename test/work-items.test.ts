@@ -251,7 +251,7 @@ describe('一键报修 through the six steps', () => {
 describe('the transition table', () => {
   it('refuses every action the table does not allow, for every role, with the allowed ones listed', async () => {
     const users: Record<string, User> = {};
-    for (const id of ['admin', 'gw-a', 'pm-1', 'ps-1', 'fire-1', 'res-1']) users[id] = id === 'admin' ? { id: 'admin', name: 'admin', role: 'admin', gridIds: [], communityIds: [], department: null } : (await getUser(p.db, id))!;
+    for (const id of ['admin', 'sd-r', 'cd-r', 'gw-a', 'pm-1', 'ps-1', 'fire-1', 'res-1']) users[id] = id === 'admin' ? { id: 'admin', name: 'admin', role: 'admin', gridIds: [], communityIds: [], department: null } : (await getUser(p.db, id))!;
     const ticket = (await as('res-1').post('/api/v1/tickets', { category: 'door', description: '单元门坏了', buildingId: 'ba1' })).body;
     await send('ba1-manhole-cover-1', { open: true });
     const wo = await openItemOf('ba1-manhole-cover-1');
