@@ -94,12 +94,13 @@ describe('the rows of a step are part of its transaction', () => {
 });
 
 describe('the platform goes through the same table', () => {
-  it('auto_close and merge are the platform\'s alone, and only from open statuses', () => {
-    for (const action of ['auto_close', 'merge'] as const) {
-      for (const status of STATUSES) {
-        expect(permitted(action, 'work_order', status, 'platform')).toBe(status !== 'closed' && status !== 'rejected');
-        expect(permitted(action, 'work_order', status, 'admin')).toBe(false);
-      }
+  it('auto_close is the platform\'s alone; merge the platform\'s and the dispatchers\'; both only from open statuses', () => {
+    for (const status of STATUSES) {
+      const open = status !== 'closed' && status !== 'rejected';
+      expect(permitted('auto_close', 'work_order', status, 'platform')).toBe(open);
+      expect(permitted('auto_close', 'work_order', status, 'admin')).toBe(false);
+      for (const who of ['platform', 'admin', 'community_dispatcher', 'street_dispatcher'] as const) expect(permitted('merge', 'work_order', status, who)).toBe(open);
+      for (const who of ['grid_worker', 'property_manager', 'resident'] as const) expect(permitted('merge', 'work_order', status, who)).toBe(false);
     }
   });
 

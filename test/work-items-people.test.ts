@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../rules/clock.ts';
 import type { WorkItemEvent } from '../work-items/events.ts';
-import { ADMIN_TOKEN, connectDevice, startTestPlatform, TINY_IMAGES, type TestPlatform } from './helpers/platform.ts';
+import { ADMIN_TOKEN, eventually, TINY_IMAGES, type TestPlatform } from './helpers/platform.ts';
+import { startWorkItemsHarness, type WorkItemsHarness } from './helpers/work-items.ts';
 
 /**
  * Issue 15: the loop as the people who run a street use it — Chinese first, 事件上报 with
@@ -13,27 +11,23 @@ import { ADMIN_TOKEN, connectDevice, startTestPlatform, TINY_IMAGES, type TestPl
  */
 const SITE = path.join(import.meta.dirname, 'fixtures', 'people-site.json');
 const S = 1000;
+let h: WorkItemsHarness;
 let p: TestPlatform;
-const clock = new ManualClock(Date.now());
-const events: WorkItemEvent[] = [];
+let clock: WorkItemsHarness['clock'];
+let events: WorkItemEvent[];
 let tokens: Record<string, string>;
-const devices = new Map<string, MqttClient>();
 
 beforeAll(async () => {
-  p = await startTestPlatform({ SITE_FILE: SITE }, { clock });
-  tokens = Object.fromEntries((JSON.parse(readFileSync(path.join(p.dataDir, 'user-tokens.json'), 'utf8')).users as { id: string; token: string }[]).map((u) => [u.id, u.token]));
-  p.bus.on('test', 'work_item', (e) => void events.push(e));
+  h = await startWorkItemsHarness(SITE);
+  ({ p, clock, events, tokens } = h);
 });
-afterAll(async () => {
-  for (const c of devices.values()) await c.endAsync();
-  await p?.dispose();
-});
+afterAll(() => h?.dispose());
 
-const token = (who: string) => (who === 'admin' ? undefined : tokens[who]);
-const get = (who: string, url: string, headers: Record<string, string> = {}) => p.api('GET', url, undefined, token(who), headers);
-const post = (who: string, url: string, body: unknown, headers: Record<string, string> = {}) => p.api('POST', url, body, token(who), headers);
-const act = (who: string, id: string, action: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
-  post(who, `/api/v1/${id.startsWith('WO') ? 'work-orders' : 'tickets'}/${id}/actions`, { action, ...extra }, headers);
+const get = (who: string, url: string, headers: Record<string, string> = {}) => h.as(who).get(url, headers);
+const post = (who: string, url: string, body: unknown, headers: Record<string, string> = {}) => h.as(who).post(url, body, headers);
+const act: WorkItemsHarness['act'] = (...args) => h.act(...args);
+const send: WorkItemsHarness['send'] = (...args) => h.send(...args);
+const settle = () => h.settle();
 const item = async (id: string) => (await get('admin', `/api/v1/work-orders/${id}`)).body;
 const upload = async (who: string, kind: keyof typeof TINY_IMAGES = 'jpeg') => {
   const r = await p.upload(TINY_IMAGES[kind], `photo.${kind}`, tokens[who], `image/${kind}`);
@@ -47,22 +41,6 @@ const photoStatus = async (who: string, id: string) => {
   return res.status;
 };
 
-async function settle(): Promise<void> {
-  for (let i = 0; i < 2; i++) {
-    await p.rules.flush();
-    await p.workItems.idle();
-  }
-}
-async function send(deviceId: string, props: Record<string, unknown>): Promise<void> {
-  const type = p.catalog.ids().find((t) => deviceId.includes(`-${t}-`))!;
-  let c = devices.get(deviceId);
-  if (!c) {
-    c = await connectDevice(p, p.credentials.find((x) => x.id === deviceId)!);
-    devices.set(deviceId, c);
-  }
-  await c.publishAsync(`v1/${type}/${deviceId}/telemetry`, JSON.stringify({ props }), { qos: 1 });
-  await settle();
-}
 const openItemOf = async (deviceId: string) => (await get('admin', `/api/v1/work-orders?deviceId=${deviceId}`)).body.items.find((i: { status: string }) => !['closed', 'rejected'].includes(i.status));
 
 describe('Chinese first, and the ladder reaches people (dispatchers)', () => {
@@ -288,8 +266,12 @@ describe('网格画像 rates', () => {
     expect(prof.closedAt).toEqual({ grid: closed.filter((x) => !x.late).length, community: 1, street: 0 });
     expect(prof.deviceHealth).toEqual([{ gridId: 'g-t1', communityId: 'c-t', devices: 1, online: 0, onlineRate: 0, silent: 1, lowBattery: 0 }]);
     // The community's profile has each of its grids' device health, next to its items.
-    const community = (await get('cd-l', '/api/v1/communities/c-l/profile')).body;
-    expect(community.deviceHealth.map((h: { gridId: string }) => h.gridId)).toEqual(['g-l1', 'g-l2']);
-    expect(community.deviceHealth[0]).toMatchObject({ devices: 4, online: 2 }); // two detectors of 1号楼 and 2号楼 have spoken
+    // (Presence reaches the store a moment after the connection: asked until it has.)
+    const community = await eventually(async () => {
+      const body = (await get('cd-l', '/api/v1/communities/c-l/profile')).body;
+      return body.deviceHealth[0]?.online === 2 ? body : undefined;
+    }, 5000, 'presence of the two detectors that spoke');
+    expect(community.deviceHealth.map((x: { gridId: string }) => x.gridId)).toEqual(['g-l1', 'g-l2']);
+    expect(community.deviceHealth[0]).toMatchObject({ devices: 4, online: 2, onlineRate: 0.5 }); // the detectors of 1号楼 and 2号楼 that spoke
   });
 });

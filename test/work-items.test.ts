@@ -1,58 +1,33 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getUser, type User } from '../core/store/users.ts';
-import { ManualClock } from '../rules/clock.ts';
 import type { DomainError } from '../core/errors.ts';
 import { HTTP_STATUS } from '../api/errors.ts';
 import type { WorkItemEvent } from '../work-items/events.ts';
 import { updateItem } from '../work-items/store.ts';
 import { ACTIONS, permitted, ROLES, STATUSES, type Kind } from '../work-items/transitions.ts';
-import { connectDevice, eventually, startTestPlatform, TINY_IMAGES, type TestPlatform } from './helpers/platform.ts';
+import { eventually, TINY_IMAGES, type TestPlatform } from './helpers/platform.ts';
+import { startWorkItemsHarness, type WorkItemsHarness } from './helpers/work-items.ts';
 
 const SITE = path.join(import.meta.dirname, 'fixtures', 'workitems-site.json');
 const S = 1000;
+let h: WorkItemsHarness;
 let p: TestPlatform;
-const clock = new ManualClock(Date.now());
-const events: WorkItemEvent[] = [];
+let clock: WorkItemsHarness['clock'];
+let events: WorkItemEvent[];
 let tokens: Record<string, string>;
-const devices = new Map<string, MqttClient>();
 
 beforeAll(async () => {
-  p = await startTestPlatform({ SITE_FILE: SITE }, { clock });
-  tokens = Object.fromEntries((JSON.parse(readFileSync(path.join(p.dataDir, 'user-tokens.json'), 'utf8')).users as { id: string; token: string }[]).map((u) => [u.id, u.token]));
-  p.bus.on('test', 'work_item', (e) => void events.push(e));
+  h = await startWorkItemsHarness(SITE);
+  ({ p, clock, events, tokens } = h);
 });
-afterAll(async () => {
-  for (const c of devices.values()) await c.endAsync();
-  await p?.dispose();
-});
+afterAll(() => h?.dispose());
 
-const as = (userId: string) => ({
-  get: (url: string) => p.api('GET', url, undefined, tokens[userId]),
-  post: (url: string, body: unknown) => p.api('POST', url, body, tokens[userId]),
-});
-const act = (userId: string, id: string, action: string, extra: Record<string, unknown> = {}) => as(userId).post(`/api/v1/${id.startsWith('WO') ? 'work-orders' : 'tickets'}/${id}/actions`, { action, ...extra });
-
+const as = (userId: string) => h.as(userId);
+const act = (userId: string, id: string, action: string, extra: Record<string, unknown> = {}) => h.act(userId, id, action, extra);
 /** Publishes telemetry as a device of the test site and waits until the rules and work items have acted on it. */
-async function send(deviceId: string, props: Record<string, unknown>): Promise<void> {
-  const type = p.catalog.ids().find((t) => deviceId.includes(`-${t}-`))!;
-  let c = devices.get(deviceId);
-  if (!c) {
-    const cred = p.credentials.find((x) => x.id === deviceId)!;
-    c = await connectDevice(p, cred);
-    devices.set(deviceId, c);
-  }
-  await c.publishAsync(`v1/${type}/${deviceId}/telemetry`, JSON.stringify({ props }), { qos: 1 });
-  await settle();
-}
-async function settle(): Promise<void> {
-  await p.rules.flush();
-  await p.workItems.idle();
-  await p.rules.flush();
-  await p.workItems.idle();
-}
+const send = (deviceId: string, props: Record<string, unknown>) => h.send(deviceId, props);
+const settle = () => h.settle();
 async function openItemOf(deviceId: string, kind: 'work-orders' | 'tickets' = 'work-orders') {
   return eventually(async () => (await as('admin').get(`/api/v1/${kind}?deviceId=${deviceId}`)).body.items.find((i: { status: string }) => !['closed', 'rejected'].includes(i.status)), 3000, `open item of ${deviceId}`);
 }

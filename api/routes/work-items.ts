@@ -145,7 +145,7 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
   for (const [path, kind] of [['/grids/:id/profile', 'grid'], ['/communities/:id/profile', 'community']] as const) {
     app.get(path, {
       config: { reach: 'profiles' },
-      schema: { tags: ['work orders'], summary: `网格画像: items, response and closing times, SLA breaches, repeat devices, ratings and whistles of one ${kind}`, params: z.object({ id: z.string() }) },
+      schema: { tags: ['work orders'], summary: `网格画像 of one ${kind}: items, response and closing times, SLA breaches, repeat devices, ratings, whistles; 完成率, 及时率, 好评率, 满意率; where items were closed; each grid's device health`, params: z.object({ id: z.string() }) },
     }, async (req) => {
       const u = req.user;
       const unit = await getOrgUnit(deps.db, req.params.id);

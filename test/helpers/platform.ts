@@ -19,7 +19,10 @@ export interface TestPlatform extends Platform {
   credentials: DeviceCredential[];
   cred(type: string, n?: number): DeviceCredential;
   mqttUrl: string;
-  api<T = any>(method: string, url: string, body?: unknown, token?: string | null): Promise<{ status: number; body: T }>;
+  /** A JSON call; `headers` adds to the request's (Accept-Language). */
+  api<T = any>(method: string, url: string, body?: unknown, token?: string | null, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
+  /** Uploads a photo as a phone does (multipart, one file). */
+  upload<T = any>(bytes: Uint8Array, filename: string, token?: string | null, type?: string): Promise<{ status: number; body: T }>;
   /** Stops the platform and removes its data folder (unless `keepData`). */
   dispose(keepData?: boolean): Promise<void>;
 }
@@ -54,7 +57,7 @@ export async function startTestPlatform(overrides: Partial<Config> = {}, opts: S
     /** Uploads a photo as a phone does (multipart, one file); answers like `api`. */
     async upload(bytes: Uint8Array, filename: string, token: string | null = ADMIN_TOKEN, type = 'image/jpeg') {
       const form = new FormData();
-      form.append('file', new Blob([bytes], { type }), filename);
+      form.append('file', new Blob([Buffer.from(bytes)], { type }), filename);
       const res = await fetch(`${base}/api/v1/photos`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {}, body: form });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
