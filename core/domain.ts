@@ -12,7 +12,8 @@ export type Role = (typeof ROLES)[number];
  * office's command centre (街道指挥中心). Items escalated to their level are assigned to them.
  */
 export const DISPATCHERS = { community: 'community_dispatcher', street: 'street_dispatcher' } as const satisfies Partial<Record<Level, Role>>;
-export const isDispatcher = (r: string): boolean => r === DISPATCHERS.community || r === DISPATCHERS.street;
+export const DISPATCHER_ROLES = Object.values(DISPATCHERS);
+export const isDispatcher = (r: string): boolean => (DISPATCHER_ROLES as readonly string[]).includes(r);
 
 /** Departments a work order can be whistled to (网格吹哨、部门报到). */
 export const DEPARTMENTS = ['fire_brigade', 'municipal_works', 'police', 'city_management'] as const;

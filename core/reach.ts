@@ -103,9 +103,10 @@ export function scopeSql(s: Scope, cols: ScopeColumns, next: number): { sql: str
       return undefined;
     case 'none':
       return { sql: 'false', params: [] };
-    case 'org':
-      if (cols.assignee && s.assigneeId !== undefined) return { sql: `(${cols.grid} = ANY($${next}::text[]) OR ${cols.community} = ANY($${next + 1}::text[]) OR ${cols.assignee} = $${next + 2})`, params: [s.gridIds, s.communityIds, s.assigneeId] };
-      return { sql: `(${cols.grid} = ANY($${next}::text[]) OR ${cols.community} = ANY($${next + 1}::text[]))`, params: [s.gridIds, s.communityIds] };
+    case 'org': {
+      const assigned = cols.assignee && s.assigneeId !== undefined ? ` OR ${cols.assignee} = $${next + 2}` : '';
+      return { sql: `(${cols.grid} = ANY($${next}::text[]) OR ${cols.community} = ANY($${next + 1}::text[])${assigned})`, params: assigned ? [s.gridIds, s.communityIds, s.assigneeId] : [s.gridIds, s.communityIds] };
+    }
     case 'reporter':
       return cols.reporter ? { sql: `${cols.reporter} = $${next}`, params: [s.reporterId] } : { sql: 'false', params: [] };
     case 'department':

@@ -8,7 +8,7 @@
  *   collected ─accept→ accepted ─dispatch→ dispatched ─start→ in_progress ─resolve→ resolved ─verify→ closed
  *   信息收集           立案受理            分流转办              问题处置              结果反馈            核查结单
  */
-import { ACTIONS, ITEM_KINDS, OPEN_STATUSES, type Action, type ItemKind, type Role, type Status } from '../core/domain.ts';
+import { ACTIONS, DISPATCHER_ROLES, ITEM_KINDS, OPEN_STATUSES, type Action, type ItemKind, type Role, type Status } from '../core/domain.ts';
 
 export { ACTIONS, isFinished, OPEN_STATUSES, ROLES, STATUSES, type Action, type Role, type Status } from '../core/domain.ts';
 
@@ -34,8 +34,8 @@ interface Rule {
 const BOTH: readonly Kind[] = ITEM_KINDS;
 const OPEN = OPEN_STATUSES;
 /** The community's and the street's dispatchers (中心调度): they route, whistle, merge and close; field work is the grid's. */
-const DISPATCH = ['community_dispatcher', 'street_dispatcher'] as const;
-const DISPATCHERS_FROM = { community_dispatcher: OPEN, street_dispatcher: OPEN };
+const DISPATCH = DISPATCHER_ROLES;
+const DISPATCHERS_FROM = Object.fromEntries(DISPATCH.map((r) => [r, OPEN]));
 
 /**
  * Who does what. Grid workers run grid work orders in their own grids; community and street

@@ -5,7 +5,7 @@ import { getOrgUnit, listOrgUnits } from '../../core/store/org.ts';
 import { ROLE_LABELS } from '../../core/vocabulary.ts';
 import { insertUser, listUsers, onDuty, revokedUsers, revokeUser, setDuty, setUserToken, getUser } from '../../core/store/users.ts';
 import { audited } from '../audit.ts';
-import { DEPARTMENTS, ROLES } from '../../core/domain.ts';
+import { DEPARTMENTS, DISPATCHERS, ROLES } from '../../core/domain.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
@@ -21,7 +21,7 @@ const userBody = z.object({
 });
 
 /** Who may be on duty for which kind of unit: its work goes to them. */
-const ON_DUTY_ROLE = { grid: 'grid_worker', community: 'community_dispatcher', street: 'street_dispatcher' } as const;
+const ON_DUTY_ROLE = { grid: 'grid_worker', ...DISPATCHERS } as const;
 
 export default async function userRoutes(app: App, deps: ApiDeps) {
   app.post('/users', {

@@ -54,7 +54,7 @@ const reportBody = z.object({
 function mayReport(u: User, p: { gridId: string | null; communityId: string | null }): true | 'role' | 'place' {
   if (u.role === 'admin' || u.role === 'resident') return true;
   if (u.role === 'grid_worker') return p.gridId !== null && u.gridIds.includes(p.gridId) ? true : 'place';
-  if (u.role === 'community_dispatcher' || u.role === 'street_dispatcher') return p.communityId !== null && u.communityIds.includes(p.communityId) ? true : 'place';
+  if (isDispatcher(u.role)) return p.communityId !== null && u.communityIds.includes(p.communityId) ? true : 'place';
   return 'role';
 }
 
@@ -68,6 +68,12 @@ const ticketBody = z.object({
 });
 
 export default async function workItemRoutes(app: App, deps: ApiDeps) {
+  /** Where the building an item is filed for hangs in the tree; a 400 naming the field if there is no such building. */
+  const buildingOf = async (buildingId: string) => {
+    const placement = await deps.directory.building(buildingId);
+    if (!placement) throw badRequest('buildingId', { zh: `没有楼栋“${buildingId}”`, en: `no building "${buildingId}"` });
+    return placement;
+  };
   for (const [path, kind, reach] of [['/work-orders', 'work_order', 'work_orders'], ['/tickets', 'ticket', 'tickets']] as const) {
     const tag = kind === 'work_order' ? 'work orders' : 'tickets';
     const config = { reach };
@@ -102,8 +108,7 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
     schema: { tags: ['work orders'], summary: '事件上报: a grid worker\'s patrol finding or a resident\'s public-safety report becomes a grid work order, routed to the grid\'s worker on duty', body: reportBody },
   }, async (req, reply) => {
     const u = req.user;
-    const placement = await deps.directory.building(req.body.buildingId);
-    if (!placement) throw badRequest('buildingId', { zh: `没有楼栋“${req.body.buildingId}”`, en: `no building "${req.body.buildingId}"` });
+    const placement = await buildingOf(req.body.buildingId);
     const may = mayReport(u, placement);
     if (may === 'role') throw forbidden({ zh: `${ROLE_LABELS[u.role].zh}不能事件上报`, en: `${u.role} may not raise work orders` });
     if (may === 'place') throw forbidden({ zh: `${placement.buildingId} 不在您负责的范围内`, en: `${placement.buildingId} is not within your grids or communities` });
@@ -116,8 +121,7 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
   }, async (req, reply) => {
     const u = req.user;
     if (!['resident', 'property_manager', 'property_staff', 'admin'].includes(u.role)) throw forbidden({ zh: `${ROLE_LABELS[u.role].zh}不能提交报修`, en: `${u.role} may not file tickets` });
-    const placement = await deps.directory.building(req.body.buildingId);
-    if (!placement) throw badRequest('buildingId', { zh: `没有楼栋“${req.body.buildingId}”`, en: `no building "${req.body.buildingId}"` });
+    const placement = await buildingOf(req.body.buildingId);
     if ((u.role === 'property_manager' || u.role === 'property_staff') && !u.communityIds.includes(placement.communityId ?? '')) throw forbidden({ zh: '该楼栋不在您的物业小区内', en: 'that building is not in your compound' });
     // A resident files for where they live (their registered address), not for any building.
     if (u.role === 'resident' && !(u.buildingIds ?? []).includes(placement.buildingId)) throw forbidden({ zh: `${placement.buildingId} 不是您登记的住址`, en: `${placement.buildingId} is not your registered address` });

@@ -1,3 +1,4 @@
+import { isFinished } from '../../core/domain.ts';
 import { DomainError } from '../../core/errors.ts';
 import { actorSees } from '../access.ts';
 import type { Actor, WorkItemContext } from '../context.ts';
@@ -26,7 +27,7 @@ export const merge: ActionHandler = async (ctx, { item, actor, input }) => {
   const intoId = input.intoId;
   if (!intoId) throw new DomainError('WI_BAD_INPUT', REFUSALS.required('intoId'), { field: 'intoId' });
   const keeper = intoId === item.id ? undefined : await getItem(ctx.db, intoId);
-  const fits = keeper && keeper.kind === item.kind && !['closed', 'rejected'].includes(keeper.status) && actorSees(actor, keeper, await whistles(ctx.db, keeper.id));
+  const fits = keeper && keeper.kind === item.kind && !isFinished(keeper.status) && actorSees(actor, keeper, await whistles(ctx.db, keeper.id));
   if (!fits) throw new DomainError('WI_BAD_INPUT', REFUSALS.cannotMergeInto(intoId), { field: 'intoId' });
   return mergeInto(ctx, item, keeper, actor, { note: input.note ?? NOTES.mergedInto(keeper.id), joinsNote: NOTES.joinsDuplicate(item.id), data: { by: actor.id } });
 };
