@@ -27,12 +27,16 @@ import { V1Writer, V2Writer } from './ingest/influx/writers.ts';
 import { Directory } from './core/directory.ts';
 import { EventBus } from './core/event-bus.ts';
 import { MqttFanout } from './notify/mqtt-fanout.ts';
+import { flowsCredentials, FLOWS_MQTT_USERNAME } from './notify/flows-accounts.ts';
+import { NotificationFlows } from './notify/flows-process.ts';
+import { freePort, proxyEditor } from './notify/editor-proxy.ts';
 import { PlatformMetrics } from './platform-metrics.ts';
 import type { Clock } from './rules/clock.ts';
 import { RuleEngine } from './rules/engine.ts';
 import { seedOverrides } from './rules/overrides.ts';
 import type { PlatformEvent } from './work-items/events.ts';
 import { WorkItems } from './work-items/service.ts';
+import { commandHandler } from './work-items/commands.ts';
 import { DEFAULT_SLA, slaSchema, type Sla } from './work-items/sla.ts';
 
 export interface Platform {
@@ -48,6 +52,8 @@ export interface Platform {
   bus: EventBus<PlatformEvent>;
   directory: Directory;
   app: App;
+  /** The notification flows' Node-RED (NOTIFY_FLOWS), when they run. */
+  flows?: NotificationFlows;
   ports: { http: number; mqtt: number; ws: number; tls?: number };
   /** Where the seeded devices' secrets were written (the provisioning sheet). */
   credentialsFile: string;
@@ -64,6 +70,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Messages waiting on the broker's bus before it stops reading (tests lower it). */
   busHighWater?: number;
+  /** How long the start waits for the notification flows to listen on the broker (ms). */
+  flowsWaitMs?: number;
 }
 
 /** Starts store, broker, ingest and HTTP in this process: the embedded default of DESIGN §2. */
@@ -156,6 +164,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     reportInS: config.WHISTLE_REPORT_IN_S,
     photosDir: path.join(config.DATA_DIR, 'photos'),
   });
+  broker.onCommand(commandHandler(workItems, log.child({ component: 'commands' })));
   // The bus's consumers beyond the work-item layer: MQTT for services, metrics (SSE subscribes per client).
   const influx = sinks.find((x): x is InfluxSink => x instanceof InfluxSink);
   const extensions = [
@@ -170,6 +179,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   ingest.onAck((deviceId, ack) => rules.handleAck(deviceId, ack));
   let listeners: Listeners | undefined;
   let app: App | undefined;
+  let flows: NotificationFlows | undefined;
   try {
     // What the journal holds beyond each sink's checkpoint (a crash) goes in before any device connects.
     await ingest.start();
@@ -182,9 +192,16 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       tlsKey: config.MQTT_TLS_KEY,
       maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     });
-    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, trustProxy: config.HTTP_TRUST_PROXY, adminTokenSha256 }, log);
+    const editorPort = config.NOTIFY_FLOWS && config.NODE_RED_EDITOR ? await freePort() : undefined;
+    let flowsRef: NotificationFlows | undefined;
+    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, trustProxy: config.HTTP_TRUST_PROXY, adminTokenSha256, notifications: { status: () => flowsRef?.status() } }, log);
+    if (editorPort) await proxyEditor(app, editorPort);
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
+    if (config.NOTIFY_FLOWS) {
+      flows = flowsRef = await startFlows(config, db, broker, log, { http: (app.server.address() as AddressInfo).port, mqtt: listeners.ports.mqtt }, adminTokenSha256, editorPort, opts.flowsWaitMs ?? 30_000);
+    }
   } catch (err) {
+    await flows?.stop();
     await listeners?.close();
     await app?.close();
     await broker.close();
@@ -214,6 +231,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(pruneTimer);
+      // The flows first, while the API they record through is still up.
+      await flows?.stop();
       // Stop taking new work first, then write out everything already acknowledged.
       await app!.close();
       await listeners!.close();
@@ -227,7 +246,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       log.info({ stats: ingest.stats(), rules: rules.stats() }, 'platform stopped');
     })());
 
-  return { config, log, catalog, db, broker, ingest, rules, workItems, bus, directory, app, ports, credentialsFile, generatedAdminToken, stop };
+  return { config, log, catalog, db, broker, ingest, rules, workItems, bus, directory, app, flows, ports, credentialsFile, generatedAdminToken, stop };
 }
 
 /**
@@ -247,6 +266,44 @@ function readingSinks(config: Config, log: Logger, db: Db, tags: (deviceId: stri
   if (sinks.length === 0) throw new Error('READINGS_EMBEDDED=false and no INFLUX_URL: readings would go nowhere');
   return sinks;
 }
+
+/**
+ * The notification flows with fresh credentials, told where the platform is (loopback: the child
+ * runs beside it), which channels are on and how to pace them; the start waits (bounded) until they
+ * listen on the broker, so no event of the first seconds goes unheard.
+ */
+async function startFlows(config: Config, db: Db, broker: PlatformBroker, log: Logger, ports: { http: number; mqtt: number }, adminTokenSha256: Buffer, editorPort: number | undefined, waitMs: number): Promise<NotificationFlows | undefined> {
+  const flowsLog = log.child({ component: 'flows' });
+  const creds = await flowsCredentials(db);
+  if ('refused' in creds) {
+    flowsLog.warn({ reason: creds.refused }, 'notification flows not started');
+    return undefined;
+  }
+  const env: Record<string, string> = {
+    PLATFORM_MQTT_URL: `mqtt://${loopback(config.MQTT_HOST)}:${ports.mqtt}`,
+    PLATFORM_MQTT_USERNAME: creds.mqttUsername,
+    PLATFORM_MQTT_PASSWORD: creds.mqttPassword,
+    PLATFORM_MQTT_CLIENT_ID: FLOWS_MQTT_USERNAME,
+    PLATFORM_API_URL: `http://${loopback(config.HTTP_HOST)}:${ports.http}`,
+    PLATFORM_API_TOKEN: creds.apiToken,
+    PLATFORM_ADMIN_TOKEN_SHA256: adminTokenSha256.toString('hex'),
+    PUBLIC_URL: config.PUBLIC_URL ?? `http://localhost:${ports.http}`,
+    NOTIFY_DIGEST_S: String(config.NOTIFY_DIGEST_S),
+    NOTIFY_RETRIES: String(config.NOTIFY_RETRIES),
+    NOTIFY_RETRY_BASE_MS: String(config.NOTIFY_RETRY_BASE_MS),
+  };
+  for (const k of ['WECOM_WEBHOOK_URL', 'DINGTALK_WEBHOOK_URL', 'DINGTALK_SECRET', 'SMS_GATEWAY_URL', 'SMS_GATEWAY_TOKEN', 'NODE_RED_CREDENTIAL_SECRET'] as const) if (config[k]) env[k] = config[k]!;
+  const flows = new NotificationFlows({ log: flowsLog, userDir: path.join(config.DATA_DIR, 'node-red'), env, aedes: broker.aedes, clientId: FLOWS_MQTT_USERNAME, editor: editorPort !== undefined, editorPort });
+  flows.start();
+  const listening = await flows.listening(waitMs);
+  const status = flows.status();
+  if (listening) flowsLog.info({ channels: status.channels, editor: status.editor ? '/flows' : false }, 'notification flows listening');
+  else flowsLog.warn({ waitedMs: waitMs }, 'notification flows not listening yet; health says degraded until they are');
+  return flows;
+}
+
+/** Where a child on this machine reaches a listener bound to `host`. */
+const loopback = (host: string) => (host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host);
 
 /** WORK_ITEM_SLA over the defaults, severity by severity; a bad value stops the start, named. */
 function parseSla(json: string | undefined): Sla {

@@ -17,6 +17,8 @@ import auditRoutes from './routes/audit.ts';
 import deviceRoutes from './routes/devices.ts';
 import healthRoutes from './routes/health.ts';
 import orgRoutes from './routes/org.ts';
+import meRoutes from './routes/me.ts';
+import notifyRoutes from './routes/notify.ts';
 import ruleRoutes from './routes/rules.ts';
 import serviceAccountRoutes from './routes/service-accounts.ts';
 import userRoutes from './routes/users.ts';
@@ -93,6 +95,9 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
         // One access rule for every route: each names the kind of data it reaches (core/reach.ts).
         installReach(secured);
         await secured.register(withReach('org', orgRoutes), deps);
+        // Your own record: every signed-in person reaches the org tree, and this is only theirs.
+        await secured.register(withReach('org', meRoutes), deps);
+        await secured.register(notifyRoutes, deps);
         await secured.register(workItemRoutes, deps);
         await secured.register(photoRoutes, deps);
         await secured.register(withReach('alarms', alarmRoutes), deps);

@@ -27,6 +27,17 @@ export interface ApiDeps {
   directory: Directory;
   /** SHA-256 of the admin bearer token; the token itself is never kept. */
   adminTokenSha256: Buffer;
+  /** The notification flows' state (notify/flows-process.ts), for health; undefined when they do not run. */
+  notifications?: { status(): NotificationsStatus | undefined };
+}
+
+export interface NotificationsStatus {
+  state: 'starting' | 'running' | 'restarting' | 'stopped';
+  subscribed: boolean;
+  restarts: number;
+  pid: number | null;
+  channels: { wecom: boolean; dingtalk: boolean; sms: boolean };
+  editor: boolean;
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;

@@ -52,6 +52,9 @@ export interface Refusal {
   detail?: string;
 }
 
+/** Where service accounts publish commands to the platform itself (README "Notifications"). */
+export const COMMAND_PREFIX = 'platform/commands/';
+
 export interface BrokerHooks {
   /**
    * Called for each authorized device telemetry/event/cmd-ack message before it is acknowledged. A
@@ -129,6 +132,7 @@ export class PlatformBroker {
   /** Payloads ingest dead-lettered: delivered to no subscriber. Weak, so nothing lingers. */
   private readonly rejected = new WeakSet<Buffer>();
   private hooks: BrokerHooks;
+  private commandHandler?: (c: { username: string; topic: string; payload: Buffer }) => void;
   private readonly bus: TopicEmitter;
   /** Deliveries shed for subscribers that could not keep up; reads refused while the bus was backed up. */
   readonly load = { shed: 0, readsPausedForBus: 0 };
@@ -436,7 +440,20 @@ export class PlatformBroker {
     // reach the device again at every reconnect, against its clean session.
     if (topic.startsWith('v1/')) packet.retain = false;
     if (topic.startsWith('$SYS') || !identity.publish.some(mayPublish) || identity.deny.some((f) => filterMatches(f, topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
+    // A command to the platform itself (紧急事件一键调度), from an account the ACL lets publish it.
+    if (topic.startsWith(COMMAND_PREFIX) && this.commandHandler) {
+      try {
+        this.commandHandler({ username: identity.username, topic, payload: packet.payload as Buffer });
+      } catch (err) {
+        this.opts.log.warn({ err, topic, username: identity.username }, 'platform command failed');
+      }
+    }
     cb(null);
+  }
+
+  /** Takes the commands service accounts publish under `platform/commands/` (one handler: the platform's). */
+  onCommand(handler: (c: { username: string; topic: string; payload: Buffer }) => void): void {
+    this.commandHandler = handler;
   }
 
   /**

@@ -88,6 +88,21 @@ export const configSchema = z.object({
   DINGTALK_WEBHOOK_URL: optionalString,
   DINGTALK_SECRET: optionalString,
   SMS_GATEWAY_URL: optionalString,
+  /** Sent as `Authorization: Bearer …` to the SMS gateway, when set. */
+  SMS_GATEWAY_TOKEN: optionalString,
+  /** The console's address, for links in messages (default: http://localhost:HTTP_PORT). */
+  PUBLIC_URL: z.url().optional(),
+  /** Run the notification flows (flows/) in a Node-RED child process with the platform. */
+  NOTIFY_FLOWS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** Node-RED's editor at /flows, signed in as `admin` with the admin token; off unless true. */
+  NODE_RED_EDITOR: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** Key for Node-RED's credentials file (flows_cred.json); unset, Node-RED keeps a generated one in DATA_DIR/node-red. */
+  NODE_RED_CREDENTIAL_SECRET: optionalString,
+  /** At most one message per person per this many seconds; what comes meanwhile goes out as one digest. */
+  NOTIFY_DIGEST_S: z.coerce.number().positive().default(60),
+  /** Times a failed delivery is tried again, after NOTIFY_RETRY_BASE_MS, doubling each time. */
+  NOTIFY_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+  NOTIFY_RETRY_BASE_MS: z.coerce.number().int().positive().default(1000),
 });
 
 export type Config = z.infer<typeof configSchema>;

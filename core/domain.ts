@@ -4,8 +4,15 @@
  */
 
 /** Who signs in. The platform itself acts as the actor `platform` (see work-items/transitions.ts). */
-export const ROLES = ['admin', 'street_dispatcher', 'community_dispatcher', 'property_manager', 'grid_worker', 'property_staff', 'department', 'resident'] as const;
+export const ROLES = ['admin', 'street_dispatcher', 'community_dispatcher', 'property_manager', 'grid_worker', 'property_staff', 'department', 'resident', 'notifier'] as const;
 export type Role = (typeof ROLES)[number];
+
+/**
+ * Where notifications reach people (flows/, README "Notifications"): 企业微信 and 钉钉 group robots
+ * (a message @-mentioning the person) and SMS. The `notifier` role is the flows' own sign-in.
+ */
+export const CHANNELS = ['wecom', 'dingtalk', 'sms'] as const;
+export type Channel = (typeof CHANNELS)[number];
 
 /**
  * The dispatchers of the levels above the grid (中心调度): a community's (社区) and the street
@@ -37,7 +44,7 @@ export const isFinished = (status: Status): boolean => (FINISHED_STATUSES as rea
 export const FINISHED_SQL = `(${FINISHED_STATUSES.map((s) => `'${s}'`).join(',')})`;
 
 /** Every work-item action (DESIGN §4); `auto_close` and `merge` are the platform's own. Who takes which: work-items/transitions.ts. */
-export const ACTIONS = ['accept', 'dispatch', 'grab', 'start', 'resolve', 'verify', 'reject', 'reopen', 'escalate', 'whistle', 'report_in', 'transfer', 'return', 'rate', 'revisit', 'auto_close', 'merge'] as const;
+export const ACTIONS = ['accept', 'dispatch', 'grab', 'start', 'resolve', 'verify', 'reject', 'reopen', 'escalate', 'whistle', 'report_in', 'transfer', 'return', 'rate', 'revisit', 'auto_close', 'merge', 'urgent'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 export const ITEM_KINDS = ['work_order', 'ticket'] as const;

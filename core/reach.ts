@@ -7,7 +7,7 @@ import type { Role } from './domain.ts';
  * single row (an id) outside it is answered as if it did not exist. The work-item layer asks the
  * same table (work-items/access.ts).
  */
-export const RESOURCES = ['org', 'alarms', 'devices', 'work_orders', 'tickets', 'profiles', 'admin'] as const;
+export const RESOURCES = ['org', 'alarms', 'devices', 'work_orders', 'tickets', 'profiles', 'contacts', 'admin'] as const;
 export type Resource = (typeof RESOURCES)[number];
 
 export type Scope =
@@ -41,8 +41,9 @@ const dispatcher: Partial<Record<Resource, (u: Reader) => Scope>> = { org: () =>
  * work orders and profiles, not residents' tickets. Property managers: their compounds' sensors,
  * alarms, tickets and (read-only) work orders. Property staff: their compounds' tickets. Whistled
  * departments: the work orders they were whistled to. Residents: what they filed. Community and
- * street dispatchers: everything in their communities (tickets read-only). Everyone signed
- * in reads the org tree (names of places).
+ * street dispatchers: everything in their communities (tickets read-only). The notifier (the
+ * notification flows' sign-in) reads every item and everyone's contacts, to tell the right people;
+ * nobody else reads another person's contacts. Everyone signed in reads the org tree (names of places).
  */
 const TABLE: Record<Exclude<Role, 'admin'>, Partial<Record<Resource, (u: Reader) => Scope>>> = {
   street_dispatcher: dispatcher,
@@ -52,6 +53,7 @@ const TABLE: Record<Exclude<Role, 'admin'>, Partial<Record<Resource, (u: Reader)
   property_staff: { org: () => ALL, tickets: compounds },
   department: { org: () => ALL, work_orders: (u) => ({ kind: 'department', department: u.department ?? '' }) },
   resident: { org: () => ALL, tickets: (u) => ({ kind: 'reporter', reporterId: u.id }), work_orders: (u) => ({ kind: 'reporter', reporterId: u.id }) },
+  notifier: { org: () => ALL, work_orders: () => ALL, tickets: () => ALL, contacts: () => ALL },
 };
 
 export function scopeFor(u: Reader, resource: Resource): Scope {

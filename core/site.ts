@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEPARTMENTS, ROLES } from './domain.ts';
+import { contactsSchema } from './contacts.ts';
 import { idSchema } from './ids.ts';
 import type { OrgUnit } from './store/org.ts';
 
@@ -40,7 +41,7 @@ export const siteSchema = z.object({
    * department liaisons, residents. Each gets
    * a bearer token at seeding, written once to DATA_DIR/user-tokens.json.
    */
-  people: z.array(z.object({
+  people: z.array(contactsSchema.extend({
     id: idSchema,
     name: z.string().min(1),
     role: z.enum(ROLES),

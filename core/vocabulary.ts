@@ -1,4 +1,4 @@
-import type { Action, Department, Level, Role, Severity, Status } from './domain.ts';
+import type { Action, Channel, Department, Level, Role, Severity, Status } from './domain.ts';
 
 /** A label in the platform's two languages: Chinese first, English available. */
 export interface Label {
@@ -39,6 +39,19 @@ export const ACTION_LABELS: Record<Action, Label> = {
   revisit: { zh: '回访', en: 'Return visit' },
   auto_close: { zh: '无感销', en: 'Closed by the platform' },
   merge: { zh: '合并', en: 'Merge' },
+  urgent: { zh: '紧急调度', en: 'Urgent dispatch' },
+};
+
+/** Timeline entries that are no step of the loop: what the notification flows recorded (flows/). */
+export const NOTICE_LABELS = {
+  notified: { zh: '已通知', en: 'Notified' },
+  notify_failed: { zh: '通知未送达', en: 'Notification failed' },
+} as const satisfies Record<string, Label>;
+
+export const CHANNEL_LABELS: Record<Channel, Label> = {
+  wecom: { zh: '企业微信', en: 'WeCom' },
+  dingtalk: { zh: '钉钉', en: 'DingTalk' },
+  sms: { zh: '短信', en: 'SMS' },
 };
 
 export const SEVERITY_LABELS: Record<Severity, Label> = {
@@ -63,6 +76,7 @@ export const ROLE_LABELS: Record<Role, Label> = {
   property_staff: { zh: '物业维修员', en: 'Property staff' },
   department: { zh: '职能部门', en: 'Department' },
   resident: { zh: '居民', en: 'Resident' },
+  notifier: { zh: '通知服务', en: 'Notification service' },
 };
 
 export const LEVEL_LABELS: Record<Level, Label> = {

@@ -19,7 +19,9 @@ import { allowedActions, permitted, type Action } from './transitions.ts';
 import { ReportInTimers } from './whistles.ts';
 import { PhotoStore, type Photo } from './photos.ts';
 import { reportIncident, type ReportInput } from './reports.ts';
-import { REFUSALS } from './texts.ts';
+import { NOTES, REFUSALS } from './texts.ts';
+import { recordNotice, type NoticeReport } from './notices.ts';
+import { PLATFORM } from './context.ts';
 
 export type { ActInput } from './context.ts';
 export type { TicketInput } from './tickets.ts';
@@ -122,6 +124,23 @@ export class WorkItems {
   async report(user: User, input: ReportInput, placement: BuildingPlacement): Promise<WorkItem> {
     await this.refuseForeignPhotos(user, input.photos);
     return reportIncident(this.ctx, user, input, placement);
+  }
+
+  /** What the notification flows delivered, on each item's timeline (notices.ts); only the notifier and admins report. */
+  async recordNotice(user: User, report: NoticeReport): Promise<{ recorded: string[]; missing: string[] }> {
+    if (user.role !== 'notifier' && user.role !== 'admin') throw new DomainError('WI_FORBIDDEN', REFUSALS.notNotifier());
+    return recordNotice(this.opts.db, user, report, this.ctx.isoNow());
+  }
+
+  /**
+   * 紧急事件一键调度 asked over MQTT (`platform/commands/urgent`) by a service account the broker let
+   * publish there: the platform takes the action, and the timeline names the account.
+   */
+  async urgentFor(serviceAccount: string, itemId: string, note?: string): Promise<WorkItem> {
+    const item = await getItem(this.opts.db, itemId);
+    if (!item) throw new DomainError('WI_NOT_FOUND', REFUSALS.notFound(itemId));
+    const actor = { ...PLATFORM, id: serviceAccount, name: serviceAccount };
+    return handlerFor('urgent')(this.ctx, { action: 'urgent', item, actor, input: { note: note ?? NOTES.urgent(`MQTT，服务账号 ${serviceAccount}`) }, whistles: await whistles(this.opts.db, itemId) });
   }
 
   /** A photo, if this user uploaded it or may see an item that holds it; otherwise undefined, as if there were none. */

@@ -48,6 +48,7 @@ const level = (l: string) => LEVEL_LABELS[l as keyof typeof LEVEL_LABELS]?.zh ??
 
 /** The platform's timeline notes. */
 export const NOTES = {
+  urgent: (via?: string) => `紧急事件一键调度：通知全部责任人${via ? `（${via}）` : ''}`,
   raisedAgain: (condition: string) => `再次报警：${condition}`,
   relapse: (condition: string) => `24 小时内复发：${condition}，工单重新打开`,
   mergedInto: (keeper: string) => `同一事件，已并入工单 ${keeper}`,
@@ -78,6 +79,7 @@ const kind = (k: string) => (k === 'ticket' ? '报修单' : '工单');
 /** What a refused action tells the person, in both languages (the API answers in theirs). */
 export const REFUSALS = {
   notFound: (id: string): Label => ({ zh: `工单 ${id} 不存在`, en: `work item ${id} does not exist` }),
+  notNotifier: (): Label => ({ zh: '只有通知服务和平台管理员可以记录通知结果', en: 'only the notifier and admins record notifications' }),
   notAllowed: (action: string, k: string, s: string, r: string): Label => ({
     zh: `${kind(k)}处于“${status(s)}”状态，${role(r)}不能执行“${act(action)}”`,
     en: `${action} is not allowed on a ${k} in status ${s} for ${r}`,

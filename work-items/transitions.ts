@@ -68,6 +68,9 @@ export const TRANSITIONS: Record<Action, Rule> = {
   auto_close: { from: OPEN, to: 'closed', kinds: BOTH, roles: ['platform'], platformOnly: true },
   // Duplicates fold into one item: a storm's by the platform, others by a dispatcher (`intoId`).
   merge: { from: OPEN, to: 'closed', kinds: BOTH, roles: ['platform', 'admin', ...DISPATCH] },
+  // 紧急事件一键调度: every responsible person at once, on every channel they have (flows/). The
+  // platform takes it for a service account that published `platform/commands/urgent` (MQTT).
+  urgent: { from: OPEN, to: 'same', kinds: BOTH, roles: ['admin', 'grid_worker', 'property_manager', 'platform', ...DISPATCH] },
 };
 
 /** Whether the table lets this actor take this action on an item of this kind in this status. */

@@ -46,6 +46,15 @@ const healthSchema = z.object({
   limits: z.object({ authFailures: z.number(), authBlocks: z.number(), blockedNow: z.number(), rateRefused: z.number(), connectionsRefused: z.number(), streamsRefused: z.number() }),
   /** How late the broker's thread ran timers since the previous health request: the platform's headroom. */
   eventLoop: z.object({ delayP50Ms: z.number(), delayP99Ms: z.number(), delayMaxMs: z.number() }),
+  /** The notification flows (flows/, Node-RED in a child process): null when NOTIFY_FLOWS=false. */
+  notifications: z.object({
+    state: z.enum(['starting', 'running', 'restarting', 'stopped']),
+    subscribed: z.boolean(),
+    restarts: z.number(),
+    pid: z.number().nullable(),
+    channels: z.object({ wecom: z.boolean(), dingtalk: z.boolean(), sms: z.boolean() }),
+    editor: z.boolean(),
+  }).nullable(),
   uptimeS: z.number(),
 });
 
@@ -68,6 +77,8 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
     for (const f of deps.bus.recentFailures(Date.now(), 60_000)) problems.push(`event consumer ${f.consumer}: failed ${f.count} times, last ${Math.round(f.agoMs / 1000)} s ago`);
     const sessionLog = deps.broker.sessions?.status().log;
     if (sessionLog?.lastError) problems.push(`broker sessions: cannot write (${sessionLog.lastError}); subscriptions and queued messages of persistent clients are not acknowledged`);
+    const notifications = deps.notifications?.status() ?? null;
+    if (notifications && !notifications.subscribed) problems.push(`notification flows ${notifications.state}: not listening to work-item events on the broker; alerts wait on its session`);
     const body = {
       status: problems.length ? ('degraded' as const) : ('ok' as const),
       problems,
@@ -85,6 +96,7 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
       events: deps.bus.stats(),
       limits: limitsStatus(deps.limits),
       eventLoop: { delayP50Ms: ms(loop.percentile(50)), delayP99Ms: ms(loop.percentile(99)), delayMaxMs: ms(loop.max) },
+      notifications,
       uptimeS: Math.round(process.uptime()),
     };
     loop.reset();

@@ -1,15 +1,16 @@
 import { z } from 'zod';
+import { contactsSchema } from '../../core/contacts.ts';
 import { idSchema } from '../../core/ids.ts';
 import { generateSecret, tokenDigest } from '../../core/secrets.ts';
 import { getOrgUnit, listOrgUnits } from '../../core/store/org.ts';
 import { ROLE_LABELS } from '../../core/vocabulary.ts';
-import { insertUser, listUsers, onDuty, revokedUsers, revokeUser, setDuty, setUserToken, getUser } from '../../core/store/users.ts';
+import { contactsOf, insertUser, listUsers, NO_CONTACTS, setContacts, onDuty, revokedUsers, revokeUser, setDuty, setUserToken, getUser } from '../../core/store/users.ts';
 import { audited } from '../audit.ts';
 import { DEPARTMENTS, DISPATCHERS, ROLES } from '../../core/domain.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
-const userBody = z.object({
+const userBody = contactsSchema.extend({
   id: idSchema.optional(),
   name: z.string().min(1).max(100),
   role: z.enum(ROLES),
@@ -46,7 +47,12 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
     const id = b.id ?? `${b.role.replace('_', '-')}-${generateSecret().slice(0, 8).toLowerCase()}`;
     const token = generateSecret();
     const record = { id, name: b.name, role: b.role, gridIds: b.gridIds, communityIds: b.communityIds, department: b.department ?? null, buildingIds: b.buildingIds, streetIds: b.streetIds };
-    const created = await audited(deps.db, req, { action: 'user.create', targetKind: 'user', targetId: id }, (tx) => insertUser(tx, { ...record, tokenSha256: tokenDigest(token).toString('hex') }), () => record);
+    const contacts = { phone: b.phone, wecomUserId: b.wecomUserId, dingtalkUserId: b.dingtalkUserId, channels: b.channels, notifyProgress: b.notifyProgress };
+    const created = await audited(deps.db, req, { action: 'user.create', targetKind: 'user', targetId: id }, async (tx) => {
+      const inserted = await insertUser(tx, { ...record, tokenSha256: tokenDigest(token).toString('hex') });
+      if (inserted) await setContacts(tx, id, contacts);
+      return inserted;
+    }, () => ({ ...record, contacts }));
     if (!created) throw conflict({ zh: `用户 ${id} 已存在`, en: `user ${id} already exists` });
     req.log.info({ userId: id, role: b.role }, 'user added');
     return reply.code(201).send({ id, role: b.role, token });
@@ -55,9 +61,18 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
   app.get('/users', {
     schema: { tags: ['users'], summary: 'Users (never their tokens)', querystring: z.object({ role: z.enum(ROLES).optional() }) },
   }, async (req) => {
-    const [users, revoked] = await Promise.all([listUsers(deps.db, { ...req.query, withRevoked: true }), revokedUsers(deps.db)]);
-    const items = users.map((u) => ({ ...u, revoked: revoked.has(u.id) }));
+    const [users, revoked, contacts] = await Promise.all([listUsers(deps.db, { ...req.query, withRevoked: true }), revokedUsers(deps.db), contactsOf(deps.db)]);
+    const items = users.map((u) => ({ ...u, ...(contacts.get(u.id) ?? NO_CONTACTS), revoked: revoked.has(u.id) }));
     return { items, total: items.length };
+  });
+
+  app.put('/users/:id/contacts', {
+    schema: { tags: ['users'], summary: 'Sets how a person is reached: phone, 企业微信 and 钉钉 ids, the channels they want, a resident\'s progress notices (fields left out keep their value)', params: z.object({ id: z.string() }), body: contactsSchema },
+  }, async (req) => {
+    const before = (await contactsOf(deps.db, [req.params.id])).get(req.params.id);
+    if (!before) throw notFound('active user', req.params.id);
+    await audited(deps.db, req, { action: 'user.contacts', targetKind: 'user', targetId: req.params.id, before }, (tx) => setContacts(tx, req.params.id, req.body), () => req.body);
+    return { id: req.params.id, ...(await contactsOf(deps.db, [req.params.id])).get(req.params.id)! };
   });
 
   app.post('/users/:id/revoke', {

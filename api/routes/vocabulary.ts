@@ -1,4 +1,4 @@
-import { REPORT_CATEGORY_LABELS, TICKET_CATEGORY_LABELS, ACTION_LABELS, DEPARTMENT_LABELS, LEVEL_LABELS, ROLE_LABELS, SEVERITY_LABELS, splitLabel, STATUS_LABELS, type Label } from '../../core/vocabulary.ts';
+import { REPORT_CATEGORY_LABELS, TICKET_CATEGORY_LABELS, ACTION_LABELS, CHANNEL_LABELS, NOTICE_LABELS, DEPARTMENT_LABELS, LEVEL_LABELS, ROLE_LABELS, SEVERITY_LABELS, splitLabel, STATUS_LABELS, type Label } from '../../core/vocabulary.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
 /** `smoke-detector` → `Smoke detector`: a device type's English name where the catalog gives only the Chinese. */
@@ -10,6 +10,8 @@ export default async function vocabularyRoutes(app: App, deps: ApiDeps) {
   const body = {
     statuses: STATUS_LABELS,
     actions: ACTION_LABELS,
+    notices: NOTICE_LABELS,
+    channels: CHANNEL_LABELS,
     severities: SEVERITY_LABELS,
     departments: DEPARTMENT_LABELS,
     roles: ROLE_LABELS,

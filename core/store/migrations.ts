@@ -346,6 +346,21 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'contacts and notification preferences of people, the notifier role (flows/)',
+    sql: `
+      ALTER TABLE users DROP CONSTRAINT users_role_check;
+      ALTER TABLE users ADD CONSTRAINT users_role_check CHECK (role IN ('admin','street_dispatcher','community_dispatcher','property_manager','grid_worker','property_staff','department','resident','notifier'));
+      ALTER TABLE users ADD COLUMN phone text;
+      ALTER TABLE users ADD COLUMN wecom_user_id text;
+      ALTER TABLE users ADD COLUMN dingtalk_user_id text;
+      -- NULL: every channel the person has an address on (README "Notifications").
+      ALTER TABLE users ADD COLUMN channels text[];
+      -- A resident is told of their own items' progress unless they say no.
+      ALTER TABLE users ADD COLUMN notify_progress boolean NOT NULL DEFAULT true;
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number[]> {

@@ -1,4 +1,4 @@
-import type { Role } from '../domain.ts';
+import type { Channel, Role } from '../domain.ts';
 import type { Queryable } from './db.ts';
 
 export type UserRole = Role;
@@ -95,4 +95,44 @@ export async function dispatcherFor(db: Queryable, role: UserRole, unitId: strin
   if (duty) return duty;
   const all = await listUsers(db, { role });
   return all.find((u) => (communityId !== null && u.communityIds.includes(communityId)) || u.streetIds?.includes(unitId))?.id;
+}
+
+/** How a person is reached (README "Notifications"); shown only to admins, the notifier and the person themself. */
+export interface Contacts {
+  phone: string | null;
+  wecomUserId: string | null;
+  dingtalkUserId: string | null;
+  /** The channels they want; null: every channel they have an address on. */
+  channels: Channel[] | null;
+  /** Residents: told of their own items' progress (有进度可查). */
+  notifyProgress: boolean;
+}
+
+export const NO_CONTACTS: Contacts = { phone: null, wecomUserId: null, dingtalkUserId: null, channels: null, notifyProgress: true };
+
+type ContactRow = { id: string; phone: string | null; wecom_user_id: string | null; dingtalk_user_id: string | null; channels: Channel[] | null; notify_progress: boolean };
+const toContacts = (r: ContactRow): Contacts => ({ phone: r.phone, wecomUserId: r.wecom_user_id, dingtalkUserId: r.dingtalk_user_id, channels: r.channels, notifyProgress: r.notify_progress });
+
+/** Sets what is given of a person's contacts (a field left out keeps its value). */
+export async function setContacts(db: Queryable, id: string, c: Partial<Contacts>): Promise<boolean> {
+  const cols: [keyof Contacts, string][] = [['phone', 'phone'], ['wecomUserId', 'wecom_user_id'], ['dingtalkUserId', 'dingtalk_user_id'], ['channels', 'channels'], ['notifyProgress', 'notify_progress']];
+  const given = cols.filter(([k]) => c[k] !== undefined);
+  if (!given.length) return (await getUser(db, id)) !== undefined;
+  const r = await db.query(`UPDATE users SET ${given.map(([, col], i) => `${col} = $${i + 2}`).join(', ')} WHERE id = $1`, [id, ...given.map(([k]) => c[k])]);
+  return (r.affectedRows ?? 0) > 0;
+}
+
+/** Contacts by user id (active users; all of them unless `ids`). */
+export async function contactsOf(db: Queryable, ids?: readonly string[]): Promise<Map<string, Contacts>> {
+  const { rows } = await db.query<ContactRow>(
+    `SELECT id, phone, wecom_user_id, dingtalk_user_id, channels, notify_progress FROM users WHERE revoked_at IS NULL${ids ? ' AND id = ANY($1::text[])' : ''}`,
+    ids ? [ids] : [],
+  );
+  return new Map(rows.map((r) => [r.id, toContacts(r)]));
+}
+
+/** The duty table: unit id → who is on duty there. */
+export async function dutyTable(db: Queryable): Promise<Record<string, string>> {
+  const { rows } = await db.query<{ grid_id: string; user_id: string }>('SELECT d.grid_id, d.user_id FROM duty d JOIN users u ON u.id = d.user_id WHERE u.revoked_at IS NULL ORDER BY d.grid_id');
+  return Object.fromEntries(rows.map((r) => [r.grid_id, r.user_id]));
 }

@@ -32,7 +32,7 @@ export async function startTestPlatform(overrides: Partial<Config> = {}, opts: S
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'sps-test-'));
   const config = loadConfig(
     {},
-    { HTTP_PORT: 0, MQTT_PORT: 0, MQTT_WS_PORT: 0, MQTT_TLS_PORT: 0, HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', DATA_DIR: dataDir, SITE_FILE: SMALL_SITE, PLATFORM_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'silent', HTTP_RATE_PER_TOKEN: 100_000, ...overrides },
+    { HTTP_PORT: 0, MQTT_PORT: 0, MQTT_WS_PORT: 0, MQTT_TLS_PORT: 0, HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', DATA_DIR: dataDir, SITE_FILE: SMALL_SITE, PLATFORM_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'silent', HTTP_RATE_PER_TOKEN: 100_000, NOTIFY_FLOWS: false, ...overrides },
   );
   const p = await startPlatform(config, { log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), ...opts });
   const credentials = readCredentials(p.credentialsFile);

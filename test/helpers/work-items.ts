@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
+import type { Config } from '../../core/config.ts';
 import { ManualClock } from '../../rules/clock.ts';
 import type { WorkItemEvent } from '../../work-items/events.ts';
 import { connectDevice, startTestPlatform, type TestPlatform } from './platform.ts';
@@ -26,9 +27,9 @@ export interface WorkItemsHarness {
   dispose(): Promise<void>;
 }
 
-export async function startWorkItemsHarness(siteFile: string): Promise<WorkItemsHarness> {
+export async function startWorkItemsHarness(siteFile: string, overrides: Partial<Config> = {}): Promise<WorkItemsHarness> {
   const clock = new ManualClock(Date.now());
-  const p = await startTestPlatform({ SITE_FILE: siteFile }, { clock });
+  const p = await startTestPlatform({ SITE_FILE: siteFile, ...overrides }, { clock });
   const tokens: Record<string, string> = Object.fromEntries((JSON.parse(readFileSync(path.join(p.dataDir, 'user-tokens.json'), 'utf8')).users as { id: string; token: string }[]).map((u) => [u.id, u.token]));
   const events: WorkItemEvent[] = [];
   p.bus.on('test', 'work_item', (e) => void events.push(e));

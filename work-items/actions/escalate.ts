@@ -23,7 +23,7 @@ export async function escalate(ctx: WorkItemContext, item: WorkItem, actor: Acto
   const dispatcher = unit ? await dispatcherFor(ctx.db, DISPATCHERS[level as 'community' | 'street'], unit, item.communityId) : undefined;
   const fields: Partial<WorkItem> = { escalationLevel: level, ...(item.acceptedAt ? { resolveDue: fresh.resolveDue } : { acceptDue: fresh.acceptDue }), ...(dispatcher ? { assigneeId: dispatcher } : {}) };
   const updated = await move(ctx, item, 'escalate', actor, { note: why, fields, data: { level, from: item.escalationLevel, assigneeId: dispatcher ?? null } });
-  ctx.emit({ kind: 'work_item', event: 'escalated', at: new Date(now).toISOString(), item: updated, data: { level, why, assigneeId: dispatcher ?? null } });
+  ctx.emit({ kind: 'work_item', event: 'escalated', at: new Date(now).toISOString(), item: updated, actor: { id: actor.id, role: actor.role }, data: { level, why, assigneeId: dispatcher ?? null } });
   return updated;
 }
 

@@ -8,6 +8,7 @@ import { plain } from './plain.ts';
 import { rate, revisit } from './rate.ts';
 import { reopenAction } from './reopen.ts';
 import { resolve, verify } from './resolve.ts';
+import { urgent } from './urgent.ts';
 import { reportIn, whistleAction } from './whistle.ts';
 
 export type { ActionHandler, ActionRequest } from './handler.ts';
@@ -32,6 +33,7 @@ export const HANDLERS: Partial<Record<Action, ActionHandler>> = {
   rate,
   revisit,
   merge,
+  urgent,
 };
 
 export const handlerFor = (action: Action): ActionHandler => HANDLERS[action] ?? plain;

@@ -20,7 +20,7 @@ export async function whistle(ctx: WorkItemContext, item: WorkItem, actor: Actor
     },
   });
   for (const d of added) ctx.reportIns.arm(item.id, d, due);
-  ctx.emit({ kind: 'work_item', event: 'whistled', at, item: updated, data: { departments: added } });
+  ctx.emit({ kind: 'work_item', event: 'whistled', at, item: updated, actor: { id: actor.id, role: actor.role }, data: { departments: added, reportDue } });
   return updated;
 }
 

@@ -1,0 +1,58 @@
+import http from 'node:http';
+import net from 'node:net';
+import type { FastifyInstance } from 'fastify';
+
+export const EDITOR_PATH = '/flows';
+
+/**
+ * Node-RED's editor (NODE_RED_EDITOR=true) on the platform's own port at /flows: requests and the
+ * editor's websocket (/flows/comms) pass through to the child's loopback port untouched, and
+ * Node-RED asks for the admin token itself (flows/settings.js `adminAuth`).
+ */
+export async function proxyEditor(app: FastifyInstance, port: number): Promise<void> {
+  await app.register(async (scope) => {
+    // The editor's bodies pass through as they came: nothing here parses them.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    const pass = (req: { raw: http.IncomingMessage }, reply: { hijack(): void; raw: http.ServerResponse }) => {
+      reply.hijack();
+      const upstream = http.request({ host: '127.0.0.1', port, method: req.raw.method, path: req.raw.url, headers: req.raw.headers }, (res) => {
+        reply.raw.writeHead(res.statusCode ?? 502, res.headers);
+        res.pipe(reply.raw);
+      });
+      upstream.on('error', () => {
+        if (!reply.raw.headersSent) reply.raw.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' });
+        reply.raw.end('Node-RED 编辑器未运行 (the flows editor is not running)');
+      });
+      req.raw.pipe(upstream);
+    };
+    scope.all(EDITOR_PATH, pass);
+    scope.all(`${EDITOR_PATH}/*`, pass);
+  });
+  app.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    if (!req.url?.startsWith(`${EDITOR_PATH}/`)) {
+      socket.destroy();
+      return;
+    }
+    const upstream = net.connect(port, '127.0.0.1', () => {
+      const headers = Object.entries(req.headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`));
+      upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`);
+      upstream.write(head);
+      socket.pipe(upstream).pipe(socket);
+    });
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+  });
+}
+
+/** A free loopback port for the editor (asked of the kernel, then handed to the child). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
