@@ -12,7 +12,7 @@ let tokens: Record<string, string>;
 const clients: MqttClient[] = [];
 
 /** Who each person is, and what they may see (README "Work items", core/reach.ts). */
-const PEOPLE = ['admin', 'sd-1', 'cd-1', 'gw-1', 'pm-1', 'ps-1', 'muni-1', 'res-1'] as const;
+const PEOPLE = ['admin', 'sd-1', 'cd-1', 'gw-1', 'pm-1', 'ps-1', 'muni-1', 'res-1', 'nt-1'] as const;
 
 beforeAll(async () => {
   p = await startTestPlatform({ SITE_FILE: SITE });
@@ -38,7 +38,7 @@ afterAll(async () => {
 const as = (who: string) => (method: string, url: string, body?: unknown) => p.api(method, url, body, who === 'admin' ? undefined : tokens[who]);
 
 describe('one access rule: every GET route, every role, nothing outside its reach', () => {
-  it('walks every GET route of the OpenAPI document with every id, for all eight roles', async () => {
+  it('walks every GET route of the OpenAPI document with every id, for all nine roles; nobody reads another person\'s contacts', async () => {
     const doc = (await (await fetch(`http://127.0.0.1:${p.ports.http}/docs/json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     const routes = Object.entries(doc.paths).filter(([url, ops]) => ops.get && url.startsWith('/api/v1/') && !['/api/v1/health', '/api/v1/events'].includes(url)).map(([url]) => url);
     expect(routes.length).toBeGreaterThan(15);
@@ -59,7 +59,11 @@ describe('one access rule: every GET route, every role, nothing outside its reac
       'ps-1': (o) => isItem(o) && o.kind === 'ticket' && o.communityId === 'c1',
       'muni-1': (o) => isItem(o) && o.kind === 'work_order' && whistled.has(o.id as string),
       'res-1': (o) => isItem(o) && o.reporterId === 'res-1',
+      // The notification flows' sign-in: every item (to tell the right people), no sensor data.
+      'nt-1': (o) => isItem(o),
     };
+    /** Who may read gw-1's phone number: admins, the notifier, gw-1. */
+    const readsContacts = new Set(['admin', 'nt-1', 'gw-1']);
     const isItem = (o: Record<string, unknown>) => typeof o.id === 'string' && /^(WO|TK)-/.test(o.id) && 'status' in o;
     const placedIn = (o: Record<string, unknown>, grid: string | null, community: string | null) => {
       const dev = typeof o.deviceId === 'string' ? placement.get(o.deviceId) : typeof o.id === 'string' && 'type' in o ? placement.get(o.id) : undefined;
@@ -89,6 +93,7 @@ describe('one access rule: every GET route, every role, nothing outside its reac
           checked++;
           expect(r.status, `${who} GET ${url}`).not.toBe(500);
           if (r.status !== 200) continue;
+          if (!readsContacts.has(who)) expect(JSON.stringify(r.body), `${who} GET ${url} shows gw-1's contacts`).not.toMatch(/13800000001|gw\.one/);
           for (const o of placed(r.body)) {
             seen++;
             expect(allowed[who](o), `${who} GET ${url} returned ${JSON.stringify(o).slice(0, 160)}`).toBe(true);
@@ -100,6 +105,10 @@ describe('one access rule: every GET route, every role, nothing outside its reac
       }
     }
     expect(checked).toBeGreaterThan(1000);
+    // The contacts check could fail: those who may read them do.
+    expect(JSON.stringify((await as('admin')('GET', '/api/v1/users')).body)).toContain('13800000001');
+    expect(JSON.stringify((await as('nt-1')('GET', '/api/v1/notify/directory')).body)).toContain('gw.one');
+    expect((await as('gw-1')('GET', '/api/v1/me')).body).toMatchObject({ phone: '13800000001', wecomUserId: 'gw.one' });
     expect(seen).toBeGreaterThan(40);
     // And each one saw its own: the walk would pass trivially if everyone saw nothing.
     expect((await as('gw-1')('GET', '/api/v1/alarms')).body.total).toBeGreaterThan(0);

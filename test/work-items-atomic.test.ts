@@ -106,7 +106,7 @@ describe('the platform goes through the same table', () => {
 
   it('the platform takes only the actions the table names it for', () => {
     const platformActions = ACTIONS.filter((a) => TRANSITIONS[a].roles.includes('platform'));
-    expect(platformActions.sort()).toEqual(['auto_close', 'escalate', 'merge', 'reopen', 'verify', 'whistle']);
+    expect(platformActions.sort()).toEqual(['auto_close', 'escalate', 'merge', 'reopen', 'urgent', 'verify', 'whistle']);
     expect(permitted('accept', 'work_order', 'collected', 'platform')).toBe(false);
   });
 });

@@ -5,7 +5,7 @@ import type { WorkItems } from './service.ts';
 
 /** `platform/commands/urgent` {"itemId", "note"?}: 紧急事件一键调度 from a panic button, a 大屏 or a bridge. */
 export const URGENT_TOPIC = 'platform/commands/urgent';
-const urgentBody = z.object({ itemId: z.string().min(1).max(64), note: z.string().max(500).optional() });
+const urgentBody = z.object({ itemId: z.string().min(1).max(64), note: z.string().max(2000).optional() });
 
 /**
  * Commands service accounts publish to the platform (the broker lets only accounts whose ACL

@@ -41,7 +41,7 @@ export async function recordNotice(db: Queryable, actor: Actor, report: NoticeRe
   return { recorded, missing };
 }
 
-/** `已通知：网格员 张三（企业微信、短信）；未送达：社区调度员 李四（钉钉，重试 3 次后仍失败：HTTP 500）` */
+/** `已通知：网格员 张三（企业微信、短信）；未送达：社区调度员 李四（钉钉，重试 3 次后仍失败：连接被拒绝）` */
 async function noticeNote(db: Queryable, r: NoticeReport): Promise<string> {
   const who = async (id: string) => {
     const u = await getUser(db, id);
