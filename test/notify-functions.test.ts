@@ -63,7 +63,7 @@ const ITEM = {
 const event = (e: Record<string, unknown>, item: Record<string, unknown> = {}) => ({ kind: 'work_item', at: '2026-12-02T06:00:00.000Z', ...e, item: { ...ITEM, ...item } });
 
 /** Runs one function node of the flows on `msgs`; what each output sent within `waitMs`. */
-async function run(id: string, msgs: unknown[], opts: { waitMs?: number; flow?: Record<string, unknown>; env?: Record<string, string | undefined> } = {}): Promise<any[][]> {
+async function run(id: string, msgs: unknown[], opts: { waitMs?: number; flow?: Record<string, unknown>; env?: Record<string, string | undefined> } = {}): Promise<any[]> {
   const def = FLOWS.find((n) => n.id === id && n.type === 'function')!;
   const outputs = def.outputs ?? 1;
   const env = { ...ENV, ...opts.env };
