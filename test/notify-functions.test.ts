@@ -62,8 +62,11 @@ const ITEM = {
 };
 const event = (e: Record<string, unknown>, item: Record<string, unknown> = {}) => ({ kind: 'work_item', at: '2026-12-02T06:00:00.000Z', ...e, item: { ...ITEM, ...item } });
 
+/** What one output of a node sent. */
+type Out = any[];
+
 /** Runs one function node of the flows on `msgs`; what each output sent within `waitMs`. */
-async function run(id: string, msgs: unknown[], opts: { waitMs?: number; flow?: Record<string, unknown>; env?: Record<string, string | undefined> } = {}): Promise<any[]> {
+async function run(id: string, msgs: unknown[], opts: { waitMs?: number; flow?: Record<string, unknown>; env?: Record<string, string | undefined> } = {}): Promise<[Out, Out, Out]> {
   const def = FLOWS.find((n) => n.id === id && n.type === 'function')!;
   const outputs = def.outputs ?? 1;
   const env = { ...ENV, ...opts.env };
@@ -84,7 +87,7 @@ async function run(id: string, msgs: unknown[], opts: { waitMs?: number; flow?: 
     outs.forEach((o, i) => helper.getNode(o.id).on('input', (m: unknown) => got[i]!.push(m)));
     for (const m of msgs) fn.receive(m);
     await new Promise((r) => setTimeout(r, opts.waitMs ?? 80));
-    return got;
+    return got as [Out, Out, Out];
   } finally {
     await helper.unload();
     for (const [k, v] of Object.entries(saved)) {
