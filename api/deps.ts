@@ -10,6 +10,7 @@ import type { EventBus } from '../core/event-bus.ts';
 import type { Limits } from '../core/limits.ts';
 import type { PlatformEvent } from '../work-items/events.ts';
 import type { WorkItems } from '../work-items/service.ts';
+import type { FlowsStatus } from '../notify/flows-process.ts';
 
 /** What the HTTP surface needs from the rest of the platform. */
 export interface ApiDeps {
@@ -28,16 +29,7 @@ export interface ApiDeps {
   /** SHA-256 of the admin bearer token; the token itself is never kept. */
   adminTokenSha256: Buffer;
   /** The notification flows' state (notify/flows-process.ts), for health; undefined when they do not run. */
-  notifications?: { status(): NotificationsStatus | undefined };
-}
-
-export interface NotificationsStatus {
-  state: 'starting' | 'running' | 'restarting' | 'stopped';
-  subscribed: boolean;
-  restarts: number;
-  pid: number | null;
-  channels: { wecom: boolean; dingtalk: boolean; sms: boolean };
-  editor: boolean;
+  notifications?: { status(): FlowsStatus | undefined };
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;

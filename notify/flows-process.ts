@@ -120,7 +120,7 @@ export class NotificationFlows implements Extension {
   private spawn(): void {
     this.state = this.restarts ? 'restarting' : 'starting';
     const env = {
-      ...process.env,
+      ...inherited(),
       ...this.opts.env,
       NODE_RED_USER_DIR: this.opts.userDir,
       NODE_RED_EDITOR: String(this.opts.editor),
@@ -152,6 +152,13 @@ export class NotificationFlows implements Extension {
     child.on('error', (err) => log.error({ err }, 'notification flows could not start'));
   }
 }
+
+/**
+ * What the child takes from the platform's own environment: the system's basics and a proxy for
+ * reaching the webhooks, nothing else (not the admin token, not the store's URL).
+ */
+const INHERITED = /^(PATH|HOME|TMPDIR|TZ|LANG|LC_[A-Z]+|(HTTPS?|NO)_PROXY|(https?|no)_proxy|NODE_EXTRA_CA_CERTS)$/;
+const inherited = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => INHERITED.test(k)));
 
 /** Node-RED's `2 Dec 15:08:12 - [warn] [function:名] text` lines into the platform's log, at their level. */
 function forward(log: Logger, line: string): void {
