@@ -59,6 +59,6 @@ module.exports = {
     runtimeState: { enabled: false, ui: false },
     telemetry: { enabled: false },
     exportGlobalContextKeys: false,
-    editorTheme: { projects: { enabled: false }, tours: false },
+    editorTheme: { tours: false },
     logging: { console: { level: env.NODE_RED_LOG_LEVEL || 'info', metrics: false, audit: false } },
 };

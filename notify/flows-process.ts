@@ -168,8 +168,8 @@ function forward(log: Logger, line: string): void {
     return;
   }
   const [, level, text] = m as unknown as [string, string, string];
-  // The credentials notice is Node-RED's at every start; the flows keep no credentials (README).
-  const expected = !text.trim() || /credentials/i.test(text);
+  // Node-RED's notices at every start: the flows keep no credentials (README) and use no projects.
+  const expected = !text.trim() || /credentials|^Projects disabled/i.test(text);
   if (level === 'error') log.error({ flows: text }, 'node-red');
   else if (level === 'warn' && !expected) log.warn({ flows: text }, 'node-red');
   else if (/^(Started flows|Stopped flows)/.test(text)) log.info({ flows: text }, 'node-red');
