@@ -286,11 +286,14 @@ async function startFlows(config: Config, db: Db, broker: PlatformBroker, log: L
     PLATFORM_MQTT_CLIENT_ID: FLOWS_MQTT_USERNAME,
     PLATFORM_API_URL: `http://${loopback(config.HTTP_HOST)}:${ports.http}`,
     PLATFORM_API_TOKEN: creds.apiToken,
-    PLATFORM_ADMIN_TOKEN_SHA256: adminTokenSha256.toString('hex'),
+    // The editor's password check, only when there is an editor.
+    ...(editorPort !== undefined ? { PLATFORM_ADMIN_TOKEN_SHA256: adminTokenSha256.toString('hex') } : {}),
     PUBLIC_URL: config.PUBLIC_URL ?? `http://localhost:${ports.http}`,
     NOTIFY_DIGEST_S: String(config.NOTIFY_DIGEST_S),
     NOTIFY_RETRIES: String(config.NOTIFY_RETRIES),
     NOTIFY_RETRY_BASE_MS: String(config.NOTIFY_RETRY_BASE_MS),
+    NOTIFY_ROBOT_PER_MIN: String(config.NOTIFY_ROBOT_PER_MIN),
+    NOTIFY_MAX_AGE_S: String(config.NOTIFY_MAX_AGE_S),
   };
   for (const k of ['WECOM_WEBHOOK_URL', 'DINGTALK_WEBHOOK_URL', 'DINGTALK_SECRET', 'SMS_GATEWAY_URL', 'SMS_GATEWAY_TOKEN', 'NODE_RED_CREDENTIAL_SECRET'] as const) if (config[k]) env[k] = config[k]!;
   const flows = new NotificationFlows({ log: flowsLog, userDir: path.join(config.DATA_DIR, 'node-red'), env, aedes: broker.aedes, clientId: FLOWS_MQTT_USERNAME, editor: editorPort !== undefined, editorPort });

@@ -53,7 +53,16 @@ export interface Refusal {
 }
 
 /** Where service accounts publish commands to the platform itself (README "Notifications"). */
+export const PLATFORM_PREFIX = 'platform/';
 export const COMMAND_PREFIX = 'platform/commands/';
+
+/** A command a service account published to the platform; `dup`: a QoS 1 resend of one already seen. */
+export interface PlatformCommand {
+  username: string;
+  topic: string;
+  payload: Buffer;
+  dup: boolean;
+}
 
 export interface BrokerHooks {
   /**
@@ -132,7 +141,7 @@ export class PlatformBroker {
   /** Payloads ingest dead-lettered: delivered to no subscriber. Weak, so nothing lingers. */
   private readonly rejected = new WeakSet<Buffer>();
   private hooks: BrokerHooks;
-  private commandHandler?: (c: { username: string; topic: string; payload: Buffer }) => void;
+  private commandHandler?: (c: PlatformCommand) => void;
   private readonly bus: TopicEmitter;
   /** Deliveries shed for subscribers that could not keep up; reads refused while the bus was backed up. */
   readonly load = { shed: 0, readsPausedForBus: 0 };
@@ -440,10 +449,13 @@ export class PlatformBroker {
     // reach the device again at every reconnect, against its clean session.
     if (topic.startsWith('v1/')) packet.retain = false;
     if (topic.startsWith('$SYS') || !identity.publish.some(mayPublish) || identity.deny.some((f) => filterMatches(f, topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
-    // A command to the platform itself (紧急事件一键调度), from an account the ACL lets publish it.
+    // `platform/` is the platform's voice (its events are what the notification flows believe): no
+    // account speaks there, but for a command granted by its exact name, never through a wildcard.
+    if (topic.startsWith(PLATFORM_PREFIX) && !(topic.startsWith(COMMAND_PREFIX) && identity.publish.includes(topic))) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
+    // A command to the platform itself (紧急事件一键调度), from an account granted exactly that topic.
     if (topic.startsWith(COMMAND_PREFIX) && this.commandHandler) {
       try {
-        this.commandHandler({ username: identity.username, topic, payload: packet.payload as Buffer });
+        this.commandHandler({ username: identity.username, topic, payload: packet.payload as Buffer, dup: packet.dup });
       } catch (err) {
         this.opts.log.warn({ err, topic, username: identity.username }, 'platform command failed');
       }
@@ -452,7 +464,7 @@ export class PlatformBroker {
   }
 
   /** Takes the commands service accounts publish under `platform/commands/` (one handler: the platform's). */
-  onCommand(handler: (c: { username: string; topic: string; payload: Buffer }) => void): void {
+  onCommand(handler: (c: PlatformCommand) => void): void {
     this.commandHandler = handler;
   }
 

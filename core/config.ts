@@ -103,6 +103,10 @@ export const configSchema = z.object({
   /** Times a failed delivery is tried again, after NOTIFY_RETRY_BASE_MS, doubling each time. */
   NOTIFY_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
   NOTIFY_RETRY_BASE_MS: z.coerce.number().int().positive().default(1000),
+  /** Messages one group robot (企业微信, 钉钉) is sent per minute; more wait their turn. */
+  NOTIFY_ROBOT_PER_MIN: z.coerce.number().int().positive().default(20),
+  /** Events older than this (waiting on the broker while the flows were off) are not notified. */
+  NOTIFY_MAX_AGE_S: z.coerce.number().positive().default(3600),
 });
 
 export type Config = z.infer<typeof configSchema>;

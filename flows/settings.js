@@ -53,6 +53,9 @@ module.exports = {
     // A webhook that does not answer is a failed attempt, retried, not a message held for minutes.
     httpRequestTimeout: Number(env.NOTIFY_HTTP_TIMEOUT_MS || 10000),
     functionExternalModules: true,
+    // What the flows hold between messages (digest windows, the robots' queues, urgent tallies) is
+    // on disk in userDir/context within 2 s, so a restart does not drop it.
+    contextStorage: { default: { module: 'localfilesystem', config: { flushInterval: 2 } } },
     functionTimeout: 5,
     externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpdate: false, allowUpload: false }, modules: { allowInstall: false } },
     diagnostics: { enabled: false, ui: false },

@@ -140,16 +140,20 @@ export class NotificationFlows implements Extension {
         for (const line of lines) forward(log, line);
       });
     }
-    child.on('exit', (code, signal) => {
+    let ended = false;
+    const again = (why: Record<string, unknown>) => {
       this.subscribed = false;
-      if (this.stopping) return;
+      if (ended || this.stopping) return;
+      ended = true;
       this.restarts++;
       this.state = 'restarting';
-      log.error({ code, signal, restartInMs: this.backoffMs }, 'notification flows exited; restarting');
+      log.error({ ...why, restartInMs: this.backoffMs }, 'notification flows ended; restarting');
       this.restartTimer = setTimeout(() => this.spawn(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
-    });
-    child.on('error', (err) => log.error({ err }, 'notification flows could not start'));
+    };
+    child.on('exit', (code, signal) => again({ code, signal }));
+    // A child that could not even start gets no 'exit' of its own.
+    child.on('error', (err) => again({ err }));
   }
 }
 

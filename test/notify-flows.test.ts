@@ -29,6 +29,8 @@ beforeAll(async () => {
     NOTIFY_DIGEST_S: 8,
     NOTIFY_RETRIES: 2,
     NOTIFY_RETRY_BASE_MS: 200,
+    // The tests send more than a real group robot takes in a minute; pacing has its own test.
+    NOTIFY_ROBOT_PER_MIN: 1000,
   });
 }, 60_000);
 
@@ -77,9 +79,11 @@ describe('notification flows', () => {
     const ding = await rx.waitFor((r) => r.channel === 'dingtalk' && r.at >= since && mentions(r, { dingtalk: 'dt-gw-l1' }), 2000, 'DingTalk message to gw-l1');
     expect(dingtalkSignOk(ding)).toBe(true);
     expect(ding.query.get('access_token')).toBe('test-token');
-    expect(ding.body).toMatchObject({ msgtype: 'markdown', at: { atMobiles: ['13800000001'] } });
+    // Mentioned by their DingTalk id; their phone number is not printed into the group.
+    expect(ding.body).toMatchObject({ msgtype: 'markdown', at: { atUserIds: ['dt-gw-l1'], atMobiles: [] } });
     expect(ding.body.markdown.text).toContain('1号楼');
-    expect(ding.body.markdown.text).toContain('@13800000001');
+    expect(ding.body.markdown.text).toContain('@dt-gw-l1');
+    expect(ding.body.markdown.text).not.toContain('13800000001');
 
     // The smoke rule whistles the fire brigade: its liaison wants SMS only.
     const sms = await rx.waitFor((r) => r.channel === 'sms' && r.at >= since && r.body.to === '13800000119', 2000, 'SMS to the fire brigade');
@@ -227,6 +231,26 @@ describe('notification flows', () => {
     await rx.waitFor((x) => x.channel === 'sms' && x.at >= since && x.body.to === '13800000002' && x.text.includes('【紧急调度'), 3000, 'urgent SMS to gw-l2');
     const { body } = await h.as('admin').get(`/api/v1/work-orders/${wo.id}`);
     expect(body.timeline.find((t: { action: string }) => t.action === 'urgent')).toMatchObject({ actorId: sa.body.username, actorRole: 'platform', note: expect.stringContaining(`服务账号 ${sa.body.username}`) });
+  });
+
+  it('no account speaks on platform/ but through a command granted by its exact name: a `#` account can neither fake an event nor call an urgent dispatch', async () => {
+    const wo = await openItemOf('b-l1-smoke-detector-1');
+    const sa = await h.as('admin').post('/api/v1/service-accounts', { name: '桥接', subscribe: ['#'], publish: ['#'] });
+    const since = Date.now();
+    for (const [topic, payload] of [
+      ['platform/workitems/created/work_order/g-l1/WO-FAKE', { kind: 'work_item', event: 'created', at: new Date().toISOString(), item: { ...wo, id: 'WO-FAKE', title: '伪造的工单' } }],
+      ['platform/commands/urgent', { itemId: wo.id }],
+    ] as const) {
+      const c = await mqtt.connectAsync(h.p.mqttUrl, { username: sa.body.username, password: sa.body.secret, clientId: sa.body.username, reconnectPeriod: 0 });
+      const closed = new Promise((r) => c.once('close', r));
+      c.publish(topic, JSON.stringify(payload), { qos: 1 });
+      await closed; // MQTT 3.1.1 refuses a PUBLISH by closing the connection
+      c.end(true);
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(rx.received.filter((r) => r.at >= since)).toEqual([]);
+    const { body } = await h.as('admin').get(`/api/v1/work-orders/${wo.id}`);
+    expect(body.timeline.filter((t: { action: string; at: string }) => t.action === 'urgent' && Date.parse(t.at) >= since - 1000 && t.actorId === sa.body.username)).toEqual([]);
   });
 
   it('contacts are shown only to admins, the notifier and the person themself', async () => {

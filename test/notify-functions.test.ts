@@ -27,6 +27,7 @@ const ENV: Record<string, string> = {
   NOTIFY_DIGEST_S: '0.3',
   NOTIFY_RETRIES: '2',
   NOTIFY_RETRY_BASE_MS: '100',
+  NOTIFY_ROBOT_PER_MIN: '20',
 };
 
 const labels = {
@@ -60,13 +61,13 @@ const ITEM = {
   gridId: 'g-1', communityId: 'c-1', streetId: 's-1', buildingId: 'b-1', assigneeId: 'gw-1', reporterId: null, escalationLevel: 'grid',
   acceptDue: '2026-12-02T06:05:00.000Z', resolveDue: '2026-12-02T07:00:00.000Z',
 };
-const event = (e: Record<string, unknown>, item: Record<string, unknown> = {}) => ({ kind: 'work_item', at: '2026-12-02T06:00:00.000Z', ...e, item: { ...ITEM, ...item } });
+const event = (e: Record<string, unknown>, item: Record<string, unknown> = {}) => ({ kind: 'work_item', at: new Date().toISOString(), ...e, item: { ...ITEM, ...item } });
 
 /** What one output of a node sent. */
 type Out = any[];
 
 /** Runs one function node of the flows on `msgs`; what each output sent within `waitMs`. */
-async function run(id: string, msgs: unknown[], opts: { waitMs?: number; flow?: Record<string, unknown>; env?: Record<string, string | undefined> } = {}): Promise<[Out, Out, Out]> {
+async function run(id: string, msgs: unknown[], opts: { waitMs?: number; flow?: Record<string, unknown>; env?: Record<string, string | undefined>; later?: { afterMs: number; msg: unknown }[] } = {}): Promise<[Out, Out, Out]> {
   const def = FLOWS.find((n) => n.id === id && n.type === 'function')!;
   const outputs = def.outputs ?? 1;
   const env = { ...ENV, ...opts.env };
@@ -86,6 +87,7 @@ async function run(id: string, msgs: unknown[], opts: { waitMs?: number; flow?: 
     const got: any[][] = outs.map(() => []);
     outs.forEach((o, i) => helper.getNode(o.id).on('input', (m: unknown) => got[i]!.push(m)));
     for (const m of msgs) fn.receive(m);
+    for (const l of opts.later ?? []) setTimeout(() => fn.receive(l.msg), l.afterMs);
     await new Promise((r) => setTimeout(r, opts.waitMs ?? 80));
     return got as [Out, Out, Out];
   } finally {
@@ -143,6 +145,15 @@ describe('audience', () => {
     ]);
     expect((await audience(event({ event: 'transition', action: 'accept', actor: { id: 'pm-1', role: 'property_manager' } }, ticket))).people).toEqual([{ id: 'res-1', reason: 'progress', channels: ['sms'] }]);
     expect((await audience(event({ event: 'transition', action: 'accept', actor: { id: 'pm-1', role: 'property_manager' } }, { ...ticket, reporterId: 'res-2' }))).people).toEqual([]);
+    // A resident who chose nothing is still told by SMS only: the robots post into staff groups.
+    const open = { ...DIRECTORY, users: DIRECTORY.users.map((u) => (u.id === 'res-2' ? { ...u, notifyProgress: true } : u)) };
+    const [people] = await run('audience', [{ payload: event({ event: 'transition', action: 'accept', actor: { id: 'pm-1', role: 'property_manager' } }, { ...ticket, reporterId: 'res-2' }) }], { flow: { directory: open } });
+    expect(people.map((m) => [m.recipient.id, m.channels])).toEqual([['res-2', ['sms']]]);
+  });
+
+  it('a ticket\'s reminder goes to its compound\'s managers, never to grid workers; events grown old on the broker are dropped', async () => {
+    expect((await audience(event({ event: 'reminder' }, { kind: 'ticket', assigneeId: null }))).people.map((p) => p.id)).toEqual(['pm-1']);
+    expect((await audience({ ...event({ event: 'created' }), at: new Date(Date.now() - 2 * 3_600_000).toISOString() })).people).toEqual([]);
   });
 
   it('紧急事件一键调度: everyone responsible on every channel they have, whatever they chose, with the roster for the tally', async () => {
@@ -205,6 +216,11 @@ describe('channel requests', () => {
     expect(r.url).toContain(`sign=${encodeURIComponent(expected)}`);
     expect(r.payload).toMatchObject({ msgtype: 'markdown', at: { atMobiles: ['13800000001'], atUserIds: [], isAtAll: false } });
     expect(r.payload.markdown.text).toContain('@13800000001');
+    // Known by their DingTalk id: mentioned by it, and the phone is not printed into the group.
+    const [byId] = await requests({ phone: '13800000001', dingtalkUserId: 'dt-1' }, ['dingtalk']);
+    expect(byId.payload.at).toEqual({ atUserIds: ['dt-1'], atMobiles: [], isAtAll: false });
+    expect(byId.payload.markdown.text).toContain('@dt-1');
+    expect(byId.payload.markdown.text).not.toContain('13800000001');
     // No secret: the robot's URL as it is (keyword or IP security instead).
     const [plain] = await requests({ phone: '13800000001' }, ['dingtalk'], notice, { DINGTALK_SECRET: undefined });
     expect(plain.url).toBe(ENV.DINGTALK_WEBHOOK_URL);
@@ -226,16 +242,25 @@ describe('channel requests', () => {
     expect(sms.payload).toEqual({ to: '13800000003', text: expect.stringContaining('梨园社区1号楼'), itemIds: ['WO-1'], kind: 'work_order', severity: 'critical', urgent: false, link: 'https://x/work-orders/WO-1' });
   });
 
+  it('an SMS is at most 500 characters; its itemIds name every item', async () => {
+    const ids = Array.from({ length: 200 }, (_, i) => `WO-20261202-${String(i).padStart(8, '0')}`);
+    const [sms] = await requests({ phone: '13800000003' }, ['sms'], { ...notice, lines: [`【新工单·重要】 200 条：${ids.join(' ')}`], itemIds: ids, reason: 'digest' });
+    expect(sms.payload.text.length).toBeLessThanOrEqual(500);
+    expect(sms.payload.text).toContain('共 200 条');
+    expect(sms.payload.itemIds).toEqual(ids);
+  });
+
   it('a long digest is split into parts WeCom takes (text 2,048 bytes, markdown 4,096), together holding every id', async () => {
-    const ids = Array.from({ length: 300 }, (_, i) => `WO-20261202-${String(i).padStart(8, '0')}`);
-    const digest = { ...notice, title: '【汇总】近 1 分钟 300 条待办', lines: [`【新工单·重要】 300 条：${ids.join(' ')}`], itemIds: ids, reason: 'digest' };
-    for (const recipient of [{ phone: '13800000002' }, { wecomUserId: 'wang' }]) {
+    for (const [count, recipient] of [[60, { phone: '13800000002' }], [120, { phone: '13800000002' }], [300, { phone: '13800000002' }], [120, { wecomUserId: 'wang' }], [300, { wecomUserId: 'wang' }]] as const) {
+    const ids = Array.from({ length: count }, (_, i) => `WO-20261202-${String(i).padStart(8, '0')}`);
+    const digest = { ...notice, title: `【汇总】近 1 分钟 ${count} 条待办工单`, lines: [`【新工单·重要】 ${count} 条：${ids.join(' ')}`, `例：梨园社区1号楼 烟感探测器-1：烟雾浓度超标`], itemIds: ids, reason: 'digest' };
       const parts = await requests(recipient, ['wecom'], digest);
       expect(parts.length).toBeLessThanOrEqual(3);
       const text = parts.map((p) => p.payload.markdown?.content ?? p.payload.text.content).join('\n');
       expect(ids.filter((id) => !text.includes(id))).toEqual([]);
-      parts.forEach((p, i) => expect(Buffer.byteLength(p.payload.markdown?.content ?? p.payload.text.content)).toBeLessThanOrEqual(i === 0 && recipient.phone ? 2048 : 4096));
-      expect(parts[0]!.payload.msgtype).toBe(recipient.phone ? 'text' : 'markdown');
+      parts.forEach((p, i) => expect(Buffer.byteLength(p.payload.markdown?.content ?? p.payload.text.content), `${count} ids, part ${i + 1}`).toBeLessThanOrEqual(i === 0 && 'phone' in recipient ? 2048 : 4096));
+      expect(parts[0]!.payload.msgtype).toBe('phone' in recipient ? 'text' : 'markdown');
+      if (parts.length > 1) expect(parts.at(-1)!.payload.markdown.content).toContain(`（${parts.length}/${parts.length}）`);
     }
   });
 });
@@ -243,15 +268,23 @@ describe('channel requests', () => {
 describe('digest', () => {
   const msg = (i: number, who = 'gw-1', reason = 'new') => ({ recipient: { id: who, reason }, channels: ['wecom'], notice: { title: `【新工单·重要】楼道堆物 ${i}`, lines: [], link: '', itemIds: [`WO-${i}`], kind: 'work_order', severity: 'major', reason } });
 
-  it('the first goes out at once; the rest of the window comes as one digest naming every item; each person has their own window', async () => {
-    const [out] = await run('digest', [...Array.from({ length: 50 }, (_, i) => msg(i)), msg(99, 'gw-2')], { waitMs: 500 });
+  it('the first goes out at once; the rest of the window comes at the tick as one digest naming every item; each person has their own window', async () => {
+    const msgs = [...Array.from({ length: 50 }, (_, i) => msg(i)), msg(99, 'gw-2')];
+    const [out] = await run('digest', msgs, { waitMs: 600, later: [{ afterMs: 100, msg: { tick: true } }, { afterMs: 450, msg: { tick: true } }] });
+    // The early tick finds the window still open: nothing goes out until the window ends.
     expect(out.map((m) => m.notice.itemIds.length)).toEqual([1, 1, 49]);
     expect(out[0].notice.itemIds).toEqual(['WO-0']);
     expect(out[1].recipient.id).toBe('gw-2');
     const d = out[2].notice;
-    expect(d.title).toBe('【汇总】近 0.3 秒 49 条待办');
+    expect(d.title).toBe('【汇总】近 0.3 秒 49 条待办工单');
     expect(d.itemIds).toEqual(Array.from({ length: 49 }, (_, i) => `WO-${i + 1}`));
     expect(d.lines[0]).toBe(`【新工单·重要】 49 条：${d.itemIds.join(' ')}`);
+  });
+
+  it('the first five critical ones of a window go out at once, then they wait too', async () => {
+    const critical = (i: number) => ({ ...msg(i), notice: { ...msg(i).notice, severity: 'critical' } });
+    const [out] = await run('digest', Array.from({ length: 8 }, (_, i) => critical(i)));
+    expect(out.map((m) => m.notice.itemIds[0])).toEqual(['WO-0', 'WO-1', 'WO-2', 'WO-3', 'WO-4', 'WO-5']);
   });
 
   it('urgent messages and residents\' progress never wait', async () => {
@@ -269,12 +302,19 @@ describe('delivery outcome', () => {
     const [, retry] = await run('result', [answered(200, { errcode: 310000, errmsg: 'sign not match' }), answered('ECONNREFUSED', 'Error', 2)]);
     expect(retry.map((m) => [m.attempt, m.delay, m.payload, m.url])).toEqual([[2, 100, { msgtype: 'markdown' }, 'http://d'], [3, 200, { msgtype: 'markdown' }, 'http://d']]);
     expect(retry[0].error).toBe('HTTP 200 errcode 310000 sign not match');
+    // A robot's rate limit waits out the minute; an error never carries the robot's URL (its key).
+    const [, slow] = await run('result', [answered(200, { errcode: 45009, errmsg: 'api freq out of limit' })]);
+    expect(slow[0].delay).toBe(60000);
+    const [, noAnswer] = await run('result', [answered(undefined, 'RequestError: socket hang up : http://wecom.test/send?key=SECRET')]);
+    expect(noAnswer[0].error).toBe('no answer');
     const [, , failed] = await run('result', [answered(500, 'busy', 3)]);
     expect(failed).toMatchObject([{ failed: true, error: 'HTTP 500' }]);
   });
 
   it('a failure is recorded on the items; an urgent dispatch\'s deliveries go to its tally, which records the roster once', async () => {
-    const [record] = await run('outcome', [{ ...answered(500, ''), failed: true, error: 'HTTP 500', attempt: 3 }]);
+    const failedPart = (part: number) => ({ ...answered(500, ''), failed: true, error: 'HTTP 500', attempt: 3, noticeId: 'n1', part, of: 2 });
+    const [record] = await run('outcome', [failedPart(1), failedPart(2)]);
+    expect(record).toHaveLength(1);
     expect(record[0].record).toEqual({ itemIds: ['WO-1'], recipients: [{ userId: 'gw-1', delivered: [], failed: ['dingtalk'] }], reason: 'notice', attempts: 3, error: 'HTTP 500' });
     const start = { tally: 'start', runId: 'r', itemId: 'WO-1', expected: 3, roster: [{ userId: 'a', channels: ['wecom', 'sms'] }, { userId: 'b', channels: ['sms'] }, { userId: 'c', channels: [] }] };
     const outcome = (userId: string, channel: string, ok: boolean) => ({ tally: 'outcome', runId: 'r', userId, channel, part: 1, of: 1, ok, error: ok ? undefined : 'HTTP 500', attempts: 3 });
@@ -300,13 +340,25 @@ describe('delivery outcome', () => {
   });
 });
 
+describe('robot pacing', () => {
+  it('at most NOTIFY_ROBOT_PER_MIN a minute per robot; the rest waits in order, urgent ones first; SMS is not paced', async () => {
+    const m = (i: number, channel = 'wecom', urgent = false) => ({ channel, urgent, i });
+    const [out] = await run('pace', [...Array.from({ length: 25 }, (_, i) => m(i)), m(100, 'dingtalk'), m(200, 'sms'), m(300, 'wecom', true)], { later: [{ afterMs: 30, msg: { tick: true } }] });
+    expect(out.map((x) => x.i)).toEqual([...Array.from({ length: 20 }, (_, i) => i), 100, 200]);
+    // A full queue fails a message at once (then recorded as failed), never holds it unbounded.
+    const [sent, failed] = await run('pace', Array.from({ length: 24 }, (_, i) => m(i)), { env: { NOTIFY_PACE_QUEUE: '2' } });
+    expect(sent).toHaveLength(20);
+    expect(failed.map((x) => [x.i, x.failed, x.error])).toEqual([[22, true, '发送队列已满（2）'], [23, true, '发送队列已满（2）']]);
+  });
+});
+
 describe('flows.json', () => {
   it('is pretty-printed as Node-RED writes it and holds no secret', () => {
     const raw = readFileSync(path.join(import.meta.dirname, '..', 'flows', 'flows.json'), 'utf8');
     expect(raw).toBe(JSON.stringify(JSON.parse(raw), null, 4) + '\n');
     expect(raw).not.toMatch(/qyapi\.weixin|oapi\.dingtalk|access_token=|key=[A-Za-z0-9-]{8}|"credentials"/);
     // Every function node is one of those tested here.
-    const tested = ['login', 'directory-request', 'directory-store', 'audience', 'format', 'digest', 'requests', 'result', 'outcome', 'tally', 'platform-request', 'record-result'];
+    const tested = ['login', 'directory-request', 'directory-store', 'audience', 'format', 'digest', 'requests', 'pace', 'result', 'outcome', 'tally', 'platform-request', 'record-result'];
     expect(FLOWS.filter((n) => n.type === 'function').map((n) => n.id).sort()).toEqual(tested.sort());
   });
 });

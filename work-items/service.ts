@@ -146,7 +146,8 @@ export class WorkItems {
   /** A photo, if this user uploaded it or may see an item that holds it; otherwise undefined, as if there were none. */
   async photo(id: string, user: User): Promise<Photo | undefined> {
     const photo = await this.photos.get(id);
-    if (!photo) return undefined;
+    // The notifier sees every item to tell people of it, not what is in their photos.
+    if (!photo || user.role === 'notifier') return undefined;
     if (photo.uploadedBy === user.id || user.role === 'admin') return photo;
     for (const itemId of await this.photos.holders(id)) {
       const [item, w] = await Promise.all([getItem(this.opts.db, itemId), whistles(this.opts.db, itemId)]);

@@ -1,7 +1,7 @@
 import multipart from '@fastify/multipart';
 import { z } from 'zod';
 import { PHOTO_MAX_BYTES } from '../../work-items/photos.ts';
-import { ApiError, badRequest, notFound } from '../errors.ts';
+import { ApiError, badRequest, forbidden, notFound } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
 const MB = PHOTO_MAX_BYTES / 1024 / 1024;
@@ -21,6 +21,8 @@ export default async function photoRoutes(app: App, deps: ApiDeps) {
     bodyLimit: PHOTO_MAX_BYTES + 64 * 1024,
     schema: { tags: ['photos'], summary: `Uploads a photo (multipart field "file"; JPEG, PNG or WebP by content, at most ${MB} MB) → 201 {"id"}`, consumes: ['multipart/form-data'] },
   }, async (req, reply) => {
+    // The notification flows read items to tell people of them; they take and show no photos.
+    if (req.user.role === 'notifier') throw forbidden({ zh: '通知服务不能上传照片', en: 'the notifier uploads no photos' });
     if (!req.isMultipart()) throw new ApiError(415, 'unsupported_media_type', { zh: '请以 multipart/form-data 上传照片', en: 'upload the photo as multipart/form-data' });
     const file = await req.file();
     if (!file) throw badRequest('file', { zh: '没有收到照片文件', en: 'no file in the upload' });
