@@ -161,7 +161,7 @@ describe('status', () => {
 
 describe('service accounts', () => {
   it('get MQTT credentials limited to their filters', async () => {
-    const { status, body } = await p.api('POST', '/api/v1/service-accounts', { name: 'node-red', subscribe: ['v1/+/+/telemetry'], publish: ['platform/test/#'] });
+    const { status, body } = await p.api('POST', '/api/v1/service-accounts', { name: 'node-red', subscribe: ['v1/+/+/telemetry'], publish: ['bridge/test/#'] });
     expect(status).toBe(201);
     expect(body.username).toMatch(/^svc-/);
     const svc = await connect(p.mqttUrl, body.username, body.secret, { clientId: `${body.username}-node-red-1` });
@@ -172,7 +172,7 @@ describe('service accounts', () => {
     const dev = await connectDevice(p, c);
     await dev.publishAsync(`v1/smoke-detector/${c.id}/telemetry`, JSON.stringify({ props: { batteryPct: 88 } }), { qos: 1 });
     expect(await seen).toBe(`v1/smoke-detector/${c.id}/telemetry`);
-    await svc.publishAsync('platform/test/x', 'ok', { qos: 1 });
+    await svc.publishAsync('bridge/test/x', 'ok', { qos: 1 });
     const closed = new Promise<void>((r) => svc.once('close', () => r()));
     svc.publish('v1/smoke-detector/fake/telemetry', '{}', { qos: 1 });
     await closed;
