@@ -341,10 +341,10 @@ describe('delivery outcome', () => {
 });
 
 describe('robot pacing', () => {
-  it('at most NOTIFY_ROBOT_PER_MIN a minute per robot; the rest waits in order, urgent ones first; SMS is not paced', async () => {
+  it('at most NOTIFY_ROBOT_PER_MIN a minute per robot; the rest waits in order; urgent ones and SMS are not paced', async () => {
     const m = (i: number, channel = 'wecom', urgent = false) => ({ channel, urgent, i });
     const [out] = await run('pace', [...Array.from({ length: 25 }, (_, i) => m(i)), m(100, 'dingtalk'), m(200, 'sms'), m(300, 'wecom', true)], { later: [{ afterMs: 30, msg: { tick: true } }] });
-    expect(out.map((x) => x.i)).toEqual([...Array.from({ length: 20 }, (_, i) => i), 100, 200]);
+    expect(out.map((x) => x.i)).toEqual([...Array.from({ length: 20 }, (_, i) => i), 100, 200, 300]);
     // A full queue fails a message at once (then recorded as failed), never holds it unbounded.
     const [sent, failed] = await run('pace', Array.from({ length: 24 }, (_, i) => m(i)), { env: { NOTIFY_PACE_QUEUE: '2' } });
     expect(sent).toHaveLength(20);
