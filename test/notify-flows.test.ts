@@ -242,7 +242,7 @@ describe('notification flows', () => {
       ['platform/commands/urgent', { itemId: wo.id }],
     ] as const) {
       const c = await mqtt.connectAsync(h.p.mqttUrl, { username: sa.body.username, password: sa.body.secret, clientId: sa.body.username, reconnectPeriod: 0 });
-      const closed = new Promise((r) => c.once('close', r));
+      const closed = new Promise<void>((r) => c.once('close', () => r()));
       c.publish(topic, JSON.stringify(payload), { qos: 1 });
       await closed; // MQTT 3.1.1 refuses a PUBLISH by closing the connection
       c.end(true);
@@ -250,7 +250,7 @@ describe('notification flows', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(rx.received.filter((r) => r.at >= since)).toEqual([]);
     const { body } = await h.as('admin').get(`/api/v1/work-orders/${wo.id}`);
-    expect(body.timeline.filter((t: { action: string; at: string }) => t.action === 'urgent' && Date.parse(t.at) >= since - 1000 && t.actorId === sa.body.username)).toEqual([]);
+    expect(body.timeline.filter((t: { action: string; at: string; actorId: string }) => t.action === 'urgent' && Date.parse(t.at) >= since - 1000 && t.actorId === sa.body.username)).toEqual([]);
   });
 
   it('contacts are shown only to admins, the notifier and the person themself', async () => {
