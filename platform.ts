@@ -28,8 +28,8 @@ import { Directory } from './core/directory.ts';
 import { EventBus } from './core/event-bus.ts';
 import { MqttFanout } from './notify/mqtt-fanout.ts';
 import { flowsCredentials, FLOWS_MQTT_USERNAME } from './notify/flows-accounts.ts';
-import { NotificationFlows } from './notify/flows-process.ts';
-import { freePort, proxyEditor } from './notify/editor-proxy.ts';
+import { editorSocket, NotificationFlows } from './notify/flows-process.ts';
+import { proxyEditor } from './notify/editor-proxy.ts';
 import { PlatformMetrics } from './platform-metrics.ts';
 import type { Clock } from './rules/clock.ts';
 import { RuleEngine } from './rules/engine.ts';
@@ -192,13 +192,13 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       tlsKey: config.MQTT_TLS_KEY,
       maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     });
-    const editorPort = config.NOTIFY_FLOWS && config.NODE_RED_EDITOR ? await freePort() : undefined;
+    const editor = config.NOTIFY_FLOWS && config.NODE_RED_EDITOR;
     let flowsRef: NotificationFlows | undefined;
     app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, trustProxy: config.HTTP_TRUST_PROXY, adminTokenSha256, notifications: { status: () => flowsRef?.status() } }, log);
-    if (editorPort) await proxyEditor(app, editorPort);
+    if (editor) await proxyEditor(app, editorSocket(flowsDir(config)));
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
     if (config.NOTIFY_FLOWS) {
-      flows = flowsRef = await startFlows(config, db, broker, log, { http: (app.server.address() as AddressInfo).port, mqtt: listeners.ports.mqtt }, adminTokenSha256, editorPort, opts.flowsWaitMs ?? 30_000);
+      flows = flowsRef = await startFlows(config, db, broker, log, { http: (app.server.address() as AddressInfo).port, mqtt: listeners.ports.mqtt }, adminTokenSha256, editor, opts.flowsWaitMs ?? 30_000);
     }
   } catch (err) {
     await flows?.stop();
@@ -272,7 +272,7 @@ function readingSinks(config: Config, log: Logger, db: Db, tags: (deviceId: stri
  * runs beside it), which channels are on and how to pace them; the start waits (bounded) until they
  * listen on the broker, so no event of the first seconds goes unheard.
  */
-async function startFlows(config: Config, db: Db, broker: PlatformBroker, log: Logger, ports: { http: number; mqtt: number }, adminTokenSha256: Buffer, editorPort: number | undefined, waitMs: number): Promise<NotificationFlows | undefined> {
+async function startFlows(config: Config, db: Db, broker: PlatformBroker, log: Logger, ports: { http: number; mqtt: number }, adminTokenSha256: Buffer, editor: boolean, waitMs: number): Promise<NotificationFlows | undefined> {
   const flowsLog = log.child({ component: 'flows' });
   const creds = await flowsCredentials(db);
   if ('refused' in creds) {
@@ -287,7 +287,7 @@ async function startFlows(config: Config, db: Db, broker: PlatformBroker, log: L
     PLATFORM_API_URL: `http://${loopback(config.HTTP_HOST)}:${ports.http}`,
     PLATFORM_API_TOKEN: creds.apiToken,
     // The editor's password check, only when there is an editor.
-    ...(editorPort !== undefined ? { PLATFORM_ADMIN_TOKEN_SHA256: adminTokenSha256.toString('hex') } : {}),
+    ...(editor ? { PLATFORM_ADMIN_TOKEN_SHA256: adminTokenSha256.toString('hex') } : {}),
     PUBLIC_URL: config.PUBLIC_URL ?? `http://localhost:${ports.http}`,
     NOTIFY_DIGEST_S: String(config.NOTIFY_DIGEST_S),
     NOTIFY_RETRIES: String(config.NOTIFY_RETRIES),
@@ -296,7 +296,7 @@ async function startFlows(config: Config, db: Db, broker: PlatformBroker, log: L
     NOTIFY_MAX_AGE_S: String(config.NOTIFY_MAX_AGE_S),
   };
   for (const k of ['WECOM_WEBHOOK_URL', 'DINGTALK_WEBHOOK_URL', 'DINGTALK_SECRET', 'SMS_GATEWAY_URL', 'SMS_GATEWAY_TOKEN', 'NODE_RED_CREDENTIAL_SECRET'] as const) if (config[k]) env[k] = config[k]!;
-  const flows = new NotificationFlows({ log: flowsLog, userDir: path.join(config.DATA_DIR, 'node-red'), env, aedes: broker.aedes, clientId: FLOWS_MQTT_USERNAME, editor: editorPort !== undefined, editorPort });
+  const flows = new NotificationFlows({ log: flowsLog, userDir: flowsDir(config), env, aedes: broker.aedes, clientId: FLOWS_MQTT_USERNAME, editor });
   flows.start();
   const listening = await flows.listening(waitMs);
   const status = flows.status();
@@ -304,6 +304,9 @@ async function startFlows(config: Config, db: Db, broker: PlatformBroker, log: L
   else flowsLog.warn({ waitedMs: waitMs }, 'notification flows not listening yet; health says degraded until they are');
   return flows;
 }
+
+/** Node-RED's own folder: its context, sessions, credentials and the editor's socket. */
+const flowsDir = (config: Config) => path.join(config.DATA_DIR, 'node-red');
 
 /** Where a child on this machine reaches a listener bound to `host`. */
 const loopback = (host: string) => (host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host);

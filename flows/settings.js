@@ -31,7 +31,9 @@ if (env.PLATFORM_PARENT_PID) {
 
 module.exports = {
     uiHost: env.NODE_RED_HOST || '127.0.0.1',
-    uiPort: Number(env.NODE_RED_PORT || 1880),
+    // Run by the platform, the editor listens on a socket file in its private folder: no other
+    // local process can take its place and be handed an admin sign-in.
+    uiPort: env.NODE_RED_SOCKET || Number(env.NODE_RED_PORT || 1880),
     userDir: env.NODE_RED_USER_DIR || path.join(__dirname, '..', 'data', 'node-red'),
     flowFile: env.FLOWS_FILE || path.join(__dirname, 'flows.json'),
     flowFilePretty: true,

@@ -6,17 +6,19 @@ export const EDITOR_PATH = '/flows';
 
 /**
  * Node-RED's editor (NODE_RED_EDITOR=true) on the platform's own port at /flows: requests and the
- * editor's websocket (/flows/comms) pass through to the child's loopback port untouched, and
+ * editor's websocket (/flows/comms) pass through to the child's socket file untouched, and
  * Node-RED asks for the admin token itself (flows/settings.js `adminAuth`).
  */
-export async function proxyEditor(app: FastifyInstance, port: number): Promise<void> {
+export async function proxyEditor(app: FastifyInstance, socketPath: string): Promise<void> {
+  // Unix socket paths are short (108 bytes on Linux).
+  if (Buffer.byteLength(socketPath) > 100) throw new Error(`NODE_RED_EDITOR: the editor's socket path ${socketPath} is too long for a Unix socket; use a shorter DATA_DIR`);
   await app.register(async (scope) => {
     // The editor's bodies pass through as they came: nothing here parses them.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
     const pass = (req: { raw: http.IncomingMessage }, reply: { hijack(): void; raw: http.ServerResponse }) => {
       reply.hijack();
-      const upstream = http.request({ host: '127.0.0.1', port, method: req.raw.method, path: req.raw.url, headers: req.raw.headers }, (res) => {
+      const upstream = http.request({ socketPath, method: req.raw.method, path: req.raw.url, headers: req.raw.headers }, (res) => {
         reply.raw.writeHead(res.statusCode ?? 502, res.headers);
         res.pipe(reply.raw);
       });
@@ -34,7 +36,7 @@ export async function proxyEditor(app: FastifyInstance, port: number): Promise<v
       socket.destroy();
       return;
     }
-    const upstream = net.connect(port, '127.0.0.1', () => {
+    const upstream = net.connect(socketPath, () => {
       const headers = Object.entries(req.headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`));
       upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`);
       upstream.write(head);
@@ -42,17 +44,5 @@ export async function proxyEditor(app: FastifyInstance, port: number): Promise<v
     });
     upstream.on('error', () => socket.destroy());
     socket.on('error', () => upstream.destroy());
-  });
-}
-
-/** A free loopback port for the editor (asked of the kernel, then handed to the child). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
   });
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,9 @@ export const FLOWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)),
 const RED_JS = createRequire(import.meta.url).resolve('node-red/red.js');
 /** What the flows subscribe to (flows.json, node `events`): seeing it on the broker means they listen. */
 const EVENTS_FILTER = 'platform/workitems/#';
+
+/** The editor's socket, in Node-RED's private folder (the platform passes /flows through to it). */
+export const editorSocket = (userDir: string) => path.join(userDir, 'editor.sock');
 
 export interface FlowsStatus {
   state: 'starting' | 'running' | 'restarting' | 'stopped';
@@ -33,8 +36,6 @@ export interface FlowsOptions {
   /** The flows' MQTT client id: its subscription says they are listening. */
   clientId: string;
   editor: boolean;
-  /** Where the editor listens when on (loopback; the platform passes /flows through). */
-  editorPort?: number;
 }
 
 /**
@@ -119,13 +120,15 @@ export class NotificationFlows implements Extension {
 
   private spawn(): void {
     this.state = this.restarts ? 'restarting' : 'starting';
+    // A socket file left by a child that was killed would stop the next one from listening.
+    rmSync(editorSocket(this.opts.userDir), { force: true });
     const env = {
       ...inherited(),
       ...this.opts.env,
       NODE_RED_USER_DIR: this.opts.userDir,
       NODE_RED_EDITOR: String(this.opts.editor),
       NODE_RED_HOST: '127.0.0.1',
-      NODE_RED_PORT: String(this.opts.editorPort ?? 0),
+      NODE_RED_SOCKET: editorSocket(this.opts.userDir),
       PLATFORM_PARENT_PID: String(process.pid),
     };
     const child = spawn(process.execPath, [RED_JS, '--settings', path.join(FLOWS_DIR, 'settings.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
