@@ -18,6 +18,7 @@ import deviceRoutes from './routes/devices.ts';
 import healthRoutes from './routes/health.ts';
 import orgRoutes from './routes/org.ts';
 import meRoutes from './routes/me.ts';
+import sessionRoutes from './routes/session.ts';
 import notifyRoutes from './routes/notify.ts';
 import ruleRoutes from './routes/rules.ts';
 import serviceAccountRoutes from './routes/service-accounts.ts';
@@ -89,6 +90,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
     async (api: App) => {
       await api.register(healthRoutes, deps);
       await api.register(vocabularyRoutes, deps);
+      await api.register(sessionRoutes, deps);
       // Everything else under /api/v1 needs a token.
       await api.register(async (secured: App) => {
         secured.addHook('onRequest', bearerGuard(deps.adminTokenSha256, deps.db, deps.limits, log.child({ component: 'http' })));

@@ -361,6 +361,22 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       ALTER TABLE users ADD COLUMN notify_progress boolean NOT NULL DEFAULT true;
     `,
   },
+  {
+    version: 8,
+    name: 'browser sessions (the console signs in once; its live event stream needs no header)',
+    sql: `
+      CREATE TABLE sessions (
+        id_sha256 text PRIMARY KEY,
+        -- 'admin' for the admin token.
+        user_id text NOT NULL,
+        -- The token it was opened with: a rotated or revoked token ends its sessions.
+        token_sha256 text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX sessions_expiry ON sessions(expires_at);
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number[]> {
