@@ -5,7 +5,7 @@ import { onShutdown } from './core/shutdown.ts';
 import { startPlatform } from './platform.ts';
 
 const config = loadConfig();
-const log = createLogger(config.LOG_LEVEL);
+const log = createLogger(config.LOG_LEVEL, 'platform', config.LOG_FORMAT);
 try {
   const platform = await startPlatform(config, { log });
   onShutdown(log, platform.stop);

@@ -76,7 +76,7 @@ export interface StartOptions {
 
 /** Starts store, broker, ingest and HTTP in this process: the embedded default of DESIGN §2. */
 export async function startPlatform(config: Config, opts: StartOptions = {}): Promise<Platform> {
-  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const log = opts.log ?? createLogger(config.LOG_LEVEL, 'platform', config.LOG_FORMAT);
   if (config.DATABASE_URL) throw new Error('DATABASE_URL: a PostgreSQL server store is not available yet; unset it to use the embedded store');
   const weak = config.PLATFORM_ADMIN_TOKEN === undefined ? undefined : weakTokenProblem(config.PLATFORM_ADMIN_TOKEN);
   if (weak) throw new Error(`PLATFORM_ADMIN_TOKEN ${weak}`);

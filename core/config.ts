@@ -71,6 +71,8 @@ export const configSchema = z.object({
   /** Seconds a device has to answer a downlink command (hold_door) before the alarm records no answer. */
   RULES_COMMAND_TIMEOUT_S: z.coerce.number().positive().default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `auto`: short readable lines at a terminal, pino's JSON lines otherwise (log collectors). */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   INFLUX_URL: optionalString,
   INFLUX_TOKEN: optionalString,
   INFLUX_ORG: optionalString,

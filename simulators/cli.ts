@@ -43,7 +43,7 @@ if (values.help) {
 }
 
 const config = loadConfig();
-const log = createLogger(config.LOG_LEVEL, 'simulator');
+const log = createLogger(config.LOG_LEVEL, 'simulator', config.LOG_FORMAT);
 const num = (v: string | undefined, name: string) => {
   if (v === undefined) return undefined;
   const n = Number(v);

@@ -22,6 +22,8 @@ const noticeBody = z.object({
 export default async function notifyRoutes(app: App, deps: ApiDeps) {
   app.get('/notify/directory', {
     config: { reach: 'contacts' },
+    // The flows read it every 30 s: not worth a log line each time.
+    logLevel: 'warn',
     schema: { tags: ['notifications'], summary: 'Who is reached how: every active person with their units and contacts, who is on duty where, the names of places and the words of the vocabulary (the notifier and admins)' },
   }, async () => {
     const [users, contacts, duty, units] = await Promise.all([listUsers(deps.db), contactsOf(deps.db), dutyTable(deps.db), listOrgUnits(deps.db)]);
