@@ -15,9 +15,12 @@ import { DEMO_SITE_FILE, readSiteFile } from './core/site.ts';
 import { ROLE_LABELS } from './core/vocabulary.ts';
 
 import { startPlatform } from './platform.ts';
+import { ensureConsoleBuilt } from './api/console.ts';
 import { readCredentials } from './simulators/credentials.ts';
 import { Simulator } from './simulators/simulator.ts';
 
+// The console is served from its build: the first demo makes it.
+ensureConsoleBuilt();
 const config = loadConfig();
 // The bad device's refusals are the scenario working: counted and summarised, not printed one by one.
 const badDevices = new Set<string>();
@@ -61,6 +64,7 @@ function startBlock(): string {
     '',
     '  智慧物业安全感知平台 · demo running' + (durationS ? ` for ${durationS} s` : ' (Ctrl-C stops it)'),
     '',
+    `  控制台 Console            ${http}/   (residents' 一键报修 so far; the other roles' pages are coming)`,
     `  API 与文档 API and docs   ${http}/docs`,
     `  健康 Health               ${http}/api/v1/health`,
     `  MQTT                      mqtt://127.0.0.1:${platform.ports.mqtt}  (devices: ${platform.credentialsFile})`,

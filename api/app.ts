@@ -18,6 +18,7 @@ import deviceRoutes from './routes/devices.ts';
 import healthRoutes from './routes/health.ts';
 import orgRoutes from './routes/org.ts';
 import meRoutes from './routes/me.ts';
+import { serveConsole } from './console.ts';
 import sessionRoutes from './routes/session.ts';
 import notifyRoutes from './routes/notify.ts';
 import ruleRoutes from './routes/rules.ts';
@@ -70,7 +71,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
-    if (!req.url.startsWith('/docs')) reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    if (!req.url.startsWith('/docs')) reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
     // Nothing an API answer carries (alarms, tickets, tokens) belongs in a shared or browser cache.
     if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
@@ -85,6 +86,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  await serveConsole(app);
 
   await app.register(
     async (api: App) => {
