@@ -32,7 +32,8 @@ export async function serveConsole(app: App): Promise<void> {
 /** Builds the console if it is not built (`npm run demo`, the browser tests); a second or so with Vite. */
 export function ensureConsoleBuilt(): boolean {
   if (existsSync(path.join(CONSOLE_DIST, 'index.html'))) return false;
-  const vite = createRequire(import.meta.url).resolve('vite/bin/vite.js');
+  // vite's bin is not among its exports: found beside its package.json, which is.
+  const vite = path.join(path.dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
   const r = spawnSync(process.execPath, [vite, 'build', '--config', path.join(CONSOLE_DIST, '..', 'vite.config.mjs')], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`console build failed (exit ${r.status}): run npm run console:build to see why`);
   return true;
