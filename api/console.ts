@@ -34,7 +34,8 @@ export function ensureConsoleBuilt(): boolean {
   if (existsSync(path.join(CONSOLE_DIST, 'index.html'))) return false;
   // vite's bin is not among its exports: found beside its package.json, which is.
   const vite = path.join(path.dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', path.join(CONSOLE_DIST, '..', 'vite.config.mjs')], { stdio: 'inherit' });
+  // A production build whatever the caller's NODE_ENV (vitest's is `test`: Vue's development build).
+  const r = spawnSync(process.execPath, [vite, 'build', '--mode', 'production', '--config', path.join(CONSOLE_DIST, '..', 'vite.config.mjs')], { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
   if (r.status !== 0) throw new Error(`console build failed (exit ${r.status}): run npm run console:build to see why`);
   return true;
 }
