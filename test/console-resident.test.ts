@@ -82,6 +82,16 @@ describe.runIf(haveBinary(CHROMIUM))('the console, resident pages', () => {
     await page.getByRole('button', { name: '提交评价' }).click();
     await expect.poll(async () => (await p.api('GET', `/api/v1/tickets/${id}`)).body.rating?.overall).toBe(5);
     await page.locator(`[data-item="${id}"]`).getByText('已评价').waitFor();
+    // The same pages on a desktop (a property office's screen).
+    const desk = await browser.newPage({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+    await desk.context().addCookies(await page.context().cookies());
+    await desk.goto(`http://127.0.0.1:${p.ports.http}/`);
+    await desk.getByRole('tab', { name: '我的报修' }).click();
+    await desk.locator(`[data-item="${id}"]`).getByText('已评价').waitFor();
+    await desk.screenshot({ path: path.join(SHOTS, 'resident-progress-desktop.png'), fullPage: true });
+    await desk.getByRole('tab', { name: '一键报修' }).click();
+    await desk.screenshot({ path: path.join(SHOTS, 'resident-file-desktop.png'), fullPage: true });
+    await desk.close();
   }, 60_000);
 
   it('is whole in its build: no script, style or font from another host', () => {
