@@ -1,6 +1,6 @@
 import { contactsSchema } from '../../core/contacts.ts';
-import { contactsOf, setContacts } from '../../core/store/users.ts';
-import { audited } from '../audit.ts';
+import { contactsOf } from '../../core/store/users.ts';
+import { changeContacts } from './users.ts';
 import { badRequest } from '../errors.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
@@ -19,10 +19,8 @@ export default async function meRoutes(app: App, deps: ApiDeps) {
   app.put('/me/contacts', {
     schema: { tags: ['users'], summary: 'Sets your own phone, 企业微信 / 钉钉 ids, the channels you want and (residents) whether to be told of your items\' progress; fields left out keep their value', body: contactsSchema },
   }, async (req) => {
-    const u = req.user;
-    const before = (await contactsOf(deps.db, [u.id])).get(u.id);
-    if (!before) throw badRequest('token', { zh: '管理员令牌没有联系方式，请以用户身份设置', en: 'the admin token has no contacts; set them as a user' });
-    await audited(deps.db, req, { action: 'user.contacts', targetKind: 'user', targetId: u.id, before }, (tx) => setContacts(tx, u.id, req.body), () => req.body);
-    return { id: u.id, ...(await contactsOf(deps.db, [u.id])).get(u.id)! };
+    const changed = await changeContacts(deps, req, req.user.id, req.body);
+    if (!changed) throw badRequest('token', { zh: '管理员令牌没有联系方式，请以用户身份设置', en: 'the admin token has no contacts; set them as a user' });
+    return changed;
   });
 }

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { contactsSchema } from '../../core/contacts.ts';
+import type { FastifyRequest } from 'fastify';
+import { contactsSchema, type ContactsInput } from '../../core/contacts.ts';
 import { idSchema } from '../../core/ids.ts';
 import { generateSecret, tokenDigest } from '../../core/secrets.ts';
 import { getOrgUnit, listOrgUnits } from '../../core/store/org.ts';
 import { ROLE_LABELS } from '../../core/vocabulary.ts';
-import { contactsOf, insertUser, listUsers, NO_CONTACTS, setContacts, onDuty, revokedUsers, revokeUser, setDuty, setUserToken, getUser } from '../../core/store/users.ts';
+import { contactsOf, insertUser, listUsers, NO_CONTACTS, setContacts, type Contacts, onDuty, revokedUsers, revokeUser, setDuty, setUserToken, getUser } from '../../core/store/users.ts';
 import { audited } from '../audit.ts';
 import { DEPARTMENTS, DISPATCHERS, ROLES } from '../../core/domain.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';
@@ -20,6 +21,18 @@ const userBody = contactsSchema.extend({
   buildingIds: z.array(z.string()).max(20).default([]).describe('residents: the buildings they live in (their registered address)'),
   streetIds: z.array(z.string()).max(20).default([]).describe('street dispatchers: their streets (omitted: the site\'s one street)'),
 });
+
+/**
+ * Sets what is given of an active person's contacts, with its audit entry (an admin for anyone,
+ * a person for themself: PUT /users/:id/contacts, PUT /me/contacts); undefined if there is no
+ * such person.
+ */
+export async function changeContacts(deps: ApiDeps, req: FastifyRequest, id: string, body: ContactsInput): Promise<({ id: string } & Contacts) | undefined> {
+  const before = (await contactsOf(deps.db, [id])).get(id);
+  if (!before) return undefined;
+  await audited(deps.db, req, { action: 'user.contacts', targetKind: 'user', targetId: id, before }, (tx) => setContacts(tx, id, body), () => body);
+  return { id, ...(await contactsOf(deps.db, [id])).get(id)! };
+}
 
 /** Who may be on duty for which kind of unit: its work goes to them. */
 const ON_DUTY_ROLE = { grid: 'grid_worker', ...DISPATCHERS } as const;
@@ -69,10 +82,9 @@ export default async function userRoutes(app: App, deps: ApiDeps) {
   app.put('/users/:id/contacts', {
     schema: { tags: ['users'], summary: 'Sets how a person is reached: phone, 企业微信 and 钉钉 ids, the channels they want, a resident\'s progress notices (fields left out keep their value)', params: z.object({ id: z.string() }), body: contactsSchema },
   }, async (req) => {
-    const before = (await contactsOf(deps.db, [req.params.id])).get(req.params.id);
-    if (!before) throw notFound('active user', req.params.id);
-    await audited(deps.db, req, { action: 'user.contacts', targetKind: 'user', targetId: req.params.id, before }, (tx) => setContacts(tx, req.params.id, req.body), () => req.body);
-    return { id: req.params.id, ...(await contactsOf(deps.db, [req.params.id])).get(req.params.id)! };
+    const changed = await changeContacts(deps, req, req.params.id, req.body);
+    if (!changed) throw notFound('active user', req.params.id);
+    return changed;
   });
 
   app.post('/users/:id/revoke', {
