@@ -193,12 +193,11 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     });
     const editor = config.NOTIFY_FLOWS && config.NODE_RED_EDITOR;
-    let flowsRef: NotificationFlows | undefined;
-    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, trustProxy: config.HTTP_TRUST_PROXY, adminTokenSha256, notifications: { status: () => flowsRef?.status() } }, log);
+    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, trustProxy: config.HTTP_TRUST_PROXY, adminTokenSha256, notifications: { status: () => flows?.status() } }, log);
     if (editor) await proxyEditor(app, editorSocket(flowsDir(config)));
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
     if (config.NOTIFY_FLOWS) {
-      flows = flowsRef = await startFlows(config, db, broker, log, { http: (app.server.address() as AddressInfo).port, mqtt: listeners.ports.mqtt }, adminTokenSha256, editor, opts.flowsWaitMs ?? 30_000);
+      flows = await startFlows(config, db, broker, log, { http: (app.server.address() as AddressInfo).port, mqtt: listeners.ports.mqtt }, adminTokenSha256, editor, opts.flowsWaitMs ?? 30_000);
     }
   } catch (err) {
     await flows?.stop();
