@@ -13,7 +13,7 @@ import { seedSite } from './core/seed.ts';
 import { generateSecret, tokenDigest } from './core/secrets.ts';
 import { DEMO_SITE_FILE, readSiteFile } from './core/site.ts';
 import type { Db } from './core/store/db.ts';
-import { resetPresence } from './core/store/devices.ts';
+import { prunePresence, resetPresence } from './core/store/devices.ts';
 import { migrate } from './core/store/migrations.ts';
 import { openPgliteWorker } from './core/store/pglite-worker.ts';
 import { pruneReadings } from './core/store/readings.ts';
@@ -217,7 +217,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const retentionMs = config.READINGS_RETENTION_DAYS * 86_400_000;
   const prune = async () => {
     try {
-      const n = await pruneReadings(db.background, new Date(Date.now() - retentionMs));
+      const olderThan = new Date(Date.now() - retentionMs);
+      const n = (await pruneReadings(db.background, olderThan)) + (await prunePresence(db.background, olderThan));
       if (n) log.info({ deleted: n, retentionDays: config.READINGS_RETENTION_DAYS }, 'readings pruned');
     } catch (err) {
       log.error({ err }, 'readings pruning failed');

@@ -24,6 +24,7 @@ import notifyRoutes from './routes/notify.ts';
 import ruleRoutes from './routes/rules.ts';
 import serviceAccountRoutes from './routes/service-accounts.ts';
 import userRoutes from './routes/users.ts';
+import overviewRoutes from './routes/overview.ts';
 import workItemRoutes from './routes/work-items.ts';
 import photoRoutes from './routes/photos.ts';
 import vocabularyRoutes from './routes/vocabulary.ts';
@@ -103,6 +104,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
         await secured.register(withReach('org', meRoutes), deps);
         await secured.register(notifyRoutes, deps);
         await secured.register(workItemRoutes, deps);
+        await secured.register(overviewRoutes, deps);
         await secured.register(photoRoutes, deps);
         await secured.register(withReach('alarms', alarmRoutes), deps);
         await secured.register(withReach('admin', deviceRoutes), deps);

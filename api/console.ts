@@ -9,7 +9,7 @@ import type { App } from './deps.ts';
 /** Where `npm run console:build` puts the console (Vue 3 + Vant, console/). */
 export const CONSOLE_DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'console', 'dist');
 /** The paths the console's pages answer (links in notifications point at items' pages). */
-const PAGES = ['/', '/tickets/*', '/work-orders/*', '/resident', '/sign-in'];
+const PAGES = ['/', '/overview', '/board', '/tasks', '/report', '/tickets/*', '/work-orders/*', '/devices/*', '/resident', '/sign-in'];
 
 /**
  * The console at `/`, from the build, with nothing fetched from elsewhere. Its pages' paths get the

@@ -4,6 +4,7 @@ import type { EventBus } from '../core/event-bus.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Db } from '../core/store/db.ts';
 import type { User } from '../core/store/users.ts';
+import { namesOf } from '../core/store/users.ts';
 import type { Clock } from '../rules/clock.ts';
 import type { EffectiveRule } from '../rules/params.ts';
 import { actProblem, canSee } from './access.ts';
@@ -93,10 +94,14 @@ export class WorkItems {
   }
 
   /** One item as this user may see it: its timeline, whistles and the actions they may take now. */
-  async get(id: string, user: User): Promise<WorkItem & { timeline: TimelineEntry[]; whistles: Whistle[]; allowedActions: Action[] }> {
+  async get(id: string, user: User): Promise<WorkItem & { timeline: TimelineEntry[]; whistles: Whistle[]; allowedActions: Action[]; people: Record<string, string> }> {
     const { item, whistles: w } = await this.visible(id, user);
     const mine = allowedActions(item.kind, item.status, user.role).filter((a) => !actProblem(user, item, a, w));
-    return { ...item, timeline: await timeline(this.opts.db, id), whistles: w, allowedActions: mine };
+    const entries = await timeline(this.opts.db, id);
+    // The names of the people it mentions (who acted, who it was handed to), nothing else about them.
+    const ids = [item.assigneeId, item.reporterId, ...entries.flatMap((e) => [e.actorId, e.data.assigneeId])].filter((x): x is string => typeof x === 'string');
+    const people = Object.fromEntries(await namesOf(this.opts.db, ids));
+    return { ...item, timeline: entries, whistles: w, allowedActions: mine, people };
   }
 
   /** Takes an action for a user: checked against their reach and the table, then carried out by its handler. */

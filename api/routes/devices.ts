@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { SERVICE_PREFIX } from '../../broker/identity.ts';
 import { idSchema } from '../../core/ids.ts';
 import { generateSecret, hashSecret } from '../../core/secrets.ts';
-import { getDevice, insertDevices, REVOKED_SECRET, setDeviceSecret } from '../../core/store/devices.ts';
+import { getDevice, insertDevices, listDevices, presenceHistory, REVOKED_SECRET, setDeviceSecret, type DeviceRecord } from '../../core/store/devices.ts';
 import { audited } from '../audit.ts';
 import { getOrgUnit } from '../../core/store/org.ts';
 import { listDeadLetters } from '../../core/store/dead-letters.ts';
@@ -36,6 +36,8 @@ export const placedOf = (deps: ApiDeps, deviceId: string): Placed => {
 };
 
 export default async function deviceRoutes(app: App, deps: ApiDeps) {
+  // Presence is the broker's live view (the store's lags by up to a second).
+  const view = (d: DeviceRecord) => ({ id: d.id, type: d.type, buildingId: d.buildingId, name: d.name, online: deps.broker.isOnline(d.id), lastSeen: d.lastSeen?.toISOString() ?? null, latest: d.latest });
   app.post('/devices', {
     schema: {
       tags: ['devices'],
@@ -80,15 +82,51 @@ export default async function deviceRoutes(app: App, deps: ApiDeps) {
   }, async (req) => {
     const d = await getDevice(deps.db, req.params.id);
     if (!d || !inScope(req.scope, placedOf(deps, d.id))) throw notFound('device', req.params.id);
+    return view(d);
+  });
+
+  app.get('/devices', {
+    config: { reach: 'devices' },
+    schema: {
+      tags: ['devices'],
+      summary: 'Devices within the caller\'s reach with their presence and latest properties, by id',
+      querystring: z.object({
+        type: z.string().optional(),
+        buildingId: z.string().optional(),
+        gridId: z.string().optional(),
+        communityId: z.string().optional(),
+        online: z.enum(['true', 'false']).optional(),
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+        offset: z.coerce.number().int().min(0).default(0),
+      }),
+      response: { 200: z.object({ items: z.array(deviceView.extend({ gridId: z.string().nullable(), communityId: z.string().nullable() })), total: z.number() }) },
+    },
+  }, async (req) => {
+    const q = req.query;
+    // Where a device hangs is the directory's; the reach and the place filters are checked on it.
+    const ids = [...deps.directory.all()]
+      .filter((p) => inScope(req.scope, p) && (!q.buildingId || p.buildingId === q.buildingId) && (!q.gridId || p.gridId === q.gridId) && (!q.communityId || p.communityId === q.communityId))
+      .map((p) => p.deviceId);
+    const online = q.online === undefined ? undefined : q.online === 'true';
+    const { items, total } = await listDevices(deps.db, { ids, type: q.type, online, limit: q.limit, offset: q.offset });
     return {
-      id: d.id,
-      type: d.type,
-      buildingId: d.buildingId,
-      name: d.name,
-      online: deps.broker.isOnline(d.id),
-      lastSeen: d.lastSeen?.toISOString() ?? null,
-      latest: d.latest,
+      items: items.map((d) => ({ ...view(d), gridId: placedOf(deps, d.id).gridId, communityId: placedOf(deps, d.id).communityId })),
+      total,
     };
+  });
+
+  app.get('/devices/:id/presence', {
+    config: { reach: 'devices' },
+    schema: {
+      tags: ['devices'],
+      summary: 'When a device went online and offline, newest first',
+      params: z.object({ id: z.string() }),
+      querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+      response: { 200: z.object({ items: z.array(z.object({ at: z.string(), online: z.boolean() })) }) },
+    },
+  }, async (req) => {
+    if (!inScope(req.scope, placedOf(deps, req.params.id))) throw notFound('device', req.params.id);
+    return { items: (await presenceHistory(deps.db, req.params.id, req.query.limit)).map((p) => ({ at: p.at.toISOString(), online: p.online })) };
   });
 
   app.get('/devices/:id/readings', {

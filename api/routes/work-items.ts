@@ -9,7 +9,7 @@ import { listItems, whistles } from '../../work-items/store.ts';
 import type { WorkItemEvent } from '../../work-items/events.ts';
 import { ACTIONS, STATUSES } from '../../work-items/transitions.ts';
 import { canSee } from '../../work-items/access.ts';
-import { inScope } from '../../core/reach.ts';
+import { inScope, scopeFor } from '../../core/reach.ts';
 import { gridProfile } from '../../work-items/profile.ts';
 import { getOrgUnit, gridsOf } from '../../core/store/org.ts';
 import { listUsers } from '../../core/store/users.ts';
@@ -162,7 +162,7 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
 
   app.get('/events', {
     config: { reach: ['work_orders', 'tickets'] },
-    schema: { tags: ['work orders'], summary: 'Server-Sent Events: work-item events within the caller\'s reach, as they happen' },
+    schema: { tags: ['work orders'], summary: 'Server-Sent Events: work-item events (`created`, `transition`, …) and alarms raised or cleared (`alarm`) within the caller\'s reach, as they happen' },
   }, async (req, reply) => {
     const release = deps.limits.sseStreams.acquire(req.user.id);
     if (!release) throw new ApiError(429, 'too_many_requests', { zh: `每个用户最多 ${deps.limits.sseStreams.max} 个实时事件流`, en: `at most ${deps.limits.sseStreams.max} live event streams per user` });
@@ -181,7 +181,13 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
         (err: Error) => req.log.error({ err, itemId: e.item.id }, 'SSE filter failed'),
       );
     };
-    const off = deps.bus.on(`sse:${user.id}`, 'work_item', send);
+    const offItems = deps.bus.on(`sse:${user.id}`, 'work_item', send);
+    // Alarms as they are raised and cleared, within the caller's reach of alarms (the overview's tiles).
+    const alarms = scopeFor(user, 'alarms');
+    const offAlarms = alarms.kind === 'none' ? () => {} : deps.bus.on(`sse:${user.id}`, 'alarm', (e) => {
+      if (e.event !== 'updated' && inScope(alarms, e.alarm) && !reply.raw.destroyed) reply.raw.write(`event: alarm\ndata: ${JSON.stringify({ event: e.event, at: e.at, alarm: e.alarm })}\n\n`);
+    });
+    const off = () => (offItems(), offAlarms());
     const ping = setInterval(() => reply.raw.write(': ping\n\n'), 15_000);
     // A revoked token ends its streams at once.
     const forget = app.liveStreams.add(user.id, () => reply.raw.end());

@@ -25,11 +25,47 @@ export async function api(method, url, body) {
   return data;
 }
 
-/** Work-item events as they happen, within the signed-in person's reach. */
+/** Uploads one photo (taken or chosen on the phone); resolves with its id. */
+export async function uploadPhoto(file) {
+  const body = new FormData();
+  body.append('file', file, file.name);
+  return (await api('POST', '/api/v1/photos', body)).id;
+}
+
+// One stream per page however many parts listen (the platform allows a few per person).
+const WORK_ITEM_EVENTS = ['created', 'transition', 'escalated', 'reminder', 'whistled', 'counted', 'report_in_late'];
+const listeners = new Set();
+let source;
+
+/**
+ * Work-item events (`{event, item, …}`) and alarms raised or cleared (`{event: 'alarm', alarm}`)
+ * as they happen, within the signed-in person's reach. Returns a function that stops listening.
+ */
 export function liveEvents(onEvent) {
-  const source = new EventSource('/api/v1/events');
-  for (const name of ['created', 'transition', 'escalated', 'reminder', 'whistled', 'counted', 'report_in_late']) {
-    source.addEventListener(name, (m) => onEvent(JSON.parse(m.data)));
+  listeners.add(onEvent);
+  if (!source) {
+    source = new EventSource('/api/v1/events');
+    const fan = (e) => listeners.forEach((l) => l(e));
+    for (const name of WORK_ITEM_EVENTS) source.addEventListener(name, (m) => fan(JSON.parse(m.data)));
+    source.addEventListener('alarm', (m) => fan({ ...JSON.parse(m.data), kind: 'alarm' }));
   }
-  return () => source.close();
+  return () => {
+    listeners.delete(onEvent);
+    if (!listeners.size) {
+      source?.close();
+      source = undefined;
+    }
+  };
+}
+
+/** Calls `fn` at most once per `ms` however many events arrive (a storm is one refresh). */
+export function coalesce(fn, ms = 300) {
+  let timer;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      fn();
+    }, ms);
+  };
 }

@@ -85,14 +85,42 @@ export async function countDevices(db: Queryable): Promise<Record<string, number
   return Object.fromEntries(rows.map((r) => [r.type, r.n]));
 }
 
-/** Applies a batch of presence changes (the last change per device wins). */
+/**
+ * Applies a batch of presence changes (the last change per device wins) and keeps each in the
+ * device's presence history, in one statement: the history never says what the device row does not.
+ */
 export async function applyPresence(db: Queryable, changes: { id: string; online: boolean; at: Date }[]): Promise<void> {
   if (changes.length === 0) return;
   await db.query(
-    `UPDATE devices d SET online = c.online, last_seen = GREATEST(d.last_seen, c.at)
-     FROM unnest($1::text[], $2::boolean[], $3::timestamptz[]) AS c(id, online, at) WHERE d.id = c.id`,
+    `WITH c AS (SELECT * FROM unnest($1::text[], $2::boolean[], $3::timestamptz[]) AS c(id, online, at)),
+     moved AS (UPDATE devices d SET online = c.online, last_seen = GREATEST(d.last_seen, c.at) FROM c WHERE d.id = c.id RETURNING d.id)
+     INSERT INTO device_presence (device_id, at, online) SELECT c.id, c.at, c.online FROM c WHERE c.id IN (SELECT id FROM moved)`,
     [changes.map((c) => c.id), changes.map((c) => c.online), changes.map((c) => c.at.toISOString())],
   );
+}
+
+/** A device's online/offline changes, newest first. */
+export async function presenceHistory(db: Queryable, deviceId: string, limit = 100): Promise<{ at: Date; online: boolean }[]> {
+  const { rows } = await db.query<{ at: Date; online: boolean }>('SELECT at, online FROM device_presence WHERE device_id = $1 ORDER BY at DESC LIMIT $2', [deviceId, limit]);
+  return rows;
+}
+
+/** Deletes presence history older than the readings' retention window. */
+export async function prunePresence(db: Queryable, olderThan: Date): Promise<number> {
+  const r = await db.query('DELETE FROM device_presence WHERE at < $1', [olderThan.toISOString()]);
+  return r.affectedRows ?? 0;
+}
+
+/** Devices with their presence, for lists (the overview counts, the device pages). */
+export async function listDevices(db: Queryable, filter: { ids?: string[]; type?: string; online?: boolean; limit: number; offset: number }): Promise<{ items: DeviceRecord[]; total: number }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.ids) where.push(`id = ANY($${params.push(filter.ids)}::text[])`);
+  if (filter.type) where.push(`type = $${params.push(filter.type)}`);
+  if (filter.online !== undefined) where.push(`online = $${params.push(filter.online)}`);
+  const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const { rows } = await db.query<DeviceRow & { total: number }>(`SELECT *, count(*) OVER ()::int AS total FROM devices ${w} ORDER BY id LIMIT $${params.push(filter.limit)} OFFSET $${params.push(filter.offset)}`, params);
+  return { items: rows.map(fromRow), total: rows[0]?.total ?? 0 };
 }
 
 /** Merges the latest telemetry per device into `devices.latest` and moves `last_seen` forward. */
@@ -107,7 +135,9 @@ export async function mergeLatest(db: Queryable, latest: { id: string; props: Re
 
 /** Marks every device offline: at start-up no device can be connected yet. */
 export async function resetPresence(db: Queryable): Promise<void> {
-  await db.query('UPDATE devices SET online = false WHERE online');
+  // The history says they went offline now: when the last node stopped is not known.
+  await db.query(`WITH gone AS (UPDATE devices SET online = false WHERE online RETURNING id)
+    INSERT INTO device_presence (device_id, at, online) SELECT id, now(), false FROM gone`);
 }
 
 /** A device's new secret (hashed): the old one stops working. False if there is no such device. */

@@ -377,6 +377,18 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       CREATE INDEX sessions_expiry ON sessions(expires_at);
     `,
   },
+  {
+    version: 9,
+    name: 'device presence history (the device page shows when a device went online and offline)',
+    sql: `
+      CREATE TABLE device_presence (
+        device_id text NOT NULL,
+        at timestamptz NOT NULL,
+        online boolean NOT NULL
+      );
+      CREATE INDEX device_presence_by_device ON device_presence(device_id, at DESC);
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number[]> {

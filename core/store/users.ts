@@ -136,3 +136,10 @@ export async function dutyTable(db: Queryable): Promise<Record<string, string>> 
   const { rows } = await db.query<{ grid_id: string; user_id: string }>('SELECT d.grid_id, d.user_id FROM duty d JOIN users u ON u.id = d.user_id WHERE u.revoked_at IS NULL ORDER BY d.grid_id');
   return Object.fromEntries(rows.map((r) => [r.grid_id, r.user_id]));
 }
+
+/** People's names by id (a timeline says who acted, by name; nothing else about them). */
+export async function namesOf(db: Queryable, ids: readonly string[]): Promise<Map<string, string>> {
+  if (!ids.length) return new Map();
+  const { rows } = await db.query<{ id: string; name: string }>('SELECT id, name FROM users WHERE id = ANY($1::text[])', [[...new Set(ids)]]);
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
