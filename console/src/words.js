@@ -13,7 +13,7 @@ const UI = {
     descriptionHint: '请描述问题，例如：厨房水管漏水', photo: '照片', addPhoto: '拍照或选择照片', submit: '提交报修', submitted: '已提交，进度会在这里更新',
     progress: '办理进度', overall: '总体', speed: '速度', service: '服务', comment: '留言', sendRating: '提交评价', rated: '已评价',
     // Overview
-    devices: '设备', online: '在线', onlineRate: '在线率', activeAlarms: '当前告警', openItems: '未办结', byLevel: '按层级', bySeverity: '按紧急程度',
+    devices: '设备', online: '在线', onlineRate: '在线率', activeAlarms: '当前告警', criticalItems: '紧急工单', openItems: '未办结', byLevel: '按层级', bySeverity: '按紧急程度',
     today: '今日', slaBreaches: '超时', escalations: '升级', created: '新增', closed: '办结', map: '社区与网格', alarmsShort: '告警', itemsShort: '工单',
     noAlarms: '当前没有告警', age: '持续', updatedAt: '更新于', calm: '正常',
     // Board
@@ -31,7 +31,8 @@ const UI = {
     // Device
     latest: '最新读数', history: '历史曲线', presence: '上下线记录', alarmsRaised: '告警记录', rulesInForce: '生效规则', source: '来源', default: '默认', lastSeen: '最后上报', offline: '离线',
     wentOnline: '上线', wentOffline: '离线', noHistory: '暂无记录', threshold: '参数',
-    notForRole: '此角色没有控制台页面，请使用 API（/docs）。', satisfied: '满意', fair: '基本满意', unsatisfied: '不满意',
+    notForRole: '此角色没有控制台页面，请使用 API（/docs）。', satisfied: '满意', fair: '基本满意', unsatisfied: '不满意', yes: '是', no: '否',
+    alarm_pending: '待确认', alarm_active: '告警中', alarm_clearing: '恢复中', alarm_cleared: '已恢复', sourceHint: '未注明来源的参数为设备类型的默认值；注明来源的由该处设定。',
   },
   en: {
     title: 'Smart-property safety', signIn: 'Sign in', token: 'Access token', tokenHint: 'The token your administrator gave you', signOut: 'Sign out', language: '中文',
@@ -40,7 +41,7 @@ const UI = {
     file: 'Report a repair', mine: 'My requests', category: 'Category', building: 'Building', unit: 'Unit', room: 'Room', description: 'Description',
     descriptionHint: 'What is wrong, e.g. the kitchen pipe leaks', photo: 'Photo', addPhoto: 'Take or choose a photo', submit: 'Submit', submitted: 'Submitted: progress shows here',
     progress: 'Progress', overall: 'Overall', speed: 'Speed', service: 'Service', comment: 'Comment', sendRating: 'Send rating', rated: 'Rated',
-    devices: 'Devices', online: 'Online', onlineRate: 'Online rate', activeAlarms: 'Active alarms', openItems: 'Open items', byLevel: 'By level', bySeverity: 'By severity',
+    devices: 'Devices', online: 'Online', onlineRate: 'Online rate', activeAlarms: 'Active alarms', criticalItems: 'Critical work orders', openItems: 'Open items', byLevel: 'By level', bySeverity: 'By severity',
     today: 'Today', slaBreaches: 'SLA breaches', escalations: 'Escalations', created: 'New', closed: 'Closed', map: 'Communities and grids', alarmsShort: 'alarms', itemsShort: 'items',
     noAlarms: 'No active alarms', age: 'for', updatedAt: 'Updated', calm: 'Normal',
     workOrders: 'Work orders', tickets: 'Tickets', status: 'Status', severity: 'Severity', grid: 'Grid', level: 'Level', filters: 'Filters', total: '{n} in all',
@@ -53,7 +54,8 @@ const UI = {
     reportTitle: 'Report an incident', placeHint: 'e.g. stairwell of unit 3, outside the north gate', reported: 'Reported',
     latest: 'Latest readings', history: 'History', presence: 'Online / offline', alarmsRaised: 'Alarms', rulesInForce: 'Rules in force', source: 'Source', default: 'default', lastSeen: 'Last seen', offline: 'Offline',
     wentOnline: 'online', wentOffline: 'offline', noHistory: 'Nothing yet', threshold: 'Parameters',
-    notForRole: 'This role has no console pages; the API is at /docs.', satisfied: 'Satisfied', fair: 'Fair', unsatisfied: 'Unsatisfied',
+    notForRole: 'This role has no console pages; the API is at /docs.', satisfied: 'Satisfied', fair: 'Fair', unsatisfied: 'Unsatisfied', yes: 'yes', no: 'no',
+    alarm_pending: 'pending', alarm_active: 'active', alarm_clearing: 'clearing', alarm_cleared: 'cleared', sourceHint: 'Parameters without a source are the device type\'s defaults; the others were set where named.',
   },
 };
 

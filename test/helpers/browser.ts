@@ -10,8 +10,8 @@ import type { TestPlatform } from './platform.ts';
 /** The console in a real browser: Debian's chromium, driven by playwright-core (no browser download). */
 export const CHROMIUM = '/usr/bin/chromium';
 export const haveChromium = () => haveBinary(CHROMIUM);
-export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' };
-export const DESKTOP = { viewport: { width: 1280, height: 800 }, locale: 'zh-CN' };
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' };
+export const DESKTOP = { viewport: { width: 1280, height: 800 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' };
 
 // `npm run screenshots` keeps them in docs/screenshots (the README shows them); a test run, in a temp folder.
 export const SHOTS = process.env.SCREENSHOTS === '1' ? path.join(import.meta.dirname, '..', '..', 'docs', 'screenshots') : mkdtempSync(path.join(os.tmpdir(), 'sps-shots-'));
