@@ -64,7 +64,7 @@ function startBlock(): string {
     '',
     '  智慧物业安全感知平台 · demo running' + (durationS ? ` for ${durationS} s` : ' (Ctrl-C stops it)'),
     '',
-    `  控制台 Console            ${http}/   (residents' 一键报修 so far; the other roles' pages are coming)`,
+    `  控制台 Console            ${http}/   (each role lands on its page: 一屏统揽 /overview, 我的任务 /tasks, 工单看板 /board, 一键报修 /resident)`,
     `  API 与文档 API and docs   ${http}/docs`,
     `  健康 Health               ${http}/api/v1/health`,
     `  MQTT                      mqtt://127.0.0.1:${platform.ports.mqtt}  (devices: ${platform.credentialsFile})`,
