@@ -1,5 +1,7 @@
 // The platform's REST API, signed in by the session cookie (POST /api/v1/session): the browser
 // sends it with every same-origin request and with the live event stream.
+import { onMounted, onUnmounted } from 'vue';
+
 export class ApiError extends Error {
   constructor(status, body) {
     super(body?.message ?? `HTTP ${status}`);
@@ -68,4 +70,18 @@ export function coalesce(fn, ms = 300) {
       fn();
     }, ms);
   };
+}
+
+/**
+ * A page's data, loaded when it mounts and again whenever the event stream says something moved
+ * (`when` picks the events that matter; a burst is one reload); the stream closes with the page.
+ */
+export function useLive(load, { when = () => true, ms = 300 } = {}) {
+  let stop;
+  onMounted(async () => {
+    await load();
+    const again = coalesce(load, ms);
+    stop = liveEvents((e) => when(e) && again());
+  });
+  onUnmounted(() => stop?.());
 }
