@@ -15,7 +15,7 @@ import { DEMO_SITE_FILE, readSiteFile } from './core/site.ts';
 import type { Db } from './core/store/db.ts';
 import { prunePresence, resetPresence } from './core/store/devices.ts';
 import { migrate } from './core/store/migrations.ts';
-import { openPgliteWorker } from './core/store/pglite-worker.ts';
+import { openStore } from './core/store/open.ts';
 import { pruneReadings } from './core/store/readings.ts';
 import { getSetting, setSetting } from './core/store/settings.ts';
 import { DEVICES_DIR, loadCatalog, type Catalog } from './rules/catalog.ts';
@@ -77,14 +77,13 @@ export interface StartOptions {
 /** Starts store, broker, ingest and HTTP in this process: the embedded default of DESIGN §2. */
 export async function startPlatform(config: Config, opts: StartOptions = {}): Promise<Platform> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL, 'platform', config.LOG_FORMAT);
-  if (config.DATABASE_URL) throw new Error('DATABASE_URL: a PostgreSQL server store is not available yet; unset it to use the embedded store');
   const weak = config.PLATFORM_ADMIN_TOKEN === undefined ? undefined : weakTokenProblem(config.PLATFORM_ADMIN_TOKEN);
   if (weak) throw new Error(`PLATFORM_ADMIN_TOKEN ${weak}`);
   const narrowed = makePrivate(config.DATA_DIR);
   if (narrowed) log.warn({ dataDir: config.DATA_DIR, files: narrowed }, 'files under DATA_DIR were readable by others: narrowed to the service user (0600/0700)');
 
   const catalog = await loadCatalog(opts.catalogDir ?? DEVICES_DIR);
-  const db = await openPgliteWorker(path.join(config.DATA_DIR, 'store'));
+  const db = await openStore(config);
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'store migrated');
   await resetPresence(db);
@@ -193,7 +192,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     });
     const editor = config.NOTIFY_FLOWS && config.NODE_RED_EDITOR;
-    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, trustProxy: config.HTTP_TRUST_PROXY, adminTokenSha256, notifications: { status: () => flows?.status() } }, log);
+    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, trustProxy: config.HTTP_TRUST_PROXY, adminTokenSha256, notifications: { status: () => flows?.status() }, listeners }, log);
     if (editor) await proxyEditor(app, editorSocket(flowsDir(config)));
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
     if (config.NOTIFY_FLOWS) {

@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration suites start real brokers and PGlite instances; two cores do not gain from more.
     maxWorkers: 2,
     pool: 'forks',
+    // TEST_STORE=postgres: one PostgreSQL server for the run (the suites' stores are databases on it).
+    globalSetup: ['test/setup/postgres.ts'],
   },
 });

@@ -17,6 +17,8 @@ export interface ListenerOptions {
 
 export interface Listeners {
   ports: { mqtt: number; ws: number; tls?: number };
+  /** Whether each listener still accepts connections (readiness). */
+  listening(): Record<'mqtt' | 'ws' | 'tls', boolean | null>;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function startListeners(broker: PlatformBroker, opts: ListenerOptio
 
   return {
     ports: { mqtt, ws, tls: tlsPort },
+    listening: () => ({ mqtt: tcp.listening, ws: httpServer.listening, tls: tlsServer ? tlsServer.listening : null }),
     async close() {
       for (const s of sockets) s.destroy();
       wss.close();

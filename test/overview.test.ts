@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chinaMidnight } from '../work-items/overview.ts';
 import { connect, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
 import { userTokens } from './helpers/browser.ts';
+import { TEST_STORE } from './helpers/store.ts';
 
 /** The numbers behind 一屏统揽 and the device pages, through the API, each within the caller's reach. */
 const SITE = path.join(import.meta.dirname, 'fixtures', 'notify-site.json');
@@ -57,6 +58,12 @@ describe('GET /overview, GET /devices, GET /devices/:id/presence', () => {
     await expect.poll(async () => (await p.api('GET', `/api/v1/devices/${device.id}/presence`, undefined, tokens['gw-l1'])).body.items.map((x: { online: boolean }) => x.online), { timeout: 5000 }).toEqual([false, true]);
     // Another grid's worker: no such device.
     expect((await p.api('GET', `/api/v1/devices/${device.id}/presence`, undefined, tokens['gw-t1'])).status).toBe(404);
+  });
+
+  it(`runs on the store it was asked for (${TEST_STORE})`, async () => {
+    // A PostgreSQL server listens on a port; PGlite (WASM, in-process) on none.
+    const { rows } = await p.db.query<{ port: number | null }>('SELECT inet_server_port() AS port');
+    expect(rows[0]!.port !== null).toBe(TEST_STORE === 'postgres');
   });
 
   it('midnight is China\'s (UTC+8), whatever the server\'s zone', () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../core/store/db.ts';
 import { insertDeadLetters, listDeadLetters } from '../core/store/dead-letters.ts';
 import { migrate } from '../core/store/migrations.ts';
-import { openPglite } from '../core/store/pglite.ts';
+import { openTestStore } from './helpers/store.ts';
 import { insertReadings, listReadings, type Reading } from '../core/store/readings.ts';
 import { loadCatalog } from '../rules/catalog.ts';
 import type { PropSpec } from '../devices/lib/props.ts';
@@ -33,7 +33,7 @@ if (!haveInflux) {
 }
 
 beforeAll(async () => {
-  db = await openPglite(path.join(dir, 'store'));
+  db = await openTestStore(path.join(dir, 'store'));
   await migrate(db);
   if (haveInflux) influx = await startInfluxDB1();
 }, 60_000);

@@ -65,6 +65,36 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
   loop.enable();
   app.addHook('onClose', async () => loop.disable());
 
+  // Liveness: the process answers (an orchestrator restarts it when it does not).
+  app.get('/health/live', { schema: { tags: ['platform'], summary: 'Liveness: the process answers (no auth)', response: { 200: z.object({ status: z.literal('ok'), uptimeS: z.number() }) } } }, async () => ({ status: 'ok' as const, uptimeS: Math.round(process.uptime()) }));
+
+  // Readiness: each dependency this node needs to take traffic; 503 while one is not there.
+  // `required: false`: reported, but no reason to take the node out of service (a sink spools while its server is away).
+  const check = z.object({ ok: z.boolean(), required: z.boolean(), detail: z.string().optional() });
+  app.get('/health/ready', {
+    schema: {
+      tags: ['platform'],
+      summary: 'Readiness: the store, the broker\'s listeners, the time-series sinks and Redis (when configured); 503 with the reasons when one is not ready (no auth)',
+      response: { 200: z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), check) }), 503: z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), check) }) },
+    },
+  }, async (_req, reply) => {
+    const checks: Record<string, z.infer<typeof check>> = {};
+    try {
+      await Promise.race([deps.db.query('SELECT 1'), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref())]);
+      checks.store = { ok: true, required: true };
+    } catch (err) {
+      checks.store = { ok: false, required: true, detail: (err as Error).message };
+    }
+    for (const [name, up] of Object.entries(deps.listeners?.listening() ?? {})) if (up !== null) checks[`broker.${name}`] = up ? { ok: true, required: true } : { ok: false, required: true, detail: 'not listening' };
+    for (const [name, sink] of Object.entries(deps.ingest.stats().sinks)) {
+      const failing = sink.lastError && sink.pending > 0;
+      checks[`sink.${name}`] = failing ? { ok: false, required: false, detail: `${sink.lastError}; ${sink.pending} waiting` } : { ok: true, required: false };
+    }
+    const ready = Object.values(checks).every((c) => c.ok || !c.required);
+    if (!ready) reply.header('retry-after', '5');
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+
   app.get('/health', { schema: { tags: ['platform'], summary: 'Liveness and ingest counters (no auth)', response: { 200: healthSchema } } }, async () => {
     const problems: string[] = [];
     try {

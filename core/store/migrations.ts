@@ -391,6 +391,9 @@ export const migrations: { version: number; name: string; sql: string }[] = [
   },
 ];
 
+/** The advisory lock migrations take (any number no other code of ours locks). */
+const MIGRATION_LOCK = 727_001;
+
 export async function migrate(db: Db): Promise<number[]> {
   await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
@@ -399,11 +402,16 @@ export async function migrate(db: Db): Promise<number[]> {
   const applied: number[] = [];
   for (const m of migrations) {
     if (done.has(m.version)) continue;
-    await db.transaction(async (tx) => {
+    // Several nodes starting on one PostgreSQL at once: one applies each migration, the others wait
+    // for it (a lock held to the end of the transaction) and then find it done.
+    const ran = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      if ((await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version])).rows.length) return false;
       for (const stmt of splitStatements(m.sql)) await tx.query(stmt);
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      return true;
     });
-    applied.push(m.version);
+    if (ran) applied.push(m.version);
   }
   return applied;
 }

@@ -10,6 +10,7 @@ import { createLogger } from '../../core/logger.ts';
 import type { DeviceCredential } from '../../core/seed.ts';
 import { startPlatform, type Platform, type StartOptions } from '../../platform.ts';
 import { readCredentials } from '../../simulators/credentials.ts';
+import { databaseFor } from './store.ts';
 
 export const SMALL_SITE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'small-site.json');
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -30,9 +31,11 @@ export interface TestPlatform extends Platform {
 /** A whole platform on free loopback ports in a temp folder, seeded from the small test site. */
 export async function startTestPlatform(overrides: Partial<Config> = {}, opts: StartOptions & { dataDir?: string } = {}): Promise<TestPlatform> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'sps-test-'));
+  // TEST_STORE=postgres: the same suite on a PostgreSQL server (a database per data folder).
+  const database = await databaseFor(dataDir);
   const config = loadConfig(
     {},
-    { HTTP_PORT: 0, MQTT_PORT: 0, MQTT_WS_PORT: 0, MQTT_TLS_PORT: 0, HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', DATA_DIR: dataDir, SITE_FILE: SMALL_SITE, PLATFORM_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'silent', HTTP_RATE_PER_TOKEN: 100_000, NOTIFY_FLOWS: false, ...overrides },
+    { ...(database ? { DATABASE_URL: database } : {}), HTTP_PORT: 0, MQTT_PORT: 0, MQTT_WS_PORT: 0, MQTT_TLS_PORT: 0, HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', DATA_DIR: dataDir, SITE_FILE: SMALL_SITE, PLATFORM_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'silent', HTTP_RATE_PER_TOKEN: 100_000, NOTIFY_FLOWS: false, ...overrides },
   );
   const p = await startPlatform(config, { log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), ...opts });
   const credentials = readCredentials(p.credentialsFile);

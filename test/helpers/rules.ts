@@ -7,7 +7,7 @@ import { seedSite } from '../../core/seed.ts';
 import { readSiteFile } from '../../core/site.ts';
 import type { Db } from '../../core/store/db.ts';
 import { migrate } from '../../core/store/migrations.ts';
-import { openPglite } from '../../core/store/pglite.ts';
+import { openTestStore } from './store.ts';
 import type { Reading } from '../../core/store/readings.ts';
 import { loadCatalog, type Catalog } from '../../rules/catalog.ts';
 import { ManualClock } from '../../rules/clock.ts';
@@ -43,7 +43,7 @@ export class RulesHarness {
 
   static async open(): Promise<RulesHarness> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-rules-'));
-    const db = await openPglite(path.join(dir, 'store'));
+    const db = await openTestStore(path.join(dir, 'store'));
     await migrate(db);
     const catalog = await loadCatalog();
     await seedSite(db, readSiteFile(RULES_SITE), catalog.ids(), path.join(dir, 'credentials.json'));

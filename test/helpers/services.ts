@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 
 /**
  * Real servers for integration tests, from the Debian packages' binaries (installed by .ci/run):
@@ -139,4 +140,80 @@ export async function influxQL(url: string, db: string, q: string): Promise<{ na
   const body = (await res.json()) as { results: { series?: { name: string; columns: string[]; values: unknown[][]; tags?: Record<string, string> }[]; error?: string }[]; error?: string };
   if (body.error || body.results[0]?.error) throw new Error(`InfluxQL ${q}: ${body.error ?? body.results[0]!.error}`);
   return body.results[0]?.series ?? [];
+}
+
+/** Debian's PostgreSQL server binaries (`apt-get install postgresql`), whatever its major version. */
+export const POSTGRES_BIN = (() => {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'postgres'))).sort((a, b) => Number(b) - Number(a)) : [];
+  return path.join(root, versions[0] ?? '15', 'bin');
+})();
+
+/**
+ * A PostgreSQL server of its own in a temp folder on a free loopback port, trust authentication for
+ * the `postgres` user on loopback only. Run as the `postgres` user when the tests run as root (the
+ * server refuses root). `url` is the `postgres` database; `database()` makes a fresh one.
+ */
+export async function startPostgres(): Promise<Service & { database(): Promise<string> }> {
+  const bin = (b: string) => path.join(POSTGRES_BIN, b);
+  if (!existsSync(bin('postgres'))) throw new Error(`${bin('postgres')} is not installed (apt-get install postgresql)`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-pg-'));
+  const data = path.join(dir, 'data');
+  // As root, the server and initdb run as the `postgres` user (the process itself, so signals reach it).
+  const user = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : {};
+  if ('uid' in user) execFileSync('chown', ['postgres:postgres', dir]);
+  execFileSync(bin('initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8'], { stdio: 'pipe', cwd: dir, ...user });
+  const port = await freePort();
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  let proc: ChildProcess | undefined;
+  let log = '';
+  let n = 0;
+  const svc = {
+    url,
+    dir,
+    async start() {
+      proc = spawn(bin('postgres'), ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'max_connections=300', '-c', 'shared_buffers=64MB'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...user });
+      proc.stdout!.on('data', (d) => (log = (log + d).slice(-4000)));
+      proc.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
+      const end = Date.now() + 20_000;
+      for (;;) {
+        if (proc.exitCode !== null) throw new Error(`postgres exited with ${proc.exitCode}\n${log}`);
+        const client = new pg.Client({ connectionString: url });
+        try {
+          await client.connect();
+          await client.end();
+          return;
+        } catch {
+          await client.end().catch(() => {});
+          if (Date.now() > end) throw new Error(`postgres did not accept connections on ${port}\n${log}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    },
+    async stop() {
+      const p = proc;
+      proc = undefined;
+      if (!p || p.exitCode !== null) return;
+      const exited = new Promise((r) => p.once('exit', r));
+      // SIGINT: PostgreSQL's fast shutdown (sessions ended, a clean checkpoint).
+      p.kill('SIGINT');
+      const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async dispose() {
+      await svc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async database() {
+      const name = `t${process.pid}_${Date.now().toString(36)}_${n++}`;
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`CREATE DATABASE ${name}`);
+      await client.end();
+      return url.replace(/\/postgres$/, `/${name}`);
+    },
+  };
+  await svc.start();
+  return svc;
 }
