@@ -56,6 +56,16 @@ async function waitReady(url: string, proc: ChildProcess, what: string, timeoutM
   throw new Error(`${what} did not become ready at ${url}`);
 }
 
+/** Stops a server by its PID: the signal, then SIGKILL after 10 s; resolves once it has exited. */
+async function stopProcess(p: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!p || p.exitCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill(signal);
+  const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 function managed(bin: string, args: () => string[], readyPath: string, dir: string, port: number): Service {
   let proc: ChildProcess | undefined;
   let log = '';
@@ -76,14 +86,8 @@ function managed(bin: string, args: () => string[], readyPath: string, dir: stri
       }
     },
     async stop() {
-      const p = proc;
+      await stopProcess(proc, 'SIGTERM');
       proc = undefined;
-      if (!p || p.exitCode !== null) return;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
     },
     async dispose() {
       await svc.stop();
@@ -191,15 +195,9 @@ export async function startPostgres(): Promise<Service & { database(): Promise<s
       }
     },
     async stop() {
-      const p = proc;
-      proc = undefined;
-      if (!p || p.exitCode !== null) return;
-      const exited = new Promise((r) => p.once('exit', r));
       // SIGINT: PostgreSQL's fast shutdown (sessions ended, a clean checkpoint).
-      p.kill('SIGINT');
-      const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await stopProcess(proc, 'SIGINT');
+      proc = undefined;
     },
     async dispose() {
       await svc.stop();
