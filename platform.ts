@@ -217,8 +217,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const prune = async () => {
     try {
       const olderThan = new Date(Date.now() - retentionMs);
-      const n = (await pruneReadings(db.background, olderThan)) + (await prunePresence(db.background, olderThan));
-      if (n) log.info({ deleted: n, retentionDays: config.READINGS_RETENTION_DAYS }, 'readings pruned');
+      const deleted = { readings: await pruneReadings(db.background, olderThan), presence: await prunePresence(db.background, olderThan) };
+      if (deleted.readings || deleted.presence) log.info({ deleted, retentionDays: config.READINGS_RETENTION_DAYS }, 'readings and presence history pruned');
     } catch (err) {
       log.error({ err }, 'readings pruning failed');
     }

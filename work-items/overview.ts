@@ -2,6 +2,7 @@ import { FINISHED_SQL, SEVERITIES } from '../core/domain.ts';
 import { Where } from '../core/store/page.ts';
 import type { Scope } from '../core/reach.ts';
 import type { Queryable } from '../core/store/db.ts';
+import { itemScopeColumns } from './store.ts';
 
 /**
  * 一屏统揽 in numbers: what is burning where, and how the closed loop keeps up. Computed in SQL
@@ -27,7 +28,8 @@ export function chinaMidnight(now = new Date()): Date {
 }
 
 // The worst of a group's severities, by the order they are declared in (critical first).
-const WORST = `(ARRAY[${SEVERITIES.map((s) => `'${s}'`).join(',')}])[min(array_position(ARRAY[${SEVERITIES.map((s) => `'${s}'`).join(',')}]::text[], severity))]`;
+const SEVERITY_ARRAY = `ARRAY[${SEVERITIES.map((s) => `'${s}'`).join(',')}]::text[]`;
+const WORST = `(${SEVERITY_ARRAY})[min(array_position(${SEVERITY_ARRAY}, severity))]`;
 
 export async function overview(db: Queryable, scopes: { alarms: Scope; items: Scope; tickets: Scope }, now = new Date()): Promise<Overview> {
   const alarms = new Where();
@@ -43,7 +45,7 @@ export async function overview(db: Queryable, scopes: { alarms: Scope; items: Sc
     const w = new Where();
     w.add('kind = ?', kind);
     w.raw(`status NOT IN ${FINISHED_SQL}`);
-    w.scope(kind === 'work_order' ? scopes.items : scopes.tickets, { grid: 'grid_id', community: 'community_id', reporter: 'reporter_id', assignee: 'assignee_id', id: 'id' });
+    w.scope(kind === 'work_order' ? scopes.items : scopes.tickets, itemScopeColumns());
     return w;
   };
   const byGrid: Overview['itemsByGrid'] = [];
@@ -77,7 +79,7 @@ export async function overview(db: Queryable, scopes: { alarms: Scope; items: Sc
     const w = new Where();
     w.add('i.kind = ?', kind);
     w.add('e.at >= ?', since.toISOString());
-    w.scope(kind === 'work_order' ? scopes.items : scopes.tickets, { grid: 'i.grid_id', community: 'i.community_id', reporter: 'i.reporter_id', assignee: 'i.assignee_id', id: 'i.id' });
+    w.scope(kind === 'work_order' ? scopes.items : scopes.tickets, itemScopeColumns('i'));
     const [t] = (await db.query<{ breaches: number; escalations: number; created: number; closed: number }>(
       `SELECT count(DISTINCT e.item_id) FILTER (WHERE (e.actor_role = 'platform' AND e.action = 'escalate') OR e.action = 'sla_missed')::int AS breaches,
               count(*) FILTER (WHERE e.action = 'escalate')::int AS escalations,

@@ -1,6 +1,6 @@
 import { FINISHED_SQL, type ItemKind, type Level, type Severity, type Status } from '../core/domain.ts';
 import type { Queryable } from '../core/store/db.ts';
-import type { Scope } from '../core/reach.ts';
+import type { Scope, ScopeColumns } from '../core/reach.ts';
 import { page, Where } from '../core/store/page.ts';
 
 /** SQL for work items, their timeline and whistles. */
@@ -190,6 +190,12 @@ export interface ItemFilter {
   offset?: number;
 }
 
+/** The columns of `work_items` (under `alias`, if any) the reader's reach is checked on. */
+export const itemScopeColumns = (alias = ''): ScopeColumns => {
+  const c = (name: string) => (alias ? `${alias}.${name}` : name);
+  return { grid: c('grid_id'), community: c('community_id'), reporter: c('reporter_id'), assignee: c('assignee_id'), id: c('id') };
+};
+
 export async function listItems(db: Queryable, f: ItemFilter): Promise<{ items: WorkItem[]; total: number }> {
   const w = new Where();
   w.add('kind = ?', f.kind);
@@ -199,7 +205,7 @@ export async function listItems(db: Queryable, f: ItemFilter): Promise<{ items: 
   if (f.deviceId) w.add('device_id = ?', f.deviceId);
   if (f.assigneeId) w.add('assignee_id = ?', f.assigneeId);
   if (f.escalationLevel) w.add('escalation_level = ?', f.escalationLevel);
-  w.scope(f.scope, { grid: 'grid_id', community: 'community_id', reporter: 'reporter_id', assignee: 'assignee_id', id: 'id' });
+  w.scope(f.scope, itemScopeColumns());
   const { rows, total } = await page<Record<string, unknown>>(db, 'work_items', w, 'created_at DESC, id', f.limit ?? 50, f.offset ?? 0);
   return { items: rows.map(toItem), total };
 }

@@ -103,16 +103,15 @@ export default async function deviceRoutes(app: App, deps: ApiDeps) {
     },
   }, async (req) => {
     const q = req.query;
-    // Where a device hangs is the directory's; the reach and the place filters are checked on it.
-    const ids = [...deps.directory.all()]
-      .filter((p) => inScope(req.scope, p) && (!q.buildingId || p.buildingId === q.buildingId) && (!q.gridId || p.gridId === q.gridId) && (!q.communityId || p.communityId === q.communityId))
-      .map((p) => p.deviceId);
+    // Where a device hangs is the directory's; the reach and the place filters are checked on it
+    // (an admin's unfiltered list needs no ids).
+    const narrowed = req.scope.kind !== 'all' || q.buildingId || q.gridId || q.communityId;
+    const ids = narrowed
+      ? [...deps.directory.all()].filter((p) => inScope(req.scope, p) && (!q.buildingId || p.buildingId === q.buildingId) && (!q.gridId || p.gridId === q.gridId) && (!q.communityId || p.communityId === q.communityId)).map((p) => p.deviceId)
+      : undefined;
     const online = q.online === undefined ? undefined : q.online === 'true';
     const { items, total } = await listDevices(deps.db, { ids, type: q.type, online, limit: q.limit, offset: q.offset });
-    return {
-      items: items.map((d) => ({ ...view(d), gridId: placedOf(deps, d.id).gridId, communityId: placedOf(deps, d.id).communityId })),
-      total,
-    };
+    return { items: items.map((d) => ({ ...view(d), ...placedOf(deps, d.id) })), total };
   });
 
   app.get('/devices/:id/presence', {

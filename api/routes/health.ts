@@ -71,11 +71,12 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
   // Readiness: each dependency this node needs to take traffic; 503 while one is not there.
   // `required: false`: reported, but no reason to take the node out of service (a sink spools while its server is away).
   const check = z.object({ ok: z.boolean(), required: z.boolean(), detail: z.string().optional() });
+  const readiness = z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), check) });
   app.get('/health/ready', {
     schema: {
       tags: ['platform'],
       summary: 'Readiness: the store, the broker\'s listeners, the time-series sinks and Redis (when configured); 503 with the reasons when one is not ready (no auth)',
-      response: { 200: z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), check) }), 503: z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), check) }) },
+      response: { 200: readiness, 503: readiness },
     },
   }, async (_req, reply) => {
     const checks: Record<string, z.infer<typeof check>> = {};

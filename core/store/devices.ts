@@ -1,4 +1,5 @@
 import type { Queryable } from './db.ts';
+import { page, Where } from './page.ts';
 
 export interface DeviceRecord {
   id: string;
@@ -113,14 +114,12 @@ export async function prunePresence(db: Queryable, olderThan: Date): Promise<num
 
 /** Devices with their presence, for lists (the overview counts, the device pages). */
 export async function listDevices(db: Queryable, filter: { ids?: string[]; type?: string; online?: boolean; limit: number; offset: number }): Promise<{ items: DeviceRecord[]; total: number }> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (filter.ids) where.push(`id = ANY($${params.push(filter.ids)}::text[])`);
-  if (filter.type) where.push(`type = $${params.push(filter.type)}`);
-  if (filter.online !== undefined) where.push(`online = $${params.push(filter.online)}`);
-  const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const { rows } = await db.query<DeviceRow & { total: number }>(`SELECT *, count(*) OVER ()::int AS total FROM devices ${w} ORDER BY id LIMIT $${params.push(filter.limit)} OFFSET $${params.push(filter.offset)}`, params);
-  return { items: rows.map(fromRow), total: rows[0]?.total ?? 0 };
+  const w = new Where();
+  if (filter.ids) w.add('id = ANY(?::text[])', filter.ids);
+  if (filter.type) w.add('type = ?', filter.type);
+  if (filter.online !== undefined) w.add('online = ?', filter.online);
+  const { rows, total } = await page<DeviceRow>(db, 'devices', w, 'id', filter.limit, filter.offset);
+  return { items: rows.map(fromRow), total };
 }
 
 /** Merges the latest telemetry per device into `devices.latest` and moves `last_seen` forward. */

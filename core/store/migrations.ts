@@ -395,8 +395,12 @@ export const migrations: { version: number; name: string; sql: string }[] = [
 const MIGRATION_LOCK = 727_001;
 
 export async function migrate(db: Db): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  // Under the lock too: two nodes creating the table at once would collide in PostgreSQL's catalog.
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  });
   const { rows } = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
   const done = new Set(rows.map((r) => r.version));
   const applied: number[] = [];

@@ -11,6 +11,3 @@ import { openPostgres } from './postgres.ts';
 export function openStore(config: { DATABASE_URL?: string; DATA_DIR: string }): Promise<Db> {
   return config.DATABASE_URL ? openPostgres(config.DATABASE_URL) : openPgliteWorker(path.join(config.DATA_DIR, 'store'));
 }
-
-/** Which store it is, for logs and health (never the URL: it may hold a password). */
-export const storeKind = (config: { DATABASE_URL?: string }): 'postgres' | 'pglite' => (config.DATABASE_URL ? 'postgres' : 'pglite');

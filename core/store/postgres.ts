@@ -33,16 +33,18 @@ export async function openPostgres(url: string, opts: { max?: number; background
     },
     transaction: async (fn) => {
       const client = await fore.connect();
+      // A connection that cannot even roll back is broken: the pool closes it instead of lending it again.
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const result = await fn(queryable(client));
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw err;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     syncToDisk: async () => {},

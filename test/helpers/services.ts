@@ -146,6 +146,18 @@ export async function influxQL(url: string, db: string, q: string): Promise<{ na
   return body.results[0]?.series ?? [];
 }
 
+/** Creates database `name` on the server whose `postgres` database is at `serverUrl`; returns its URL. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return serverUrl.replace(/\/postgres$/, `/${name}`);
+}
+
 /** Debian's PostgreSQL server binaries (`apt-get install postgresql`), whatever its major version. */
 export const POSTGRES_BIN = (() => {
   const root = '/usr/lib/postgresql';
@@ -203,14 +215,7 @@ export async function startPostgres(): Promise<Service & { database(): Promise<s
       await svc.stop();
       rmSync(dir, { recursive: true, force: true });
     },
-    async database() {
-      const name = `t${process.pid}_${Date.now().toString(36)}_${n++}`;
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      await client.query(`CREATE DATABASE ${name}`);
-      await client.end();
-      return url.replace(/\/postgres$/, `/${name}`);
-    },
+    database: () => createDatabase(url, `t${process.pid}_${Date.now().toString(36)}_${n++}`),
   };
   await svc.start();
   return svc;

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import pg from 'pg';
 import { inject } from 'vitest';
 import type { Db } from '../../core/store/db.ts';
 import { openPglite } from '../../core/store/pglite.ts';
 import { openPostgres } from '../../core/store/postgres.ts';
 import '../setup/postgres.ts';
+import { createDatabase } from './services.ts';
 
 /**
  * Which store the suites run on: the embedded PGlite (default) or a PostgreSQL server
@@ -19,15 +19,7 @@ export function databaseFor(dataDir: string): Promise<string> | undefined {
   if (TEST_STORE !== 'postgres') return undefined;
   let url = databases.get(dataDir);
   if (!url) {
-    url = (async () => {
-      const server = inject('postgresUrl');
-      const name = `t_${path.basename(dataDir).replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${Date.now().toString(36)}`;
-      const client = new pg.Client({ connectionString: server });
-      await client.connect();
-      await client.query(`CREATE DATABASE ${name}`);
-      await client.end();
-      return server.replace(/\/postgres$/, `/${name}`);
-    })();
+    url = createDatabase(inject('postgresUrl'), `t_${path.basename(dataDir).replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${Date.now().toString(36)}`);
     databases.set(dataDir, url);
   }
   return url;
