@@ -43,6 +43,8 @@ export async function expectAccessible(page: Page): Promise<void> {
 /** The page as it stands, at phone and at desktop size (`name-phone.png`, `name-desktop.png`). */
 export async function screenshots(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
+  // A radio or checkbox just tapped finishes its animation first (Vant's take 0.2 s).
+  await page.waitForTimeout(300);
   const size = page.viewportSize()!;
   const phone = size.width < 600;
   await page.screenshot({ path: path.join(SHOTS, `${name}-${phone ? 'phone' : 'desktop'}.png`), fullPage: true });
