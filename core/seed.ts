@@ -49,7 +49,7 @@ async function seedPeople(db: Db, site: Site, tokensFile: string): Promise<numbe
       const token = generateSecret();
       tokens.push({ id: p.id, role: p.role, token });
       await insertUser(tx, { id: p.id, name: p.name, role: p.role, gridIds: p.gridIds, communityIds: p.communityIds, department: p.department ?? null, buildingIds: p.buildingIds, streetIds: p.streetIds, tokenSha256: tokenDigest(token).toString('hex') });
-      await setContacts(tx, p.id, { phone: p.phone, wecomUserId: p.wecomUserId, dingtalkUserId: p.dingtalkUserId, channels: p.channels, notifyProgress: p.notifyProgress });
+      await setContacts(tx, p.id, p);
       for (const g of p.onDuty) await setDuty(tx, g, p.id);
     }
   });

@@ -50,6 +50,8 @@ module.exports = {
               users: (username) => Promise.resolve(username === 'admin' ? ADMIN : null),
               authenticate: (username, password) => Promise.resolve(username === 'admin' && isAdminToken(password) ? ADMIN : null),
               default: undefined,
+              // As the console's sessions: an editor sign-in lasts 12 h, not Node-RED's 7 days.
+              sessionExpiryTime: 12 * 3600,
           }
         : undefined,
     // A webhook that does not answer is a failed attempt, retried, not a message held for minutes.

@@ -122,6 +122,8 @@ export class NotificationFlows implements Extension {
     this.state = this.restarts ? 'restarting' : 'starting';
     // A socket file left by a child that was killed would stop the next one from listening.
     rmSync(editorSocket(this.opts.userDir), { force: true });
+    // Editor sign-ins do not outlive the child: a new admin token takes effect at the next start.
+    rmSync(path.join(this.opts.userDir, '.sessions.json'), { force: true });
     const env = {
       ...inherited(),
       ...this.opts.env,

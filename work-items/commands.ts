@@ -28,11 +28,17 @@ export function commandHandler(workItems: WorkItems, log: Logger, now: () => num
     }
     const t = now();
     for (const [id, at] of lastUrgent) if (t - at > URGENT_COOLDOWN_MS) lastUrgent.delete(id);
-    if (dup || lastUrgent.has(body.itemId)) return void log.info({ username, itemId: body.itemId, dup }, 'urgent dispatch for this item already taken within the minute');
+    // A QoS 1 resend (dup) whose first copy arrived finds it here; one whose first copy was lost is
+    // the only copy, and is taken.
+    if (lastUrgent.has(body.itemId)) return void log.info({ username, itemId: body.itemId, dup }, 'urgent dispatch for this item already taken within the minute');
     lastUrgent.set(body.itemId, t);
     workItems.urgentFor(username, body.itemId, body.note).then(
       (item) => log.info({ username, itemId: item.id }, '紧急事件一键调度 (MQTT)'),
-      (err: Error) => log.warn({ username, itemId: body.itemId, code: (err as DomainError).code, err: err instanceof DomainError ? inLanguage(err.text, 'en') : err.message }, 'platform command refused'),
+      (err: Error) => {
+        // Refused (a closed item, a stale version): a corrected retry is not held back a minute.
+        if (lastUrgent.get(body.itemId) === t) lastUrgent.delete(body.itemId);
+        log.warn({ username, itemId: body.itemId, code: (err as DomainError).code, err: err instanceof DomainError ? inLanguage(err.text, 'en') : err.message }, 'platform command refused');
+      },
     );
   };
 }

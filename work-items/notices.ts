@@ -1,9 +1,9 @@
 import type { Channel } from '../core/domain.ts';
-import { getUser } from '../core/store/users.ts';
+import { listUsers } from '../core/store/users.ts';
 import { CHANNEL_LABELS, ROLE_LABELS } from '../core/vocabulary.ts';
 import type { Actor } from './context.ts';
 import type { Queryable } from '../core/store/db.ts';
-import { appendEvent, getItem } from './store.ts';
+import { appendEvent, existingItemIds } from './store.ts';
 
 /** What the notification flows report after delivering (or failing to deliver) about some items. */
 export interface NoticeReport {
@@ -27,8 +27,11 @@ export async function recordNotice(db: Queryable, actor: Actor, report: NoticeRe
   const action = reached ? 'notified' : 'notify_failed';
   const recorded: string[] = [];
   const missing: string[] = [];
-  for (const id of new Set(report.itemIds)) {
-    if (!(await getItem(db, id))) {
+  // A digest reports up to 500 items at once: which exist is one query, not one per item.
+  const ids = [...new Set(report.itemIds)];
+  const existing = await existingItemIds(db, ids);
+  for (const id of ids) {
+    if (!existing.has(id)) {
       missing.push(id);
       continue;
     }
@@ -43,8 +46,10 @@ export async function recordNotice(db: Queryable, actor: Actor, report: NoticeRe
 
 /** `已通知：网格员 张三（企业微信、短信）；未送达：社区调度员 李四（钉钉，重试 3 次后仍失败：连接被拒绝）` */
 async function noticeNote(db: Queryable, r: NoticeReport): Promise<string> {
-  const who = async (id: string) => {
-    const u = await getUser(db, id);
+  // Everyone the note names, in one query.
+  const people = new Map((await listUsers(db, { ids: r.recipients.map((x) => x.userId) })).map((u) => [u.id, u]));
+  const who = (id: string) => {
+    const u = people.get(id);
     return u ? `${ROLE_LABELS[u.role].zh} ${u.name}` : id;
   };
   const channels = (cs: Channel[]) => cs.map((c) => CHANNEL_LABELS[c].zh).join('、');
@@ -53,9 +58,9 @@ async function noticeNote(db: Queryable, r: NoticeReport): Promise<string> {
   const delivered: string[] = [];
   const failed: string[] = [];
   for (const x of r.recipients) {
-    if (x.delivered.length) delivered.push(`${await who(x.userId)}（${channels(x.delivered)}）`);
-    if (x.failed.length) failed.push(`${await who(x.userId)}（${channels(x.failed)}）`);
-    if (!x.delivered.length && !x.failed.length) failed.push(`${await who(x.userId)}（无可用渠道）`);
+    if (x.delivered.length) delivered.push(`${who(x.userId)}（${channels(x.delivered)}）`);
+    if (x.failed.length) failed.push(`${who(x.userId)}（${channels(x.failed)}）`);
+    if (!x.delivered.length && !x.failed.length) failed.push(`${who(x.userId)}（无可用渠道）`);
   }
   const why = r.error ? `${r.attempts ? `重试 ${r.attempts - 1} 次后仍失败` : '失败'}：${r.error}` : '';
   const notReached = failed.length ? `未送达：${failed.join('；')}${why ? `，${why}` : ''}` : '';

@@ -137,6 +137,12 @@ export async function updateItem(db: Queryable, id: string, version: number, fie
   return rows[0] && toItem(rows[0]);
 }
 
+/** Which of these item ids exist. */
+export async function existingItemIds(db: Queryable, ids: readonly string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM work_items WHERE id = ANY($1::text[])', [ids]);
+  return new Set(rows.map((r) => r.id));
+}
+
 export async function getItem(db: Queryable, id: string): Promise<WorkItem | undefined> {
   const { rows } = await db.query<Record<string, unknown>>('SELECT * FROM work_items WHERE id = $1', [id]);
   return rows[0] && toItem(rows[0]);

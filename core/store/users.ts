@@ -66,10 +66,11 @@ export async function getUser(db: Queryable, id: string): Promise<User | undefin
   return rows[0] && toUser(rows[0]);
 }
 
-/** Users, active ones only unless `withRevoked` (the admin's list). */
-export async function listUsers(db: Queryable, f: { role?: UserRole; withRevoked?: boolean } = {}): Promise<User[]> {
-  const conds = [f.role ? 'u.role = $1' : '', f.withRevoked ? '' : 'u.revoked_at IS NULL'].filter(Boolean);
-  const { rows } = await db.query<Row>(`${SELECT_USERS} ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY u.id`, f.role ? [f.role] : []);
+/** Users, active ones only unless `withRevoked` (the admin's list); only those of `ids` when given. */
+export async function listUsers(db: Queryable, f: { role?: UserRole; withRevoked?: boolean; ids?: readonly string[] } = {}): Promise<User[]> {
+  const params: unknown[] = [];
+  const conds = [f.role ? `u.role = $${params.push(f.role)}` : '', f.ids ? `u.id = ANY($${params.push(f.ids)}::text[])` : '', f.withRevoked ? '' : 'u.revoked_at IS NULL'].filter(Boolean);
+  const { rows } = await db.query<Row>(`${SELECT_USERS} ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY u.id`, params);
   return rows.map(toUser);
 }
 
