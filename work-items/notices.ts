@@ -27,7 +27,7 @@ export async function recordNotice(db: Queryable, actor: Actor, report: NoticeRe
   const action = reached ? 'notified' : 'notify_failed';
   const recorded: string[] = [];
   const missing: string[] = [];
-  // A digest reports up to 500 items at once: which exist is one query, not one per item.
+  // A digest reports hundreds of items at once: which exist is one query, not one per item.
   const ids = [...new Set(report.itemIds)];
   const existing = await existingItemIds(db, ids);
   for (const id of ids) {
