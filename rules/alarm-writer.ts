@@ -57,6 +57,8 @@ export class AlarmWriter {
   rejected = 0;
   private lastFailureAt = 0;
   private lastRejectedAt = 0;
+  /** Dead letters on their way: flush() waits for them, so a flushed writer has recorded its refusals. */
+  private readonly deadLetters = new Set<Promise<void>>();
 
   constructor(private readonly db: Db, log: Logger, private readonly emit: (events: RulesEvent[]) => void, private readonly now: () => number) {
     this.throttle = new LogThrottle(log);
@@ -95,8 +97,9 @@ export class AlarmWriter {
       await this.alarms.flush();
       await this.aftermath.flush();
       // Done, or only commands left whose alarm rows keep failing (they go with a later round).
-      if (!this.pending || (this.dirty.size === 0 && !this.aftermathReady())) return;
+      if (!this.pending || (this.dirty.size === 0 && !this.aftermathReady())) break;
     }
+    await Promise.all(this.deadLetters);
   }
 
   async close(): Promise<void> {
@@ -236,9 +239,10 @@ export class AlarmWriter {
     this.rejected++;
     this.lastRejectedAt = Date.now();
     this.throttle.error(`rules_row_refused:${what}`, { err, deviceId, what }, 'the store refused a rules row; dead-lettered');
-    insertDeadLetters(this.db.background, [{ at: new Date(this.now()), deviceId, topic: null, reason: 'sink_rejected', detail: `${what}: ${err.message}`, payload: JSON.stringify(row), payloadBytes: 0 }]).catch((e: Error) =>
-      this.throttle.error('rules_dead_letter_failed', { err: e, deviceId }, 'could not dead-letter a refused rules row'),
-    );
+    const written = insertDeadLetters(this.db.background, [{ at: new Date(this.now()), deviceId, topic: null, reason: 'sink_rejected', detail: `${what}: ${err.message}`, payload: JSON.stringify(row), payloadBytes: 0 }])
+      .catch((e: Error) => this.throttle.error('rules_dead_letter_failed', { err: e, deviceId }, 'could not dead-letter a refused rules row'))
+      .finally(() => this.deadLetters.delete(written));
+    this.deadLetters.add(written);
   }
 
   /** Takes the store's answer into the record; returns the events it makes true. */
