@@ -6,6 +6,7 @@ import type { App } from './api/deps.ts';
 import { PlatformBroker } from './broker/broker.ts';
 import { startListeners, type Listeners } from './broker/listeners.ts';
 import type { Config } from './core/config.ts';
+import { Cluster, nodeIdentity } from './core/cluster.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { makePrivate, weakTokenProblem } from './core/private-files.ts';
 import { createLimits } from './core/limits.ts';
@@ -82,11 +83,16 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const narrowed = makePrivate(config.DATA_DIR);
   if (narrowed) log.warn({ dataDir: config.DATA_DIR, files: narrowed }, 'files under DATA_DIR were readable by others: narrowed to the service user (0600/0700)');
 
+  // Several nodes share one PostgreSQL: an embedded store is one node's own.
+  if (config.REDIS_URL && !config.DATABASE_URL) throw new Error('REDIS_URL (cluster mode) needs DATABASE_URL: the nodes must share one PostgreSQL');
   const catalog = await loadCatalog(opts.catalogDir ?? DEVICES_DIR);
   const db = await openStore(config);
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'store migrated');
-  await resetPresence(db);
+  const nodeId = config.REDIS_URL ? nodeIdentity(config.DATA_DIR, config.NODE_ID) : 'local';
+  const cluster = config.REDIS_URL ? new Cluster({ db, log: log.child({ component: 'cluster' }), nodeId }) : undefined;
+  await cluster?.start();
+  await resetPresence(db, cluster ? nodeId : undefined);
 
   const credentialsFile = path.join(config.DATA_DIR, 'device-credentials.json');
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM org_units');
@@ -137,6 +143,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     busHighWater: opts.busHighWater,
     maxInvalidPerMinute: config.MQTT_MAX_INVALID_PER_MIN,
     sessions: { dir: path.join(config.DATA_DIR, 'sessions'), maxQueued: config.MQTT_MAX_QUEUED_MESSAGES, fsync: config.DATA_FSYNC },
+    nodeId,
+    redisUrl: config.REDIS_URL,
   });
   await broker.start();
   // After the broker has closed (shutdown), events are still written; only their MQTT copy is skipped.
@@ -150,7 +158,10 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     publish,
     bus,
     directory,
+    cluster: cluster && { here: (id) => broker.isOnline(id), ownsAway: (id) => cluster.ownsAway(id) },
   });
+  // A device that connects here may come from another node: its rule state is taken from the store.
+  if (cluster) broker.setHooks({ onPresence: (id, online) => online && rules.adopt(id) });
   const workItems = new WorkItems({
     db,
     log: log.child({ component: 'work-items' }),
@@ -162,6 +173,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     sla: parseSla(config.WORK_ITEM_SLA),
     reportInS: config.WHISTLE_REPORT_IN_S,
     photosDir: path.join(config.DATA_DIR, 'photos'),
+    cluster,
   });
   broker.onCommand(commandHandler(workItems, log.child({ component: 'commands' })));
   // The bus's consumers beyond the work-item layer: MQTT for services, metrics (SSE subscribes per client).
@@ -207,11 +219,12 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     await rules.close();
     for (const x of extensions) await x.stop();
     workItems.close();
+    await cluster?.stop();
     await db.close();
     throw err;
   }
   const ports = { http: (app.server.address() as AddressInfo).port, ...listeners.ports };
-  log.info({ ports, dataDir: config.DATA_DIR, deviceTypes: catalog.ids() }, 'platform started');
+  log.info({ ports, dataDir: config.DATA_DIR, deviceTypes: catalog.ids(), ...(cluster ? { nodeId, cluster: true } : {}) }, 'platform started');
 
   const retentionMs = config.READINGS_RETENTION_DAYS * 86_400_000;
   const prune = async () => {
@@ -241,6 +254,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       await workItems.idle();
       workItems.close();
       for (const x of extensions) await x.stop();
+      await cluster?.stop();
       await db.close();
       log.info({ stats: ingest.stats(), rules: rules.stats() }, 'platform stopped');
     })());

@@ -66,3 +66,15 @@ declare module 'aedes-persistence/abstract.js' {
   const abstractPersistence: (opts: { test: unknown; persistence: () => unknown; testAsync?: boolean; waitForReady?: boolean }) => void;
   export default abstractPersistence;
 }
+
+// aedes-persistence-redis ships no types; the broker only hands it to Aedes.
+declare module 'aedes-persistence-redis/asyncPersistence.js' {
+  export default class AsyncRedisPersistence {
+    constructor(opts: { conn: unknown; maxSessionDelivery?: number });
+    createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
+    createRetainedStream(pattern: string): AsyncIterable<unknown>;
+    outgoingStream(client: unknown): AsyncIterable<unknown>;
+    streamWill(brokers?: unknown): AsyncIterable<unknown>;
+    getClientList(topic: string): AsyncIterable<unknown>;
+  }
+}

@@ -13,6 +13,7 @@ import { FloodGuard } from './flood-guard.ts';
 import { PacketGuard } from './packet-guard.ts';
 import { SessionStore, type SessionStoreOptions } from './session-store.ts';
 import { PresenceWriter } from './presence.ts';
+import { RedisBus, redisSessions } from './redis-bus.ts';
 import { devicePublishKind, filterCovers, filterMatches, hasForbiddenChars, parseDeviceTopic } from './topics.ts';
 
 /** A device's telemetry, event or command answer, authorized, on its way to ingest. */
@@ -89,6 +90,13 @@ export interface BrokerOptions {
   sessions?: Omit<SessionStoreOptions, 'log'>;
   /** Limits on guessing and floods shared with the API (core/limits.ts); none without. */
   limits?: Pick<Limits, 'addressFailures' | 'accountFailures' | 'mqttConnections'>;
+  /** This node's name in the store (devices.node_id); 'local' when there is one node. */
+  nodeId?: string;
+  /**
+   * Cluster mode: messages, subscriptions, sessions and retained messages go through this Redis
+   * (mqemitter-redis, aedes-persistence-redis), shared with the other nodes; `sessions` is unused.
+   */
+  redisUrl?: string;
 }
 
 /**
@@ -142,22 +150,35 @@ export class PlatformBroker {
   private readonly rejected = new WeakSet<Buffer>();
   private hooks: BrokerHooks;
   private commandHandler?: (c: PlatformCommand) => void;
-  private readonly bus: TopicEmitter;
+  private readonly bus: TopicEmitter | RedisBus;
   /** Deliveries shed for subscribers that could not keep up; reads refused while the bus was backed up. */
   readonly load = { shed: 0, readsPausedForBus: 0 };
   readonly flood: FloodGuard;
   readonly sessions: SessionStore | undefined;
+  /** Cluster mode: the Redis connection sessions are kept over (closed with the broker). */
+  private readonly redis?: { quit(): Promise<unknown> };
 
   constructor(private readonly opts: BrokerOptions) {
     this.hooks = opts.hooks ?? {};
     this.auth = new Authenticator(opts.db);
-    this.presence = new PresenceWriter(opts.db, opts.log);
+    this.presence = new PresenceWriter(opts.db, opts.log, opts.nodeId ?? 'local');
     this.throttle = new LogThrottle(opts.log);
     this.flood = new FloodGuard({ maxInvalidPerMinute: opts.maxInvalidPerMinute });
-    this.bus = new TopicEmitter(undefined, opts.busHighWater);
-    this.sessions = opts.sessions && new SessionStore({ ...opts.sessions, log: opts.log.child({ component: 'sessions' }) });
+    let persistence: unknown;
+    if (opts.redisUrl) {
+      const onError = (err: Error) => this.throttle.error(`redis:${err.message}`, { err }, 'redis unreachable: messages to other nodes wait');
+      this.bus = new RedisBus(opts.redisUrl, (msg) => this.rejected.has(msg.payload as Buffer), onError, opts.busHighWater);
+      const shared = redisSessions(opts.redisUrl);
+      shared.redis.on('error', onError);
+      persistence = shared.persistence;
+      this.redis = shared.redis;
+    } else {
+      this.bus = new TopicEmitter(undefined, opts.busHighWater);
+      this.sessions = opts.sessions && new SessionStore({ ...opts.sessions, log: opts.log.child({ component: 'sessions' }) });
+      persistence = this.sessions;
+    }
     this.aedes = new Aedes({
-      persistence: this.sessions,
+      persistence: persistence as never,
       preConnect: (client, packet, cb) => this.preConnect(client as PlatformClient, packet, cb),
       authenticate: (client, username, password, cb) => this.authenticate(client as PlatformClient, username, password, cb),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client as PlatformClient | null, packet, cb),
@@ -175,7 +196,9 @@ export class PlatformBroker {
 
   async start(): Promise<void> {
     await this.aedes.listen();
-    // No device is connected yet, whatever the retained statuses kept from before a crash say.
+    // No device is connected yet, whatever the retained statuses kept from before a crash say. (In a
+    // cluster the statuses are shared, and the other nodes' devices are connected: the devices of a
+    // node that died say online until they reconnect elsewhere; the store's presence knows better.)
     const stale = this.sessions?.retainedMatching((t) => parseDeviceTopic(t)?.kind === 'status').filter((p) => p.payload.toString() === 'online') ?? [];
     await Promise.all(stale.map((p) => this.publish(p.topic, 'offline', { qos: 1, retain: true })));
   }
@@ -291,6 +314,7 @@ export class PlatformBroker {
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     await this.sessions?.destroy();
+    await this.redis?.quit().catch(() => undefined);
     await this.presence.close();
     this.throttle.close();
   }

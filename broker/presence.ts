@@ -13,7 +13,7 @@ export class PresenceWriter {
   private timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly db: Db, private readonly log: Logger, intervalMs = 1000) {
+  constructor(private readonly db: Db, private readonly log: Logger, private readonly nodeId: string, intervalMs = 1000) {
     this.timer = setInterval(() => void this.flush(), intervalMs).unref();
   }
 
@@ -28,7 +28,7 @@ export class PresenceWriter {
       this.pending = new Map();
       const rows = [...batch].map(([id, c]) => ({ id, ...c }));
       try {
-        await writeIsolating(rows, (part) => applyPresence(this.db, part), (row, err) => this.log.error({ err, deviceId: row.id }, 'the store refused a presence change; skipped'));
+        await writeIsolating(rows, (part) => applyPresence(this.db, part, this.nodeId), (row, err) => this.log.error({ err, deviceId: row.id }, 'the store refused a presence change; skipped'));
       } catch (err) {
         const done = err instanceof PartialWriteError ? err.done : 0;
         this.log.error({ err: err instanceof PartialWriteError ? err.cause : err, devices: rows.length - done }, 'presence write failed; will retry');

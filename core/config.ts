@@ -84,8 +84,12 @@ export const configSchema = z.object({
   METRICS_EVERY_S: z.coerce.number().positive().default(10),
   /** Keep readings in the embedded store too (the console's charts); `false` when InfluxDB has them. */
   READINGS_EMBEDDED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** PostgreSQL instead of the embedded store (postgres://user:password@host:5432/db). */
   DATABASE_URL: optionalString,
+  /** Cluster mode: several nodes share messages and MQTT sessions through this Redis (needs DATABASE_URL). */
   REDIS_URL: optionalString,
+  /** This node's name in a cluster; default: made once and kept in DATA_DIR/node-id. */
+  NODE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').optional(),
   WECOM_WEBHOOK_URL: optionalString,
   DINGTALK_WEBHOOK_URL: optionalString,
   DINGTALK_SECRET: optionalString,

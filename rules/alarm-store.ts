@@ -67,8 +67,8 @@ export function rowToView(r: AlarmRow): AlarmView {
 }
 
 /** The open alarms (pending, active, clearing) with what the engine needs to resume them. */
-export async function loadOpenAlarms(db: Queryable): Promise<(AlarmView & { since: string })[]> {
-  const { rows } = await db.query<AlarmRow>(`SELECT * FROM alarms WHERE state <> 'cleared'`);
+export async function loadOpenAlarms(db: Queryable, deviceId?: string): Promise<(AlarmView & { since: string })[]> {
+  const { rows } = await db.query<AlarmRow>(`SELECT * FROM alarms WHERE state <> 'cleared' AND ($1::text IS NULL OR device_id = $1)`, [deviceId ?? null]);
   return rows.map((r) => ({ ...rowToView(r), since: r.since.toISOString() }));
 }
 

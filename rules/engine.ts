@@ -30,6 +30,11 @@ export interface EngineOptions {
   clock?: Clock;
   /** How long a device has to answer a command before it is recorded as unanswered. */
   commandTimeoutMs?: number;
+  /**
+   * Several nodes (core/cluster.ts): whether a device is connected to this node, and whether the
+   * deadlines of one that is not are this node's to act on (see onDue). One node: all are.
+   */
+  cluster?: { here(deviceId: string): boolean; ownsAway(deviceId: string): Promise<boolean> };
 }
 
 /** A device type with its rules' kinds, and the rules indexed by what they listen to. */
@@ -50,6 +55,8 @@ interface DeviceEntry {
   rules: EffectiveRule[];
   states: (RuleState | undefined)[];
   lastSeen: number;
+  /** Cluster mode: loaded from the store since the device was last seen by another node (adopt). */
+  adopted?: boolean;
 }
 
 interface RuleState extends Schedulable {
@@ -95,13 +102,20 @@ export class RuleEngine {
     const db = this.opts.db;
     for (const o of await loadOverrides(db)) this.overrides.put(o.scopeKind, o.scopeId, o.ruleId, o.params);
     for (const p of this.opts.directory.all()) this.addPlacement(p);
+    const resumed = this.restore(await loadMemory(db), await loadOpenAlarms(db));
+    await this.downlink.resume(db);
+    this.opts.log.info({ devices: this.devices.size, resumedAlarms: resumed, waitingCommands: this.downlink.size }, 'rules engine started');
+  }
+
+  /** Puts remembered rule memory and open alarms from the store back into their rule states. */
+  private restore(memory: Awaited<ReturnType<typeof loadMemory>>, alarms: Awaited<ReturnType<typeof loadOpenAlarms>>): number {
     const now = this.clock.now();
-    for (const m of await loadMemory(db)) {
+    for (const m of memory) {
       const st = this.stateFor(m.deviceId, m.ruleId);
       if (st) st.memory = m.data;
     }
     let resumed = 0;
-    for (const a of await loadOpenAlarms(db)) {
+    for (const a of alarms) {
       const st = this.stateFor(a.deviceId, a.ruleId);
       if (!st) continue;
       const rule = st.dev.rules[st.idx]!;
@@ -117,8 +131,46 @@ export class RuleEngine {
       this.deadlines.update(st);
       resumed++;
     }
-    await this.downlink.resume(db);
-    this.opts.log.info({ devices: this.devices.size, resumedAlarms: resumed, waitingCommands: this.downlink.size }, 'rules engine started');
+    return resumed;
+  }
+
+  /**
+   * Cluster mode: the device has connected to this node, perhaps from another. What this node holds
+   * of it may be stale (the other node moved its alarms on), so its rule state is loaded afresh
+   * from the store, after this node's own changes are written; its readings wait meanwhile.
+   */
+  adopt(deviceId: string): void {
+    const old = this.devices.get(deviceId);
+    if (old) {
+      for (const s of old.states) if (s) s.due = undefined; // their heap entries turn stale
+      this.devices.delete(deviceId);
+    }
+    if (!this.loading.has(deviceId)) this.loading.set(deviceId, []);
+    const db = this.opts.db;
+    const load = async () => {
+      await this.writer.flush();
+      const p = await this.opts.directory.find(deviceId);
+      if (!p || this.devices.has(deviceId)) return;
+      const [memory, alarms] = await Promise.all([loadMemory(db, deviceId), loadOpenAlarms(db, deviceId)]);
+      this.addPlacement(p);
+      this.devices.get(deviceId)!.adopted = true;
+      this.restore(memory, alarms);
+    };
+    load().then(
+      () => this.release(deviceId),
+      (err: Error) => {
+        this.opts.log.error({ err, deviceId }, 'loading a device for the rules failed; its readings are evaluated on what this node knew');
+        this.release(deviceId);
+      },
+    );
+  }
+
+  /** Hands the readings that waited for a device's load to the rules. */
+  private release(deviceId: string): void {
+    const readings = this.loading.get(deviceId) ?? [];
+    this.loading.delete(deviceId);
+    this.counters.readings -= readings.length;
+    for (const q of readings) this.handleReading(q);
   }
 
   /** A device registered after start (the engine also finds unknown devices on their first reading). */
@@ -185,7 +237,12 @@ export class RuleEngine {
   /** The rules in force for a device: catalog defaults with the overrides down its branch of the tree. */
   effectiveRules(deviceId: string): EffectiveRule[] | undefined {
     const dev = this.devices.get(deviceId);
-    if (!dev) return undefined;
+    if (!dev) {
+      // Not loaded here (yet, or being adopted from another node): the same rules from its placement.
+      const p = this.opts.directory.get(deviceId);
+      const ct = p && this.types.get(p.type);
+      return ct && ct.type.rules.map((r) => this.overrides.effective(r, p));
+    }
     if (dev.gen !== this.overrides.generation) this.refreshRules(dev);
     return dev.rules;
   }
@@ -248,6 +305,14 @@ export class RuleEngine {
 
   private onDue(s: RuleState, now: number): void {
     const dev = s.dev;
+    const cluster = this.opts.cluster;
+    if (cluster && !cluster.here(dev.placement.deviceId)) return this.dueAway(s, cluster);
+    this.runDue(s, now);
+  }
+
+  /** A rule state's moment has come: its kind's due step, carried out. */
+  private runDue(s: RuleState, now: number): void {
+    const dev = s.dev;
     if (dev.gen !== this.overrides.generation) this.refreshRules(dev);
     const rule = dev.rules[s.idx]!;
     if (!rule.enabled) {
@@ -260,6 +325,35 @@ export class RuleEngine {
       this.writer.remember(dev.placement.deviceId, rule.id, step.memory, now);
     }
     this.apply(s, step, now);
+  }
+
+  /**
+   * Cluster mode, a deadline of a device not connected here: acted on only by the node it was last
+   * connected to (or, that node gone, the lease holder), on its state from the store; elsewhere it
+   * is looked at again in AWAY_RECHECK_MS, in case this node becomes the one.
+   */
+  private dueAway(s: RuleState, cluster: NonNullable<EngineOptions['cluster']>): void {
+    const dev = s.dev;
+    const deviceId = dev.placement.deviceId;
+    cluster.ownsAway(deviceId).then(
+      (mine) => {
+        if (this.devices.get(deviceId) !== dev || s.due === undefined) return; // adopted or moved on meanwhile
+        const now = this.clock.now();
+        if (!mine) {
+          dev.adopted = false;
+          s.due = now + AWAY_RECHECK_MS;
+          this.deadlines.update(s);
+          return;
+        }
+        if (!dev.adopted) return this.adopt(deviceId); // its deadlines come again from the store's state
+        this.runDue(s, now);
+      },
+      (err: Error) => {
+        this.opts.log.warn({ err, deviceId }, 'could not tell which node owns a device; its deadline is looked at again');
+        s.due = this.clock.now() + AWAY_RECHECK_MS;
+        this.deadlines.update(s);
+      },
+    );
   }
 
   /** The one Env the kinds read (filled per call: the hot path allocates nothing for it). */
@@ -421,16 +515,14 @@ export class RuleEngine {
     this.loading.set(r.deviceId, [r]);
     this.opts.directory.find(r.deviceId).then(
       (p) => {
-        const readings = this.loading.get(r.deviceId) ?? [];
-        this.loading.delete(r.deviceId);
         if (!p) {
+          this.loading.delete(r.deviceId);
           this.counters.unknownDevices++;
           this.opts.log.warn({ deviceId: r.deviceId }, 'reading from a device the store does not know: not evaluated');
           return;
         }
         if (!this.devices.has(p.deviceId)) this.addPlacement(p);
-        this.counters.readings -= readings.length;
-        for (const q of readings) this.handleReading(q);
+        this.release(r.deviceId);
       },
       (err: Error) => {
         this.loading.delete(r.deviceId);
@@ -447,6 +539,9 @@ export class RuleEngine {
     }
   }
 }
+
+/** How soon a deadline of a device owned by another node is looked at again (that node may die). */
+const AWAY_RECHECK_MS = 30_000;
 
 /** One more breaching reading behind an alarm: counted (unsaved until written), with its evidence. */
 function countBreach(a: AlarmRecord, now: number, reading?: EvidenceReading, snapshotUrl?: unknown): void {

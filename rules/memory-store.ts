@@ -14,7 +14,7 @@ export async function saveMemory(db: Queryable, rows: { deviceId: string; ruleId
   );
 }
 
-export async function loadMemory(db: Queryable): Promise<{ deviceId: string; ruleId: string; data: RuleMemory }[]> {
-  const { rows } = await db.query<{ device_id: string; rule_id: string; data: RuleMemory }>('SELECT device_id, rule_id, data FROM rule_memory');
+export async function loadMemory(db: Queryable, deviceId?: string): Promise<{ deviceId: string; ruleId: string; data: RuleMemory }[]> {
+  const { rows } = await db.query<{ device_id: string; rule_id: string; data: RuleMemory }>('SELECT device_id, rule_id, data FROM rule_memory WHERE $1::text IS NULL OR device_id = $1', [deviceId ?? null]);
   return rows.map((r) => ({ deviceId: r.device_id, ruleId: r.rule_id, data: r.data }));
 }

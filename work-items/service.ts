@@ -43,7 +43,15 @@ export interface WorkItemsOptions {
   reportInS?: number;
   /** Where uploaded photos are kept (DATA_DIR/photos). */
   photosDir: string;
+  /**
+   * Several nodes (core/cluster.ts): the SLA and report-in timers run on the lease holder only,
+   * for every node's items. One node: here.
+   */
+  cluster?: { readonly leader: boolean; onLeadership(fn: (held: boolean) => void): void };
 }
+
+/** How often the lease holder picks up items opened or moved on other nodes. */
+const TIMERS_REFRESH_MS = 2000;
 
 /**
  * The work-item layer (DESIGN §4): grid work orders and property tickets through the six-step
@@ -56,6 +64,7 @@ export class WorkItems {
   private readonly ctx: WorkItemContext;
   readonly photos: PhotoStore;
   private chain: Promise<void> = Promise.resolve();
+  private refresh?: NodeJS.Timeout;
 
   constructor(private readonly opts: WorkItemsOptions) {
     const { db, log, clock, bus, directory, ruleFor, typeName } = opts;
@@ -63,8 +72,9 @@ export class WorkItems {
     this.ctx = {
       db, log, clock, directory, ruleFor, typeName,
       emit: (e) => bus.emit(e),
-      sla: new SlaTimers(clock, opts.sla ?? DEFAULT_SLA, (id) => this.enqueue(() => slaDue(this.ctx, id))),
-      reportIns: new ReportInTimers(clock, (opts.reportInS ?? 1800) * 1000, (id, d) => this.enqueue(() => reportInDue(this.ctx, id, d))),
+      // Another node's timers may have moved the item on: slaDue and reportInDue read it afresh.
+      sla: new SlaTimers(clock, opts.sla ?? DEFAULT_SLA, (id) => this.timersHere() && this.enqueue(() => slaDue(this.ctx, id))),
+      reportIns: new ReportInTimers(clock, (opts.reportInS ?? 1800) * 1000, (id, d) => this.timersHere() && this.enqueue(() => reportInDue(this.ctx, id, d))),
       staffTurns: new Map(),
       isoNow: () => new Date(clock.now()).toISOString(),
     };
@@ -72,8 +82,15 @@ export class WorkItems {
 
   /** Re-arms the timers of what was open at the last stop, then takes the rules' events. */
   async start(): Promise<void> {
-    for (const item of await openItems(this.opts.db)) this.ctx.sla.arm(item);
-    for (const w of await pendingReportIns(this.opts.db)) this.ctx.reportIns.arm(w.itemId, w.department, Date.parse(w.reportDue));
+    await this.armFromStore();
+    // In a cluster the holder of the lease arms every node's items, and keeps picking up new ones.
+    this.opts.cluster?.onLeadership((held) => {
+      clearInterval(this.refresh);
+      if (!held) return;
+      const again = () => void this.armFromStore().catch((err: Error) => this.opts.log.warn({ err }, 'could not read the open items for their timers; trying again'));
+      again();
+      this.refresh = setInterval(again, TIMERS_REFRESH_MS).unref();
+    });
     this.opts.bus.on('work-items', 'alarm', (e) => this.enqueue(() => fromRulesEvent(this.ctx, e)));
     this.opts.bus.on('work-items', 'incident', (e) => this.enqueue(() => fromRulesEvent(this.ctx, e)));
   }
@@ -87,7 +104,19 @@ export class WorkItems {
     } while (c !== this.chain);
   }
 
+  /** Arms the timers of every open item and every pending report-in in the store. */
+  private async armFromStore(): Promise<void> {
+    for (const item of await openItems(this.opts.db)) this.ctx.sla.arm(item);
+    for (const w of await pendingReportIns(this.opts.db)) this.ctx.reportIns.arm(w.itemId, w.department, Date.parse(w.reportDue));
+  }
+
+  /** Whether the timers' moments are acted on here: always on one node, on the lease holder in a cluster. */
+  private timersHere(): boolean {
+    return !this.opts.cluster || this.opts.cluster.leader;
+  }
+
   close(): void {
+    clearInterval(this.refresh);
     this.opts.bus.removeListeners('work-items');
     this.ctx.sla.close();
     this.ctx.reportIns.close();

@@ -90,14 +90,23 @@ export async function countDevices(db: Queryable): Promise<Record<string, number
  * Applies a batch of presence changes (the last change per device wins) and keeps each in the
  * device's presence history, in one statement: the history never says what the device row does not.
  */
-export async function applyPresence(db: Queryable, changes: { id: string; online: boolean; at: Date }[]): Promise<void> {
+export async function applyPresence(db: Queryable, changes: { id: string; online: boolean; at: Date }[], nodeId: string): Promise<void> {
   if (changes.length === 0) return;
+  // A connection takes the device to this node; a disconnect counts only where the device still is
+  // (one that moved to another node, whose write came first, stays online there).
   await db.query(
     `WITH c AS (SELECT * FROM unnest($1::text[], $2::boolean[], $3::timestamptz[]) AS c(id, online, at)),
-     moved AS (UPDATE devices d SET online = c.online, last_seen = GREATEST(d.last_seen, c.at) FROM c WHERE d.id = c.id RETURNING d.id)
+     moved AS (UPDATE devices d SET online = c.online, node_id = $4, last_seen = GREATEST(d.last_seen, c.at) FROM c
+       WHERE d.id = c.id AND (c.online OR d.node_id IS NULL OR d.node_id = $4) RETURNING d.id)
      INSERT INTO device_presence (device_id, at, online) SELECT c.id, c.at, c.online FROM c WHERE c.id IN (SELECT id FROM moved)`,
-    [changes.map((c) => c.id), changes.map((c) => c.online), changes.map((c) => c.at.toISOString())],
+    [changes.map((c) => c.id), changes.map((c) => c.online), changes.map((c) => c.at.toISOString()), nodeId],
   );
+}
+
+/** The node a device is connected to, or was last (its rule deadlines belong there while it is away). */
+export async function deviceNode(db: Queryable, id: string): Promise<{ online: boolean; nodeId: string | null } | undefined> {
+  const { rows } = await db.query<{ online: boolean; node_id: string | null }>('SELECT online, node_id FROM devices WHERE id = $1', [id]);
+  return rows[0] && { online: rows[0].online, nodeId: rows[0].node_id };
 }
 
 /** A device's online/offline changes, newest first. */
@@ -132,11 +141,17 @@ export async function mergeLatest(db: Queryable, latest: { id: string; props: Re
   );
 }
 
-/** Marks every device offline: at start-up no device can be connected yet. */
-export async function resetPresence(db: Queryable): Promise<void> {
-  // The history says they went offline now: when the last node stopped is not known.
-  await db.query(`WITH gone AS (UPDATE devices SET online = false WHERE online RETURNING id)
-    INSERT INTO device_presence (device_id, at, online) SELECT id, now(), false FROM gone`);
+/**
+ * Marks devices offline at start-up, when none can be connected to this node yet: every device on
+ * one node, only this node's with `nodeId` (in a cluster the others' devices are theirs).
+ */
+export async function resetPresence(db: Queryable, nodeId?: string): Promise<void> {
+  // The history says they went offline now: when the node stopped is not known.
+  await db.query(
+    `WITH gone AS (UPDATE devices SET online = false WHERE online AND ($1::text IS NULL OR node_id = $1) RETURNING id)
+    INSERT INTO device_presence (device_id, at, online) SELECT id, now(), false FROM gone`,
+    [nodeId ?? null],
+  );
 }
 
 /** A device's new secret (hashed): the old one stops working. False if there is no such device. */

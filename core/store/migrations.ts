@@ -389,6 +389,30 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       CREATE INDEX device_presence_by_device ON device_presence(device_id, at DESC);
     `,
   },
+  {
+    version: 10,
+    name: 'several nodes: the node a device is connected to, node heartbeats, leases, readings stored once',
+    sql: `
+      -- The node a device was last connected to; its disconnect only counts from there (a device that moved wins).
+      ALTER TABLE devices ADD COLUMN node_id text;
+      CREATE TABLE cluster_nodes (
+        node_id text PRIMARY KEY,
+        started_at timestamptz NOT NULL,
+        seen_at timestamptz NOT NULL
+      );
+      -- One holder at a time (the work items' timers): taken and renewed with a deadline.
+      CREATE TABLE leases (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      -- A reading resent to another node after its first node died is stored once (seq and ts the same).
+      DELETE FROM readings a USING readings b
+        WHERE a.seq IS NOT NULL AND a.device_id = b.device_id AND a.ts = b.ts AND a.seq = b.seq AND a.ctid > b.ctid;
+      CREATE UNIQUE INDEX readings_once ON readings(device_id, ts, seq);
+      DROP INDEX readings_device_ts;
+    `,
+  },
 ];
 
 /** The advisory lock migrations take (any number no other code of ours locks). */

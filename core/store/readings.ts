@@ -27,7 +27,8 @@ export interface Reading {
 export async function insertReadings(db: Queryable, readings: Reading[], checkpoint?: Checkpoint): Promise<void> {
   if (readings.length === 0 && !checkpoint) return;
   const insert = `INSERT INTO readings (device_id, type, ts, kind, event, seq, data, server_ts)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::bigint[], $7::jsonb[], $8::boolean[])`;
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::bigint[], $7::jsonb[], $8::boolean[])
+     ON CONFLICT (device_id, ts, seq) DO NOTHING`;
   const params = [
     readings.map((r) => r.deviceId),
     readings.map((r) => r.type),

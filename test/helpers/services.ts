@@ -220,3 +220,41 @@ export async function startPostgres(): Promise<Service & { database(): Promise<s
   await svc.start();
   return svc;
 }
+
+export const REDIS_SERVER = '/usr/bin/redis-server';
+
+/** A Redis server of its own in a temp folder on a free loopback port (append-only file on, as a cluster runs it). */
+export async function startRedis(): Promise<Service> {
+  if (!existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is not installed (apt-get install redis-server)`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-redis-'));
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let proc: ChildProcess | undefined;
+  let log = '';
+  const svc: Service = {
+    url,
+    dir,
+    async start() {
+      proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--protected-mode', 'no'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      proc.stdout!.on('data', (d) => (log = (log + d).slice(-4000)));
+      proc.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
+      const end = Date.now() + 20_000;
+      for (;;) {
+        if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}\n${log}`);
+        if (log.includes('Ready to accept connections')) return;
+        if (Date.now() > end) throw new Error(`redis-server did not start on ${port}\n${log}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      await stopProcess(proc, 'SIGTERM');
+      proc = undefined;
+    },
+    async dispose() {
+      await svc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await svc.start();
+  return svc;
+}
