@@ -116,7 +116,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const directory = new Directory(db);
   await directory.load();
   const bus = new EventBus<PlatformEvent>(log.child({ component: 'events' }));
-  const sinks = readingSinks(config, log, db, (id) => {
+  const sinks = readingSinks(config, log, db, nodeId, (id) => {
     const p = directory.get(id);
     return p && { building: p.buildingId, grid: p.gridId, community: p.communityId };
   });
@@ -127,6 +127,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     sinks,
     maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
     journalDir: path.join(config.DATA_DIR, 'journal'),
+    nodeId,
     journalFsync: config.DATA_FSYNC,
     dedupWindowMs: config.INGEST_DEDUP_WINDOW_S * 1000,
     deadLetterRetention: { maxAgeMs: config.DEAD_LETTERS_RETENTION_DAYS * 86_400_000, maxBytes: config.DEAD_LETTERS_MAX_MB * 1024 * 1024 },
@@ -266,9 +267,9 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
  * Where readings go: the embedded store (the default; READINGS_EMBEDDED=false turns it off) and,
  * when INFLUX_URL is set, InfluxDB through the v2 API (token, org, bucket) or the v1 API (database).
  */
-function readingSinks(config: Config, log: Logger, db: Db, tags: (deviceId: string) => PointTags | undefined): ReadingSink[] {
+function readingSinks(config: Config, log: Logger, db: Db, nodeId: string, tags: (deviceId: string) => PointTags | undefined): ReadingSink[] {
   const sinks: ReadingSink[] = [];
-  if (config.READINGS_EMBEDDED) sinks.push(new EmbeddedSink(db, log.child({ component: 'sink' })));
+  if (config.READINGS_EMBEDDED) sinks.push(new EmbeddedSink(db, log.child({ component: 'sink' }), nodeId));
   if (config.INFLUX_URL) {
     if (!config.INFLUX_DATABASE && !(config.INFLUX_ORG && config.INFLUX_BUCKET)) throw new Error('INFLUX_URL: give INFLUX_ORG and INFLUX_BUCKET (v2 API) or INFLUX_DATABASE (v1 API)');
     const writer = config.INFLUX_DATABASE

@@ -4,7 +4,7 @@ import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import { LogThrottle } from '../core/log-throttle.ts';
 import { insertDeadLetters } from '../core/store/dead-letters.ts';
-import { readCheckpoint } from '../core/store/checkpoints.ts';
+import { consumerName, readCheckpoint } from '../core/store/checkpoints.ts';
 import type { Reading } from '../core/store/readings.ts';
 import type { Catalog } from '../devices/lib/catalog.ts';
 import { validateAck, type Ack } from './ack.ts';
@@ -25,6 +25,8 @@ export interface IngestOptions {
   maxPayloadBytes: number;
   /** Folder of the journal (DATA_DIR/journal). */
   journalDir: string;
+  /** This node's name: its journal's marks in the store are its own (core/store/checkpoints.ts). */
+  nodeId?: string;
   /** fdatasync every group commit (DATA_FSYNC): acknowledged survives a power cut, not only a crash. */
   journalFsync?: boolean;
   /** A resent (device, seq) within this long is stored once (INGEST_DEDUP_WINDOW_S). */
@@ -70,7 +72,10 @@ export class Ingest {
   private releaseTimer: NodeJS.Timeout | undefined;
   private releasing: Promise<void> | undefined;
 
+  private readonly deadLettersConsumer: string;
+
   constructor(private readonly opts: IngestOptions) {
+    this.deadLettersConsumer = consumerName(DEAD_LETTERS, opts.nodeId);
     this.now = opts.now ?? Date.now;
     this.dedup = new Dedup(opts.dedupWindowMs);
     this.throttle = new LogThrottle(opts.log);
@@ -102,7 +107,7 @@ export class Ingest {
     this.deadLetters = new WriteBuffer<JournaledDeadLetter>(
       async (batch) => {
         const upTo = batch[batch.length - 1]!.lsn!;
-        await insertDeadLetters(opts.db.background, batch, { consumer: DEAD_LETTERS, lsn: upTo });
+        await insertDeadLetters(opts.db.background, batch, { consumer: this.deadLettersConsumer, lsn: upTo });
         this.deadLettersUpTo = upTo;
         this.retention.added(batch);
       },
@@ -112,7 +117,7 @@ export class Ingest {
         reject: async (d, err) => {
           this.counters.deadLettersDropped++;
           this.throttle.error('dead_letter_refused', { err, deviceId: d.deviceId, reason: d.reason }, 'the store refused a dead letter; dropped');
-          await insertDeadLetters(opts.db.background, [], { consumer: DEAD_LETTERS, lsn: d.lsn! });
+          await insertDeadLetters(opts.db.background, [], { consumer: this.deadLettersConsumer, lsn: d.lsn! });
           this.deadLettersUpTo = d.lsn!;
         },
       },
@@ -127,7 +132,7 @@ export class Ingest {
     const { journal, entries } = await IngestJournal.open(this.opts.journalDir, { fsync: this.opts.journalFsync ?? true });
     this.journal = journal;
     for (const lane of this.lanes) lane.upTo = await lane.sink.checkpoint();
-    this.deadLettersUpTo = await readCheckpoint(this.opts.db, DEAD_LETTERS);
+    this.deadLettersUpTo = await readCheckpoint(this.opts.db, this.deadLettersConsumer);
     journal.skipTo(Math.max(this.deadLettersUpTo, ...this.lanes.map((l) => l.upTo)));
     const replayed = { readings: 0, deadLetters: 0 };
     const now = this.now();

@@ -2,7 +2,7 @@ import { PartialWriteError, writeIsolating } from '../core/isolate.ts';
 import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import { mergeLatest } from '../core/store/devices.ts';
-import { readCheckpoint } from '../core/store/checkpoints.ts';
+import { consumerName, readCheckpoint } from '../core/store/checkpoints.ts';
 import { insertReadings, type Reading } from '../core/store/readings.ts';
 
 /** Where readings go: the embedded store now; InfluxDB implements the same interface. */
@@ -47,15 +47,17 @@ const LATEST_SLICE = 50;
  */
 export class EmbeddedSink implements ReadingSink {
   readonly name = 'embedded';
-  /** Its journal consumer name in ingest_checkpoints. */
-  private readonly consumer = 'sink:embedded';
+  /** Its journal consumer name in ingest_checkpoints (this node's journal's). */
+  private readonly consumer: string;
   readonly maxBatch = 2000;
   readonly minBatch = 200;
   private latest = new Map<string, { props: Record<string, unknown>; at: number }>();
   private timer: NodeJS.Timeout | undefined;
   private merging: Promise<void> | undefined;
 
-  constructor(private readonly db: Db, private readonly log?: Logger) {}
+  constructor(private readonly db: Db, private readonly log?: Logger, nodeId?: string) {
+    this.consumer = consumerName('sink:embedded', nodeId);
+  }
 
   async write(readings: Reading[], upTo: number): Promise<void> {
     await insertReadings(this.db.background, readings, { consumer: this.consumer, lsn: upTo });

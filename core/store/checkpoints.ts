@@ -22,6 +22,14 @@ export function withCheckpoint(insert: string, params: unknown[], checkpoint: Ch
   ];
 }
 
+/**
+ * A journal consumer's name in the store: each node has a journal of its own (its DATA_DIR) and so
+ * marks of its own; one node ('local') keeps the plain name.
+ */
+export function consumerName(name: string, nodeId = 'local'): string {
+  return nodeId === 'local' ? name : `${name}@${nodeId}`;
+}
+
 /** Where a journal consumer had got to (0: nowhere yet). */
 export async function readCheckpoint(db: Queryable, consumer: string): Promise<number> {
   const { rows } = await db.query<{ lsn: string }>('SELECT lsn::text AS lsn FROM ingest_checkpoints WHERE consumer = $1', [consumer]);
