@@ -205,7 +205,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
     });
     const editor = config.NOTIFY_FLOWS && config.NODE_RED_EDITOR;
-    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, trustProxy: config.HTTP_TRUST_PROXY, adminTokenSha256, notifications: { status: () => flows?.status() }, listeners }, log);
+    app = await buildApp({ db, catalog, broker, ingest, rules, workItems, bus, directory, limits, trustProxy: config.HTTP_TRUST_PROXY, adminTokenSha256, notifications: { status: () => flows?.status() }, listeners, nodeId }, log);
     if (editor) await proxyEditor(app, editorSocket(flowsDir(config)));
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
     if (config.NOTIFY_FLOWS) {

@@ -16,6 +16,7 @@ import alarmRoutes from './routes/alarms.ts';
 import auditRoutes from './routes/audit.ts';
 import deviceRoutes from './routes/devices.ts';
 import healthRoutes from './routes/health.ts';
+import { registerMetrics } from './metrics.ts';
 import orgRoutes from './routes/org.ts';
 import meRoutes from './routes/me.ts';
 import { serveConsole } from './console.ts';
@@ -88,6 +89,7 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await serveConsole(app);
+  registerMetrics(app, deps);
 
   await app.register(
     async (api: App) => {

@@ -30,6 +30,8 @@ export interface ApiDeps {
   adminTokenSha256: Buffer;
   /** The notification flows' state (notify/flows-process.ts), for health; undefined when they do not run. */
   notifications?: { status(): FlowsStatus | undefined };
+  /** This node's name (cluster mode), the `node` label of the metrics. */
+  nodeId?: string;
   /** The broker's listeners, for readiness (started before the API). */
   listeners?: { listening(): Record<string, boolean | null> };
 }

@@ -151,8 +151,8 @@ export class PlatformBroker {
   private hooks: BrokerHooks;
   private commandHandler?: (c: PlatformCommand) => void;
   private readonly bus: TopicEmitter | RedisBus;
-  /** Deliveries shed for subscribers that could not keep up; reads refused while the bus was backed up. */
-  readonly load = { shed: 0, readsPausedForBus: 0 };
+  /** Deliveries shed for subscribers that could not keep up; reads refused while the bus was backed up; deliveries made. */
+  readonly load = { shed: 0, readsPausedForBus: 0, delivered: 0 };
   readonly flood: FloodGuard;
   readonly sessions: SessionStore | undefined;
   /** Cluster mode: the Redis connection sessions are kept over (closed with the broker). */
@@ -415,6 +415,7 @@ export class PlatformBroker {
       this.load.shed++;
       return false;
     }
+    this.load.delivered++;
     return true;
   }
 
