@@ -17,6 +17,7 @@ import auditRoutes from './routes/audit.ts';
 import deviceRoutes from './routes/devices.ts';
 import healthRoutes from './routes/health.ts';
 import { registerMetrics } from './metrics.ts';
+import { isUnreachable } from '../core/store/db.ts';
 import orgRoutes from './routes/org.ts';
 import meRoutes from './routes/me.ts';
 import { serveConsole } from './console.ts';
@@ -52,6 +53,12 @@ export async function buildApp(deps: ApiDeps, log: Logger): Promise<App> {
       return reply.code(400).send({ error: 'bad_request', message: `${where}${lang === 'zh' ? '：' : ': '}${validationMessage(issue, lang)}`, field });
     }
     if (err instanceof DomainError) err = fromDomain(err);
+    // The store is down or restarting: nothing was done; the client tries again shortly.
+    if (isUnreachable(err)) {
+      reply.header('retry-after', '5');
+      req.log.warn({ err: (err as Error).message, url: req.url }, 'store unavailable: answered 503');
+      return reply.code(503).send({ error: 'store_unavailable', message: inLanguage({ zh: '数据存储暂时不可用，请稍后重试', en: 'the store is unavailable for the moment; try again shortly' }, lang) });
+    }
     if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.code, message: inLanguage(err.text, lang), ...err.extra });
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');

@@ -24,3 +24,26 @@ export interface Db extends Queryable {
   syncToDisk(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * The store cannot be reached (the server is down, restarting, or the connection broke): nothing
+ * was decided about the data, so the caller may try again. The API answers 503 with Retry-After.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+  constructor(cause: Error) {
+    super(`store unavailable: ${cause.message}`, { cause });
+  }
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+/** Whether an error says the store was not reached, rather than that it refused what it was sent. */
+export function isUnreachable(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true;
+  const e = err as { code?: string; message?: string } | undefined;
+  const code = e?.code ?? '';
+  // SQLSTATE class 08 (connection exception), 57P01–57P03 (shut down, crashed, starting up).
+  if (UNREACHABLE.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e?.message ?? '');
+}
