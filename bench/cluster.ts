@@ -7,7 +7,7 @@
  * generators, so it cannot add throughput here: the ratio says what the cluster's shared pieces
  * cost, and docs/operations.md extrapolates per node.
  *
- * Options: --seconds S (30), --publishers N (500), --rate R (offered msg/s, 20000).
+ * Options: --seconds S (30), --publishers N (500), --rate R (offered msg/s, 40000: above what one node sustains here).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,7 +20,7 @@ import { printTable, writeReport } from './report.ts';
 import { cpuSeconds, rssMb } from './threads.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, publishers: { type: 'string', default: '500' }, rate: { type: 'string', default: '20000' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, publishers: { type: 'string', default: '500' }, rate: { type: 'string', default: '40000' } } });
 const SECONDS = Number(values.seconds);
 const PUBLISHERS = Number(values.publishers);
 const RATE = Number(values.rate);
@@ -38,7 +38,7 @@ async function cluster(count: number, database: string, redisUrl: string): Promi
   try {
     const site = benchSite(dirs[0]!, PUBLISHERS);
     for (const [i, dir] of dirs.entries()) {
-      const env = { DATA_DIR: dir, SITE_FILE: site, PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, DATABASE_URL: database, REDIS_URL: redisUrl, NODE_ID: `bench-${i + 1}`, NOTIFY_FLOWS: 'false', LOG_LEVEL: 'warn' };
+      const env = { DATA_DIR: dir, SITE_FILE: site, PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, DATABASE_URL: database, REDIS_URL: redisUrl, NODE_ID: `bench-${i + 1}`, NOTIFY_FLOWS: 'false' };
       // One at a time: the first seeds the empty database.
       nodes.push(await startPlatformProcess(env, [], 'main.ts', NOFILE));
     }

@@ -111,6 +111,7 @@ export class Cluster {
           [TIMERS_LEASE, this.nodeId, this.ttlMs],
         );
         this.setHeld(rows.length > 0);
+        if (this.held) await this.offlineOfGoneNodes();
       } catch (err) {
         // Unable to renew: another node takes over when the lease runs out; this one stops first.
         this.opts.log.warn({ err, nodeId: this.nodeId }, 'cluster heartbeat failed');
@@ -118,6 +119,20 @@ export class Cluster {
       }
     })();
     return this.beating;
+  }
+
+  /**
+   * The devices of a node that stopped beating are connected nowhere (they reconnect elsewhere, and
+   * that node marks them online): the lease holder says so in the store, as a node does for its own
+   * at start.
+   */
+  private async offlineOfGoneNodes(): Promise<void> {
+    await this.opts.db.query(
+      `WITH gone AS (UPDATE devices d SET online = false FROM cluster_nodes n
+         WHERE d.online AND n.node_id = d.node_id AND n.seen_at < now() - $1 * interval '1 millisecond' RETURNING d.id)
+       INSERT INTO device_presence (device_id, at, online) SELECT id, now(), false FROM gone`,
+      [this.ttlMs],
+    );
   }
 
   private setHeld(held: boolean): void {
