@@ -50,11 +50,14 @@ describe.runIf(haveBinary(path.join(POSTGRES_BIN, 'postgres')))('PostgreSQL stop
       await dev.endAsync();
       await expect.poll(async () => (await p.api('GET', '/api/v1/work-orders?deviceId=' + steady.id)).status, { timeout: 20_000 }).toBe(200);
       const stored = async () => (await p.db.query<{ seq: number; n: number }>(`SELECT seq::float8 AS seq, count(*)::int AS n FROM readings WHERE device_id = $1 AND seq IS NOT NULL GROUP BY seq`, [steady.id])).rows;
-      await expect.poll(async () => (await stored()).length, { timeout: 20_000 }).toBeGreaterThanOrEqual(acked.size);
+      const missing = (rows: { seq: number }[]) => {
+        const have = new Set(rows.map((r) => r.seq));
+        return [...acked].filter((s) => !have.has(s));
+      };
+      await expect.poll(async () => missing(await stored()).length, { timeout: 20_000 }).toBe(0);
       const rows = await stored();
       expect(rows.filter((r) => r.n > 1)).toEqual([]);
-      const have = new Set(rows.map((r) => r.seq));
-      expect([...acked].filter((s) => !have.has(s))).toEqual([]);
+      expect(missing(rows)).toEqual([]);
       await expect.poll(async () => (await p.db.query(`SELECT id FROM work_items WHERE device_id = $1`, [steady.id])).rows.length, { timeout: 20_000 }).toBe(1);
       expect((await p.db.query(`SELECT id FROM alarms WHERE device_id = $1`, [steady.id])).rows).toHaveLength(1);
       await expect.poll(async () => (await p.api('GET', '/api/v1/health', undefined, null)).body.status, { timeout: 30_000 }).toBe('ok');
