@@ -27,6 +27,7 @@ import { InfluxSink } from './ingest/influx/sink.ts';
 import { V1Writer, V2Writer } from './ingest/influx/writers.ts';
 import { Directory } from './core/directory.ts';
 import { EventBus } from './core/event-bus.ts';
+import { EventRelay } from './core/event-relay.ts';
 import { MqttFanout } from './notify/mqtt-fanout.ts';
 import { flowsCredentials, FLOWS_MQTT_USERNAME } from './notify/flows-accounts.ts';
 import { editorSocket, NotificationFlows } from './notify/flows-process.ts';
@@ -181,6 +182,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const influx = sinks.find((x): x is InfluxSink => x instanceof InfluxSink);
   const extensions = [
     new MqttFanout(bus, publish, log.child({ component: 'mqtt-fanout' })),
+    ...(cluster ? [new EventRelay(bus, config.REDIS_URL!, nodeId, log.child({ component: 'relay' }))] : []),
     ...(influx ? [new PlatformMetrics({ db, ingest, bus, sink: influx, log: log.child({ component: 'metrics' }), everyMs: config.METRICS_EVERY_S * 1000 })] : []),
   ];
   // Every consumer listens before anything can happen: resumed alarms and SLA timers may fire at start.

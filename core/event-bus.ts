@@ -8,6 +8,8 @@ interface Subscription<E> {
   owner: string;
   kind: string;
   fn: Listener<E>;
+  /** Also hears what happened on the cluster's other nodes (core/event-relay.ts): watchers, never actors. */
+  remote: boolean;
 }
 
 /**
@@ -25,9 +27,14 @@ export class EventBus<E extends { kind: string }> {
 
   constructor(private readonly log: Logger) {}
 
-  /** Listens to one kind of event (`'*'`: all of them). Returns a function that stops listening. */
-  on<K extends E['kind'] | '*'>(owner: string, kind: K, fn: Listener<K extends '*' ? E : Extract<E, { kind: K }>>): () => void {
-    const sub = { owner, kind, fn: fn as Listener<E> };
+  /**
+   * Listens to one kind of event (`'*'`: all of them). Returns a function that stops listening.
+   * `remote`: also the other nodes' events, for consumers that only show them (the live stream);
+   * whoever acts on an event (work items, the MQTT fan-out) hears its own node's only, so an event
+   * is acted on once in a cluster.
+   */
+  on<K extends E['kind'] | '*'>(owner: string, kind: K, fn: Listener<K extends '*' ? E : Extract<E, { kind: K }>>, opts: { remote?: boolean } = {}): () => void {
+    const sub = { owner, kind, fn: fn as Listener<E>, remote: opts.remote ?? false };
     this.subs = [...this.subs, sub];
     return () => {
       this.subs = this.subs.filter((s) => s !== sub);
@@ -39,10 +46,11 @@ export class EventBus<E extends { kind: string }> {
     this.subs = this.subs.filter((s) => s.owner !== owner);
   }
 
-  emit(e: E): void {
+  /** `remote`: an event another node emitted, relayed here (only `remote` listeners hear it). */
+  emit(e: E, remote = false): void {
     // A listener that subscribes or unsubscribes meanwhile changes the next emit, not this one.
     for (const s of this.subs) {
-      if (s.kind !== '*' && s.kind !== e.kind) continue;
+      if ((s.kind !== '*' && s.kind !== e.kind) || (remote && !s.remote)) continue;
       this.delivered++;
       try {
         const r = s.fn(e);

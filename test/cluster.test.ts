@@ -56,8 +56,8 @@ function client(urls: string[], username: string, password: string, opts: IClien
   return new Promise((resolve) => c.once('connect', () => resolve(c)));
 }
 
-async function device(node: Node, id: string, buildingId = 'b2'): Promise<{ id: string; secret: string }> {
-  const r = await call(node, 'POST', '/devices', { type: 'smoke-detector', buildingId, id });
+async function device(node: Node, id: string, buildingId = 'b2', type = 'smoke-detector'): Promise<{ id: string; secret: string }> {
+  const r = await call(node, 'POST', '/devices', { type, buildingId, id });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body;
 }
@@ -167,6 +167,29 @@ describe.runIf(enabled)('two nodes on one PostgreSQL and one Redis', () => {
     await eventually(async () => (await sql.query(`SELECT state FROM alarms WHERE id = $1`, [alarms[0]!.id])).rows[0]?.state === 'clearing', 5000, 'clearing on node B');
     await dev.endAsync();
   }, 30_000);
+
+  it('the live event stream on one node carries what happened on the other', async () => {
+    // A manhole cover: no fire alarm of another test joins its storm.
+    const d = await device(A, 'cl-stream-1', 'b1', 'manhole-cover');
+    const ctrl = new AbortController();
+    const res = await fetch(`${B.api}/events`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctrl.signal });
+    expect(res.status).toBe(200);
+    let text = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body!) {
+        text += decoder.decode(chunk as Uint8Array);
+        if (/event: alarm\n.*cl-stream-1/.test(text) && /event: created\n.*cl-stream-1/.test(text)) return;
+      }
+    })().catch(() => undefined);
+    const dev = await client([A.mqtt], d.id, d.secret);
+    await dev.publishAsync(`v1/manhole-cover/${d.id}/telemetry`, JSON.stringify({ seq: 1, props: { open: true } }), { qos: 1 });
+    await dev.endAsync();
+    await Promise.race([reading, sleep(10_000)]);
+    ctrl.abort();
+    expect(text).toMatch(/event: alarm\ndata: .*"deviceId":"cl-stream-1"/);
+    expect(text).toMatch(/event: created\ndata: .*"deviceId":"cl-stream-1"/);
+  });
 
   it('an SLA reminder goes out once for the cluster, from the lease holder, for an item opened on the other node', async () => {
     const { rows: lease } = await sql.query<{ holder: string }>(`SELECT holder FROM leases WHERE name = 'work-item-timers' AND expires_at > now()`);

@@ -181,12 +181,13 @@ export default async function workItemRoutes(app: App, deps: ApiDeps) {
         (err: Error) => req.log.error({ err, itemId: e.item.id }, 'SSE filter failed'),
       );
     };
-    const offItems = deps.bus.on(`sse:${user.id}`, 'work_item', send);
+    // The whole cluster's events: a browser's node is not the node the devices are on.
+    const offItems = deps.bus.on(`sse:${user.id}`, 'work_item', send, { remote: true });
     // Alarms as they are raised and cleared, within the caller's reach of alarms (the overview's tiles).
     const alarms = scopeFor(user, 'alarms');
     const offAlarms = alarms.kind === 'none' ? () => {} : deps.bus.on(`sse:${user.id}`, 'alarm', (e) => {
       if (e.event !== 'updated' && inScope(alarms, e.alarm) && !reply.raw.destroyed) reply.raw.write(`event: alarm\ndata: ${JSON.stringify({ event: e.event, at: e.at, alarm: e.alarm })}\n\n`);
-    });
+    }, { remote: true });
     const off = () => (offItems(), offAlarms());
     const ping = setInterval(() => reply.raw.write(': ping\n\n'), 15_000);
     // A revoked token ends its streams at once.
