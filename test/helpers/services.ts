@@ -41,20 +41,25 @@ export interface Service {
   dispose(): Promise<void>;
 }
 
-async function waitReady(url: string, proc: ChildProcess, what: string, timeoutMs = 20_000): Promise<void> {
+/** Polls `ready` until it says yes, the process exits, or `timeoutMs` passes. */
+async function waitReady(ready: () => Promise<boolean> | boolean, proc: ChildProcess, what: string, log: () => string, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
+    if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}\n${log()}`);
+    if (await ready()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${what} did not become ready at ${url}`);
+  throw new Error(`${what} did not become ready\n${log()}`);
 }
+
+/** An HTTP endpoint answers 2xx. */
+const answers = (url: string) => async () => {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false; // not up yet
+  }
+};
 
 /** Stops a server by its PID: the signal, then SIGKILL after 10 s; resolves once it has exited. */
 async function stopProcess(p: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
@@ -66,32 +71,35 @@ async function stopProcess(p: ChildProcess | undefined, signal: NodeJS.Signals):
   clearTimeout(timer);
 }
 
-function managed(bin: string, args: () => string[], readyPath: string, dir: string, port: number): Service {
+/**
+ * A server process in `dir`: started (and started again) with `args`, ready when `ready` says so
+ * (it sees the process's recent output), stopped with `stopSignal`, its folder removed by dispose.
+ */
+function managed(bin: string, args: () => string[], o: { dir: string; url: string; ready: (log: string) => Promise<boolean> | boolean; stopSignal?: NodeJS.Signals; as?: { uid?: number; gid?: number } }): Service {
   let proc: ChildProcess | undefined;
   let log = '';
-  const url = `http://127.0.0.1:${port}`;
   const svc: Service = {
-    url,
-    dir,
+    url: o.url,
+    dir: o.dir,
     async start() {
       if (!existsSync(bin)) throw new Error(`${bin} is not installed (apt-get install ${path.basename(bin)})`);
-      proc = spawn(bin, args(), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-      proc.stdout!.on('data', (d) => (log = (log + d).slice(-4000)));
-      proc.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
+      const p = (proc = spawn(bin, args(), { cwd: o.dir, stdio: ['ignore', 'pipe', 'pipe'], ...o.as }));
+      p.stdout!.on('data', (d) => (log = (log + d).slice(-4000)));
+      p.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
       try {
-        await waitReady(url + readyPath, proc, path.basename(bin));
+        await waitReady(() => o.ready(log), p, path.basename(bin), () => log);
       } catch (err) {
-        proc.kill('SIGKILL');
-        throw new Error(`${(err as Error).message}\n${log}`);
+        p.kill('SIGKILL');
+        throw err;
       }
     },
     async stop() {
-      await stopProcess(proc, 'SIGTERM');
+      await stopProcess(proc, o.stopSignal ?? 'SIGTERM');
       proc = undefined;
     },
     async dispose() {
       await svc.stop();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(o.dir, { recursive: true, force: true });
     },
   };
   return svc;
@@ -103,7 +111,8 @@ export const INFLUXD = '/usr/bin/influxd';
 export async function startVictoriaMetrics(): Promise<Service> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-vm-'));
   const port = await freePort();
-  const svc = managed(VICTORIA_METRICS, () => [`-storageDataPath=${path.join(dir, 'data')}`, `-httpListenAddr=127.0.0.1:${port}`, '-retentionPeriod=100y', '-search.latencyOffset=0s'], '/health', dir, port);
+  const url = `http://127.0.0.1:${port}`;
+  const svc = managed(VICTORIA_METRICS, () => [`-storageDataPath=${path.join(dir, 'data')}`, `-httpListenAddr=127.0.0.1:${port}`, '-retentionPeriod=100y', '-search.latencyOffset=0s'], { dir, url, ready: answers(`${url}/health`) });
   await svc.start();
   return svc;
 }
@@ -129,7 +138,8 @@ bind-address = "127.0.0.1:${rpc}"
 [continuous_queries]
   enabled = false
 `);
-  const svc = managed(INFLUXD, () => ['run', '-config', conf], '/ping', dir, port);
+  const url = `http://127.0.0.1:${port}`;
+  const svc = managed(INFLUXD, () => ['run', '-config', conf], { dir, url, ready: answers(`${url}/ping`) });
   await svc.start();
   return svc;
 }
@@ -181,40 +191,21 @@ export async function startPostgres(): Promise<Service & { database(): Promise<s
   execFileSync(bin('initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8'], { stdio: 'pipe', cwd: dir, ...user });
   const port = await freePort();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  let proc: ChildProcess | undefined;
-  let log = '';
+  const accepts = async () => {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  };
   let n = 0;
   const svc = {
-    url,
-    dir,
-    async start() {
-      proc = spawn(bin('postgres'), ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'max_connections=300', '-c', 'shared_buffers=64MB'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...user });
-      proc.stdout!.on('data', (d) => (log = (log + d).slice(-4000)));
-      proc.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
-      const end = Date.now() + 20_000;
-      for (;;) {
-        if (proc.exitCode !== null) throw new Error(`postgres exited with ${proc.exitCode}\n${log}`);
-        const client = new pg.Client({ connectionString: url });
-        try {
-          await client.connect();
-          await client.end();
-          return;
-        } catch {
-          await client.end().catch(() => {});
-          if (Date.now() > end) throw new Error(`postgres did not accept connections on ${port}\n${log}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    },
-    async stop() {
-      // SIGINT: PostgreSQL's fast shutdown (sessions ended, a clean checkpoint).
-      await stopProcess(proc, 'SIGINT');
-      proc = undefined;
-    },
-    async dispose() {
-      await svc.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    // SIGINT: PostgreSQL's fast shutdown (sessions ended, a clean checkpoint).
+    ...managed(bin('postgres'), () => ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'max_connections=300', '-c', 'shared_buffers=64MB'], { dir, url, ready: accepts, stopSignal: 'SIGINT', as: user }),
     database: () => createDatabase(url, `t${process.pid}_${Date.now().toString(36)}_${n++}`),
   };
   await svc.start();
@@ -229,32 +220,7 @@ export async function startRedis(): Promise<Service> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-redis-'));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
-  let proc: ChildProcess | undefined;
-  let log = '';
-  const svc: Service = {
-    url,
-    dir,
-    async start() {
-      proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--protected-mode', 'no'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-      proc.stdout!.on('data', (d) => (log = (log + d).slice(-4000)));
-      proc.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
-      const end = Date.now() + 20_000;
-      for (;;) {
-        if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}\n${log}`);
-        if (log.includes('Ready to accept connections')) return;
-        if (Date.now() > end) throw new Error(`redis-server did not start on ${port}\n${log}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async stop() {
-      await stopProcess(proc, 'SIGTERM');
-      proc = undefined;
-    },
-    async dispose() {
-      await svc.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const svc = managed(REDIS_SERVER, () => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--protected-mode', 'no'], { dir, url, ready: (log) => log.includes('Ready to accept connections') });
   await svc.start();
   return svc;
 }
