@@ -156,7 +156,7 @@ export class PlatformBroker {
   readonly flood: FloodGuard;
   readonly sessions: SessionStore | undefined;
   /** Cluster mode: the Redis connection sessions are kept over (closed with the broker). */
-  private readonly redis?: { quit(): Promise<unknown> };
+  private readonly redis?: { quit(): Promise<unknown>; ping(): Promise<unknown>; status: string };
 
   constructor(private readonly opts: BrokerOptions) {
     this.hooks = opts.hooks ?? {};
@@ -265,6 +265,12 @@ export class PlatformBroker {
     client = this.aedes.handle(stream as never, req) as PlatformClient;
     client.flow = flow;
     client.address = address;
+  }
+
+  /** Cluster mode: Redis answers (readiness); undefined on one node. */
+  redisPing(): Promise<unknown> | undefined {
+    if (!this.redis) return undefined;
+    return this.redis.status === 'ready' ? this.redis.ping() : Promise.reject(new Error(`redis ${this.redis.status}`));
   }
 
   get clientCount(): number {

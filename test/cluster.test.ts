@@ -103,6 +103,10 @@ describe.runIf(enabled)('two nodes on one PostgreSQL and one Redis', () => {
   });
 
   it('a message published on one node reaches a subscriber on the other, at QoS 0 and 1', async () => {
+    for (const node of [A, B]) {
+      const ready = await (await fetch(`${node.api}/health/ready`)).json();
+      expect(ready.checks, node.name).toMatchObject({ store: { ok: true }, redis: { ok: true, required: true }, 'broker.mqtt': { ok: true } });
+    }
     const d = await device(A, 'cl-deliver-1');
     const svc = await subscriber(A, 'cross-node watcher', ['v1/+/+/telemetry']);
     const sub = await client([B.mqtt], svc.username, svc.secret, { clientId: `${svc.username}-1` });

@@ -80,12 +80,16 @@ export default async function healthRoutes(app: App, deps: ApiDeps) {
     },
   }, async (_req, reply) => {
     const checks: Record<string, z.infer<typeof check>> = {};
-    try {
-      await Promise.race([deps.db.query('SELECT 1'), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref())]);
-      checks.store = { ok: true, required: true };
-    } catch (err) {
-      checks.store = { ok: false, required: true, detail: (err as Error).message };
-    }
+    const answers = async (name: string, p: Promise<unknown>) => {
+      try {
+        await Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref())]);
+        checks[name] = { ok: true, required: true };
+      } catch (err) {
+        checks[name] = { ok: false, required: true, detail: (err as Error).message };
+      }
+    };
+    const redis = deps.broker.redisPing();
+    await Promise.all([answers('store', deps.db.query('SELECT 1')), redis && answers('redis', redis)]);
     for (const [name, up] of Object.entries(deps.listeners?.listening() ?? {})) if (up !== null) checks[`broker.${name}`] = up ? { ok: true, required: true } : { ok: false, required: true, detail: 'not listening' };
     for (const [name, sink] of Object.entries(deps.ingest.stats().sinks)) {
       const failing = sink.lastError && sink.pending > 0;
