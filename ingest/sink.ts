@@ -49,6 +49,8 @@ export class EmbeddedSink implements ReadingSink {
   readonly name = 'embedded';
   /** Its journal consumer name in ingest_checkpoints (this node's journal's). */
   private readonly consumer: string;
+  /** Several nodes: a reading resent to this node after another died may be stored already. */
+  private readonly once: boolean;
   readonly maxBatch = 2000;
   readonly minBatch = 200;
   private latest = new Map<string, { props: Record<string, unknown>; at: number }>();
@@ -57,10 +59,11 @@ export class EmbeddedSink implements ReadingSink {
 
   constructor(private readonly db: Db, private readonly log?: Logger, nodeId?: string) {
     this.consumer = consumerName('sink:embedded', nodeId);
+    this.once = nodeId !== undefined && nodeId !== 'local';
   }
 
   async write(readings: Reading[], upTo: number): Promise<void> {
-    await insertReadings(this.db.background, readings, { consumer: this.consumer, lsn: upTo });
+    await insertReadings(this.db.background, readings, { consumer: this.consumer, lsn: upTo }, { once: this.once });
     for (const r of readings) {
       let l = this.latest.get(r.deviceId);
       if (!l) this.latest.set(r.deviceId, (l = { props: {}, at: 0 }));
