@@ -330,7 +330,7 @@ export class RuleEngine {
   /**
    * Cluster mode, a deadline of a device not connected here: acted on only by the node it was last
    * connected to (or, that node gone, the lease holder), on its state from the store; elsewhere it
-   * is looked at again in AWAY_RECHECK_MS, in case this node becomes the one.
+   * is looked at again in AWAY_RECHECK_MS (5 min), in case this node becomes the one.
    */
   private dueAway(s: RuleState, cluster: NonNullable<EngineOptions['cluster']>): void {
     const dev = s.dev;
@@ -540,8 +540,12 @@ export class RuleEngine {
   }
 }
 
-/** How soon a deadline of a device owned by another node is looked at again (that node may die). */
-const AWAY_RECHECK_MS = 30_000;
+/**
+ * How soon a deadline of a device owned by another node is looked at again (that node may die):
+ * one query per such device and interval on every node, so minutes, not seconds; a dead node's
+ * silence deadlines are taken over that much later at most.
+ */
+const AWAY_RECHECK_MS = 300_000;
 
 /** One more breaching reading behind an alarm: counted (unsaved until written), with its evidence. */
 function countBreach(a: AlarmRecord, now: number, reading?: EvidenceReading, snapshotUrl?: unknown): void {
