@@ -111,6 +111,41 @@ export const REPORT_CATEGORY_LABELS = {
   other: { zh: '其他安全隐患', en: 'Other safety hazard' },
 } satisfies Record<string, Label>;
 
+/**
+ * The parameters of a rule as the device page shows them (GET /devices/:id/rules `params`): the
+ * numbers a site may change, the work-item policy, and what the rule watches.
+ */
+export const RULE_PARAM_LABELS = {
+  enabled: { zh: '启用', en: 'Enabled' },
+  trigger: { zh: '触发阈值', en: 'Trigger' },
+  clear: { zh: '恢复阈值', en: 'Clear' },
+  holdS: { zh: '持续（秒）', en: 'Hold (s)' },
+  verifyS: { zh: '核实时限（秒）', en: 'Verify within (s)' },
+  heartbeats: { zh: '漏报心跳次数', en: 'Missed heartbeats' },
+  minConfidence: { zh: '最低置信度', en: 'Minimum confidence' },
+  count: { zh: '次数', en: 'Count' },
+  windowS: { zh: '统计窗口（秒）', en: 'Window (s)' },
+  clearAfterS: { zh: '自动恢复（秒）', en: 'Clears after (s)' },
+  item: { zh: '生成', en: 'Opens' },
+  severity: { zh: '紧急程度', en: 'Severity' },
+  autoClose: { zh: '恢复后自动结单', en: 'Closes itself on recovery' },
+  prop: { zh: '监测属性', en: 'Property' },
+  direction: { zh: '方向', en: 'Direction' },
+  event: { zh: '事件', en: 'Event' },
+  when: { zh: '触发值', en: 'Fires when' },
+} satisfies Record<string, Label>;
+
+/** What a rule opens, and which way a threshold fires. */
+export const ITEM_KIND_LABELS = {
+  work_order: { zh: '网格工单', en: 'Work order' },
+  ticket: { zh: '物业报修', en: 'Ticket' },
+  none: { zh: '仅告警', en: 'Alarm only' },
+} satisfies Record<string, Label>;
+export const DIRECTION_LABELS = {
+  above: { zh: '高于阈值', en: 'Above' },
+  below: { zh: '低于阈值', en: 'Below' },
+} satisfies Record<string, Label>;
+
 /** A category's words: one of the known ones, else what the filer wrote. */
 export function categoryLabel(kind: 'ticket' | 'work_order', category: string): Label {
   const known: Record<string, Label> = kind === 'ticket' ? TICKET_CATEGORY_LABELS : REPORT_CATEGORY_LABELS;

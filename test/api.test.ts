@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paramsInForce } from '../rules/params.ts';
 import { connect, startTestPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let p: TestPlatform;
@@ -101,9 +102,13 @@ describe('HTTP API', () => {
     for (const type of p.catalog.types.values()) {
       expect(v.deviceTypes[type.id].zh).toMatch(cjk);
       for (const prop of Object.keys(type.definition.props)) expect(v.properties[type.id][prop].zh, `${type.id}.${prop}`).toMatch(cjk);
-      for (const rule of type.rules) expect(v.rules[rule.id].zh, rule.id).toMatch(cjk);
+      for (const rule of type.rules) {
+        expect(v.rules[rule.id].zh, rule.id).toMatch(cjk);
+        // Every parameter the device page shows for the rule has its words.
+        for (const key of Object.keys(paramsInForce({ ...rule, enabled: true, sources: {} }))) expect(v.ruleParams[key]?.zh, `${rule.id}.${key}`).toMatch(cjk);
+      }
     }
-    for (const group of ['statuses', 'actions', 'severities', 'departments', 'roles', 'levels']) for (const l of Object.values(v[group]) as { zh: string; en: string }[]) expect(l.zh).toMatch(cjk);
+    for (const group of ['statuses', 'actions', 'severities', 'departments', 'roles', 'levels', 'itemKinds', 'directions']) for (const l of Object.values(v[group]) as { zh: string; en: string }[]) expect(l.zh).toMatch(cjk);
   });
 
   it('serves OpenAPI generated from the zod schemas', async () => {

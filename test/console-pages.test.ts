@@ -175,8 +175,12 @@ describe.runIf(haveChromium())('the console, overview, board, grid-worker and de
     await page.locator('[data-online="true"]').first().waitFor();
     await page.locator('[data-alarm]').first().waitFor();
     const heat = page.locator('[data-rule="smoke-heat"]');
-    await heat.getByText('trigger = 60').waitFor();
-    await heat.getByText('来源：梨园社区').waitFor();
+    await heat.locator('[data-param="trigger"]', { hasText: '触发阈值：60' }).waitFor();
+    await heat.locator('[data-param="trigger"]').getByText('来源：梨园社区').waitFor();
+    // Parameters in words, not keys: what the rule opens and which property it watches.
+    await heat.locator('[data-param="item"]', { hasText: '网格工单' }).waitFor();
+    await heat.locator('[data-param="prop"]', { hasText: '温度' }).waitFor();
+    expect(await heat.locator('[data-param="direction"]').innerText()).toContain('高于阈值');
     await screenshots(page, 'device');
     await expectAccessible(page);
     await context.close();

@@ -1,4 +1,4 @@
-import { REPORT_CATEGORY_LABELS, TICKET_CATEGORY_LABELS, ACTION_LABELS, CHANNEL_LABELS, NOTICE_LABELS, DEPARTMENT_LABELS, LEVEL_LABELS, ROLE_LABELS, SEVERITY_LABELS, splitLabel, STATUS_LABELS, type Label } from '../../core/vocabulary.ts';
+import { DIRECTION_LABELS, ITEM_KIND_LABELS, REPORT_CATEGORY_LABELS, RULE_PARAM_LABELS, TICKET_CATEGORY_LABELS, ACTION_LABELS, CHANNEL_LABELS, NOTICE_LABELS, DEPARTMENT_LABELS, LEVEL_LABELS, ROLE_LABELS, SEVERITY_LABELS, splitLabel, STATUS_LABELS, type Label } from '../../core/vocabulary.ts';
 import type { ApiDeps, App } from '../deps.ts';
 
 /** `smoke-detector` → `Smoke detector`: a device type's English name where the catalog gives only the Chinese. */
@@ -16,6 +16,9 @@ export default async function vocabularyRoutes(app: App, deps: ApiDeps) {
     departments: DEPARTMENT_LABELS,
     roles: ROLE_LABELS,
     levels: LEVEL_LABELS,
+    itemKinds: ITEM_KIND_LABELS,
+    ruleParams: RULE_PARAM_LABELS,
+    directions: DIRECTION_LABELS,
     categories: { tickets: TICKET_CATEGORY_LABELS, workOrders: REPORT_CATEGORY_LABELS },
     deviceTypes: Object.fromEntries(types.map((t) => [t.id, { zh: t.definition.name, en: humanize(t.id) } satisfies Label])),
     properties: Object.fromEntries(types.map((t) => [t.id, Object.fromEntries(Object.entries(t.definition.props).map(([k, p]) => [k, splitLabel(p.label)]))])),
@@ -27,6 +30,6 @@ export default async function vocabularyRoutes(app: App, deps: ApiDeps) {
     rules: Object.fromEntries(types.flatMap((t) => t.rules.map((r) => [r.id, { zh: r.title ?? r.description, en: r.description } satisfies Label]))),
   };
   app.get('/vocabulary', {
-    schema: { tags: ['platform'], summary: 'The labels of statuses, actions, severities, departments, roles, levels, device types, properties and rules in Chinese and English, so every client shows the same words (no auth)' },
+    schema: { tags: ['platform'], summary: 'The labels of statuses, actions, severities, departments, roles, levels, device types, properties, rules and their parameters in Chinese and English, so every client shows the same words (no auth)' },
   }, async () => body);
 }
