@@ -11,7 +11,7 @@ import { createLogger, type Logger } from './core/logger.ts';
 import { makePrivate, weakTokenProblem } from './core/private-files.ts';
 import { createLimits } from './core/limits.ts';
 import { seedSite } from './core/seed.ts';
-import { generateSecret, tokenDigest } from './core/secrets.ts';
+import { alinkKey as loadAlinkKey, generateSecret, tokenDigest } from './core/secrets.ts';
 import { DEMO_SITE_FILE, readSiteFile } from './core/site.ts';
 import type { Db } from './core/store/db.ts';
 import { prunePresence, resetPresence } from './core/store/devices.ts';
@@ -91,6 +91,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'store migrated');
   const nodeId = config.REDIS_URL ? nodeIdentity(config.DATA_DIR, config.NODE_ID) : 'local';
+  const alinkKey = loadAlinkKey(config.DATA_DIR, config.ALINK_SECRET_KEY, Boolean(config.REDIS_URL));
+  if (!alinkKey) log.warn('Alink devices are refused on this node: a cluster needs the same ALINK_SECRET_KEY on every node');
   const cluster = config.REDIS_URL ? new Cluster({ db, log: log.child({ component: 'cluster' }), nodeId }) : undefined;
   await cluster?.start();
   await resetPresence(db, cluster ? nodeId : undefined);
@@ -147,6 +149,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     sessions: { dir: path.join(config.DATA_DIR, 'sessions'), maxQueued: config.MQTT_MAX_QUEUED_MESSAGES, fsync: config.DATA_FSYNC },
     nodeId,
     redisUrl: config.REDIS_URL,
+    alink: { catalog, key: alinkKey, dedupWindowMs: config.INGEST_DEDUP_WINDOW_S * 1000 },
   });
   await broker.start();
   // After the broker has closed (shutdown), events are still written; only their MQTT copy is skipped.

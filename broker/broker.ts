@@ -4,7 +4,10 @@ import { Aedes, type Client, type ConnectPacket, type PublishPacket, type Subscr
 import type { Db } from '../core/store/db.ts';
 import type { Logger } from '../core/logger.ts';
 import { LogThrottle } from '../core/log-throttle.ts';
+import type { Catalog } from '../devices/lib/catalog.ts';
+import { AlinkAdapter, ALINK_CODES, codeForReason, type AlinkCode, type AlinkDevice, type AlinkReplyTo } from './alink.ts';
 import { Authenticator } from './authenticator.ts';
+import { alinkDeviceSecret } from '../core/secrets.ts';
 import { TopicEmitter } from './emitter.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import type { Identity } from './identity.ts';
@@ -41,7 +44,7 @@ export type Verdict = 'forward' | 'invalid' | 'duplicate';
  * goes on being read, so devices pipeline and the disk's latency does not cap throughput), and
  * `room`, a full ingest buffer (the connection is not read until there is room: backpressure).
  */
-export type Judgement = Verdict | { verdict: Verdict; durable?: Promise<unknown>; room?: Promise<unknown> };
+export type Judgement = Verdict | { verdict: Verdict; durable?: Promise<unknown>; room?: Promise<unknown>; reason?: string; detail?: string };
 
 /** Something the broker refused: logged (rate-limited) and handed to `onRefused` for dead letters. */
 export interface Refusal {
@@ -97,7 +100,14 @@ export interface BrokerOptions {
    * (mqemitter-redis, aedes-persistence-redis), shared with the other nodes; `sessions` is unused.
    */
   redisUrl?: string;
+  /**
+   * Alibaba's Alink beside our protocol (broker/alink.ts): the catalog's Alink identifiers, the key
+   * device secrets derive from (none: Alink devices are refused) and how long message ids are remembered.
+   */
+  alink?: { catalog: Catalog; key?: Buffer; dedupWindowMs: number };
 }
+
+type DeviceIdentity = Extract<Identity, { kind: 'device' }>;
 
 /**
  * Whether a connection may be read from: not while any of its messages wait for ingest to have
@@ -151,6 +161,7 @@ export class PlatformBroker {
   private hooks: BrokerHooks;
   private commandHandler?: (c: PlatformCommand) => void;
   private readonly bus: TopicEmitter | RedisBus;
+  private readonly alink?: AlinkAdapter;
   /** Deliveries shed for subscribers that could not keep up; reads refused while the bus was backed up; deliveries made. */
   readonly load = { shed: 0, readsPausedForBus: 0, delivered: 0 };
   readonly flood: FloodGuard;
@@ -160,7 +171,8 @@ export class PlatformBroker {
 
   constructor(private readonly opts: BrokerOptions) {
     this.hooks = opts.hooks ?? {};
-    this.auth = new Authenticator(opts.db);
+    this.auth = new Authenticator(opts.db, opts.alink?.key);
+    if (opts.alink) this.alink = new AlinkAdapter(opts.alink.catalog, { dedupWindowMs: opts.alink.dedupWindowMs });
     this.presence = new PresenceWriter(opts.db, opts.log, opts.nodeId ?? 'local');
     this.throttle = new LogThrottle(opts.log);
     this.flood = new FloodGuard({ maxInvalidPerMinute: opts.maxInvalidPerMinute });
@@ -183,7 +195,7 @@ export class PlatformBroker {
       authenticate: (client, username, password, cb) => this.authenticate(client as PlatformClient, username, password, cb),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client as PlatformClient | null, packet, cb),
       authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client as PlatformClient, sub, cb),
-      authorizeForward: (client, packet) => (this.forward(client as PlatformClient | null, packet) ? packet : null),
+      authorizeForward: (client, packet) => this.forward(client as PlatformClient | null, packet),
       // Sessions of devices are clean by protocol; keep aedes' default bounds otherwise.
       connectTimeout: 10_000,
       mq: this.bus,
@@ -265,6 +277,15 @@ export class PlatformBroker {
     client = this.aedes.handle(stream as never, req) as PlatformClient;
     client.flow = flow;
     client.address = address;
+  }
+
+  /**
+   * The Alink triple of an Alink device (productKey = its type, deviceName = its id): its
+   * deviceSecret follows from its stored hash (core/secrets.ts). Undefined where Alink is off.
+   */
+  alinkTriple(device: { id: string; type: string; secretHash: string }): { productKey: string; deviceName: string; deviceSecret: string } | undefined {
+    const key = this.opts.alink?.key;
+    return key && { productKey: device.type, deviceName: device.id, deviceSecret: alinkDeviceSecret(key, device.id, device.secretHash) };
   }
 
   /** Cluster mode: Redis answers (readiness); undefined on one node. */
@@ -375,6 +396,8 @@ export class PlatformBroker {
         }
         if (result.ok) {
           client.identity = result.identity;
+          // An Alink device's session is its device's, whatever client id it chose (authenticator.ts).
+          if (result.identity.kind === 'device' && result.identity.alink) client.id = result.identity.id;
           cb(null, true);
           return;
         }
@@ -412,17 +435,26 @@ export class PlatformBroker {
    * its queue grows without bound, and draining it when the consumer leaves overflowed the stack
    * (mcollina/mqemitter#204).
    */
-  private forward(client: PlatformClient | null, packet: { payload: unknown; topic?: string }): boolean {
-    if (this.rejected.has(packet.payload as Buffer)) return false;
+  private forward<P extends { payload: unknown; topic?: string }>(client: PlatformClient | null, packet: P): P | null {
+    if (this.rejected.has(packet.payload as Buffer)) return null;
     const identity = client?.identity;
     // The ACL per message at delivery, queued messages included (Mosquitto does the same).
-    if (identity?.kind === 'service' && packet.topic !== undefined && !identity.mayReceive(packet.topic)) return false;
+    if (identity?.kind === 'service' && packet.topic !== undefined && !identity.mayReceive(packet.topic)) return null;
     if ((client?.conn as { writableNeedDrain?: boolean } | undefined)?.writableNeedDrain) {
       this.load.shed++;
-      return false;
+      return null;
     }
     this.load.delivered++;
-    return true;
+    // A command to an Alink device goes as Alibaba's service call.
+    if (identity?.kind === 'device' && identity.alink && packet.topic === identity.cmdTopic) {
+      const call = this.alink!.downlink(identity.id, identity.alink, packet.payload as Buffer);
+      if (!call) {
+        this.refuse({ reason: 'alink_bad_command', clientId: client!.id, deviceId: identity.id, topic: packet.topic, payload: packet.payload as Buffer });
+        return null;
+      }
+      return { ...packet, ...call };
+    }
+    return packet;
   }
 
   private authorizePublish(client: PlatformClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
@@ -433,44 +465,14 @@ export class PlatformBroker {
     if (identity.kind === 'device') {
       // Packets already read from a device that was just timed out go no further.
       if (this.flood.bannedFor(identity.id, Date.now()) > 0) return cb(new Error('device timed out for flooding'));
+      if (identity.alink) return this.alinkPublish(client, identity as DeviceIdentity & { alink: AlinkDevice }, packet, cb);
       const kind = devicePublishKind(identity.prefix, topic);
       if (!kind) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
       // Devices never own retained state: status is the broker's, and retained telemetry would pile up.
       packet.retain = false;
       if (!this.hooks.onDeviceMessage) return cb(null);
       const payload = packet.payload as Buffer;
-      const judgement = this.hooks.onDeviceMessage({ deviceId: identity.id, type: identity.type, kind, topic, payload, qos: packet.qos, receivedAt: Date.now() });
-      if (typeof judgement === 'string') {
-        this.judged(client, payload, judgement);
-        return cb(null);
-      }
-      this.judged(client, payload, judgement.verdict);
-      const { durable, room } = judgement;
-      if (!room) {
-        if (durable) this.holdAcks(client, durable);
-        return cb(null);
-      }
-      const flow = client.flow;
-      if (flow) {
-        flow.held++;
-        flow.throttled = true;
-      }
-      const done = () => {
-        if (!flow || --flow.held > 0 || !flow.starved) return;
-        flow.starved = false;
-        process.nextTick(flow.wake);
-      };
-      room.then(
-        () => {
-          if (durable) this.holdAcks(client, durable);
-          cb(null);
-          done();
-        },
-        (err: Error) => {
-          cb(err);
-          done();
-        },
-      );
+      this.settle(client, payload, this.hooks.onDeviceMessage({ deviceId: identity.id, type: identity.type, kind, topic, payload, qos: packet.qos, receivedAt: Date.now() }), cb);
       return;
     }
     // An account allowed `#` may publish anywhere but $SYS, $-topics included (an ACL grants, it does not
@@ -492,6 +494,90 @@ export class PlatformBroker {
       }
     }
     cb(null);
+  }
+
+  /**
+   * Carries out ingest's judgement of a device message: what was not forwarded goes to nobody, the
+   * PUBACK waits until the message is on disk, and the connection is not read while ingest has no room.
+   */
+  private settle(client: PlatformClient, payload: Buffer, judgement: Judgement, cb: (err?: Error | null) => void): void {
+    if (typeof judgement === 'string') {
+      this.judged(client, payload, judgement);
+      return cb(null);
+    }
+    this.judged(client, payload, judgement.verdict);
+    const { durable, room } = judgement;
+    if (!room) {
+      if (durable) this.holdAcks(client, durable);
+      return cb(null);
+    }
+    const flow = client.flow;
+    if (flow) {
+      flow.held++;
+      flow.throttled = true;
+    }
+    const done = () => {
+      if (!flow || --flow.held > 0 || !flow.starved) return;
+      flow.starved = false;
+      process.nextTick(flow.wake);
+    };
+    room.then(
+      () => {
+        if (durable) this.holdAcks(client, durable);
+        cb(null);
+        done();
+      },
+      (err: Error) => {
+        cb(err);
+        done();
+      },
+    );
+  }
+
+  /**
+   * A publish of an Alink device (broker/alink.ts): translated into our protocol, it goes through
+   * ingest as a native device's would, and subscribers see it on our topic (`v1/{type}/{id}/…`). The
+   * device gets Alibaba's reply once the message is on disk (or refused, with the reason's code).
+   */
+  private alinkPublish(client: PlatformClient, identity: DeviceIdentity & { alink: AlinkDevice }, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    const raw = packet.payload as Buffer;
+    const up = this.alink!.uplink(identity.id, identity.alink, packet.topic, raw);
+    if ('notAllowed' in up) return this.refusePublish(client, packet, 'topic_not_allowed', cb);
+    packet.retain = false;
+    if ('refused' in up) {
+      this.refuse({ reason: up.reason, clientId: client.id, deviceId: identity.id, topic: packet.topic, payload: raw, detail: up.detail });
+      this.judged(client, raw, up.invalid ? 'invalid' : 'duplicate');
+      if (up.replyTo) this.alinkReply(client, up.replyTo, up.answer, up.detail);
+      return cb(null);
+    }
+    if (!this.hooks.onDeviceMessage) return cb(null);
+    const topic = identity.prefix + up.kind;
+    const receivedAt = Date.now();
+    const judgements = up.payloads.map((payload) => this.hooks.onDeviceMessage!({ deviceId: identity.id, type: identity.type, kind: up.kind, topic, payload, qos: packet.qos, receivedAt }));
+    packet.topic = topic;
+    packet.payload = up.payloads[0]!;
+    // Properties posted with several `time`s make several readings: the first rides this packet, the others are published beside it.
+    for (let i = 1; i < judgements.length; i++) if (verdictOf(judgements[i]!) === 'forward') void this.publish(topic, up.payloads[i]!, { qos: packet.qos as 0 | 1 }).catch(() => undefined);
+    const judgement = combine(judgements);
+    this.settle(client, packet.payload, judgement, cb);
+    const replyTo = up.replyTo;
+    if (!replyTo) return;
+    const answer: AlinkCode = typeof judgement === 'object' && judgement.verdict === 'invalid' ? codeForReason(judgement.reason) : ALINK_CODES.ok;
+    const detail = typeof judgement === 'object' ? judgement.detail : undefined;
+    const waits = typeof judgement === 'object' ? [judgement.durable, judgement.room].filter(Boolean) : [];
+    if (waits.length === 0) return this.alinkReply(client, replyTo, answer, detail);
+    Promise.all(waits).then(
+      () => this.alinkReply(client, replyTo, answer, detail),
+      () => undefined, // not on disk: the connection is closed and the device resends
+    );
+  }
+
+  /** An Alink reply, to this device alone, whether or not it has subscribed yet (Alibaba subscribes devices to their replies). */
+  private alinkReply(client: PlatformClient, to: AlinkReplyTo, answer: AlinkCode, detail?: string): void {
+    // Not client.publish(): that stamps the reply with the broker's message counter, and Aedes then
+    // drops as a duplicate any older message still on the bus for this client (a command).
+    const deliver0 = (client as unknown as { deliver0(p: object, cb: () => void): void }).deliver0;
+    deliver0({ cmd: 'publish', topic: to.topic, payload: AlinkAdapter.reply(to, answer, detail), qos: 0, retain: false, dup: false }, () => undefined);
   }
 
   /** Takes the commands service accounts publish under `platform/commands/` (one handler: the platform's). */
@@ -550,7 +636,7 @@ export class PlatformBroker {
     }
     // A filter equal to or inside a denied one is refused; a wider one is granted, and what it would
     // bring from the denied topics is held back per message (forward).
-    const allowed = identity.kind === 'device' ? sub.topic === identity.cmdTopic : identity.subscribe.some((f) => filterCovers(f, sub.topic)) && !identity.deny.some((f) => filterCovers(f, sub.topic));
+    const allowed = identity.kind === 'device' ? sub.topic === identity.cmdTopic || (identity.alink?.scopes.some((f) => filterCovers(f, sub.topic)) ?? false) : identity.subscribe.some((f) => filterCovers(f, sub.topic)) && !identity.deny.some((f) => filterCovers(f, sub.topic));
     if (allowed) return cb(null, sub);
     this.refuse({ reason: 'subscribe_not_allowed', clientId: client.id, deviceId: identity.kind === 'device' ? identity.id : undefined, topic: sub.topic });
     cb(null, null); // SUBACK 0x80 for this filter; the connection stays up
@@ -583,6 +669,8 @@ export class PlatformBroker {
       coalesceWrites(client.conn as unknown as Writable);
     }
     if (identity?.kind !== 'device') return;
+    // An Alink device does not ask for our commands: it is subscribed for them, and forward() translates.
+    if (identity.alink) client.subscribe({ topic: identity.cmdTopic, qos: 1 } as never, (err?: Error) => err && this.opts.log.error({ err, deviceId: identity.id }, 'subscribing an Alink device to its commands failed'));
     this.devices.set(identity.id, client);
     this.presence.record(identity.id, true);
     this.hooks.onPresence?.(identity.id, true);
@@ -598,4 +686,18 @@ export class PlatformBroker {
     if (this.aedes.closed) return;
     this.publish(`${identity.prefix}status`, 'offline', { qos: 1, retain: true }).catch((err) => this.opts.log.error({ err, deviceId: identity.id }, 'status publish failed'));
   }
+}
+
+const verdictOf = (j: Judgement): Verdict => (typeof j === 'string' ? j : j.verdict);
+
+/** Several judgements as one: invalid if any is (with its reason), acknowledged once all are on disk. */
+function combine(js: Judgement[]): Judgement {
+  if (js.length === 1) return js[0]!;
+  const invalid = js.find((j) => verdictOf(j) === 'invalid');
+  const verdict: Verdict = invalid ? 'invalid' : js.every((j) => verdictOf(j) === 'duplicate') ? 'duplicate' : 'forward';
+  const objects = js.filter((j): j is Exclude<Judgement, Verdict> => typeof j === 'object');
+  const durables = objects.map((j) => j.durable).filter(Boolean);
+  const rooms = objects.map((j) => j.room).filter(Boolean);
+  const detail = invalid && typeof invalid === 'object' ? invalid : undefined;
+  return { verdict, durable: durables.length ? Promise.all(durables) : undefined, room: rooms.length ? Promise.all(rooms) : undefined, reason: detail?.reason, detail: detail?.detail };
 }

@@ -1,13 +1,15 @@
+import type { AlinkDevice } from './alink.ts';
 import { devicePrefix, filterMatches } from './topics.ts';
 
 /** Who is on the other end of an MQTT connection, decided once at CONNECT. */
 export type Identity =
-  | { kind: 'device'; id: string; type: string; prefix: string; cmdTopic: string }
+  | { kind: 'device'; id: string; type: string; prefix: string; cmdTopic: string; alink?: AlinkDevice }
   | { kind: 'service'; username: string; subscribe: string[]; publish: string[]; deny: string[]; mayReceive(topic: string): boolean };
 
-export function deviceIdentity(id: string, type: string): Identity {
+/** A device's identity; `alink`: it speaks Alibaba's Alink (broker/alink.ts), translated to our topics under `prefix`. */
+export function deviceIdentity(id: string, type: string, alink?: AlinkDevice): Identity {
   const prefix = devicePrefix(type, id);
-  return { kind: 'device', id, type, prefix, cmdTopic: `${prefix}cmd` };
+  return { kind: 'device', id, type, prefix, cmdTopic: `${prefix}cmd`, ...(alink ? { alink } : {}) };
 }
 
 /** Service-account usernames carry this prefix, so device ids may not. */

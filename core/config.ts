@@ -90,6 +90,11 @@ export const configSchema = z.object({
   REDIS_URL: optionalString,
   /** This node's name in a cluster; default: made once and kept in DATA_DIR/node-id. */
   NODE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').optional(),
+  /**
+   * The key Alink devices' secrets are derived from (core/secrets.ts); default: made once and kept in
+   * DATA_DIR/alink-secret.key. A cluster needs the same key on every node: set it there.
+   */
+  ALINK_SECRET_KEY: z.string().min(32, 'at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
   WECOM_WEBHOOK_URL: optionalString,
   DINGTALK_WEBHOOK_URL: optionalString,
   DINGTALK_SECRET: optionalString,

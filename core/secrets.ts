@@ -1,4 +1,6 @@
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
 
 const scrypt = (password: BinaryLike, salt: BinaryLike, keylen: number, options: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) =>
@@ -42,4 +44,28 @@ const safeEqual = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeE
  */
 export function tokenDigest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
+}
+
+/**
+ * An Alink device's deviceSecret. Alink signs CONNECT with an HMAC keyed by the secret, so the
+ * platform must be able to compute it, yet it stores no secret: it is derived from a key kept
+ * outside the store (ALINK_SECRET_KEY, or DATA_DIR/alink-secret.key) and the device's stored hash,
+ * so a new secret (rotation) or a revoked one changes it, and the store alone reveals nothing.
+ * 32 characters, as Alibaba's are.
+ */
+export function alinkDeviceSecret(key: Buffer, deviceId: string, secretHash: string): string {
+  return createHmac('sha256', key).update(`alink\n${deviceId}\n${secretHash}`).digest('base64url').slice(0, 32);
+}
+
+/**
+ * The key of alinkDeviceSecret: ALINK_SECRET_KEY, else DATA_DIR/alink-secret.key (made once,
+ * private). In a cluster a key of one node's own would give every node other secrets, so there it
+ * must be configured: without it, Alink is off (undefined).
+ */
+export function alinkKey(dataDir: string, configured: string | undefined, cluster: boolean): Buffer | undefined {
+  if (configured) return Buffer.from(configured, 'utf8');
+  if (cluster) return undefined;
+  const file = path.join(dataDir, 'alink-secret.key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'utf8');
 }

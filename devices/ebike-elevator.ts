@@ -1,6 +1,6 @@
 import { defineDevice } from './lib/define.ts';
 import { heartbeat, online } from './lib/facets.ts';
-import { bool, confidence, url } from './lib/props.ts';
+import { alink, bool, confidence, url } from './lib/props.ts';
 
 interface State { held: boolean }
 
@@ -11,11 +11,12 @@ export default defineDevice<State>({
   description: 'Elevator camera that detects e-bikes (电动车进电梯), holds the door open and warns by voice.',
   extend: [online(), heartbeat(60)],
   props: {
-    doorHeld: bool('梯门保持 door held'),
+    doorHeld: alink('DoorHeld', bool('梯门保持 door held')),
   },
   events: {
     ebike_detected: { confidence: confidence(), snapshotUrl: url('抓拍 snapshot') },
   },
+  alinkEvents: { EBikeDetected: 'ebike_detected' },
   rules: [
     {
       id: 'ebike-detected', title: '电动车进电梯', kind: 'event', event: 'ebike_detected', minConfidence: 0.85, clearAfterS: 120,

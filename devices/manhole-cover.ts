@@ -1,6 +1,6 @@
 import { defineDevice, round } from './lib/define.ts';
 import { battery, heartbeat } from './lib/facets.ts';
-import { bool, num, tiltDeg } from './lib/props.ts';
+import { alink, bool, num, tiltDeg } from './lib/props.ts';
 
 interface State { tilt: number; water: number; gas: number }
 
@@ -13,9 +13,9 @@ export default defineDevice<State>({
   extend: [battery({ drainPctPerS: 0.000_01 }), heartbeat(60)],
   props: {
     tiltDeg: tiltDeg(),
-    open: bool('开盖 cover open'),
-    waterLevelCm: num('水位距盖 water-to-cover distance', 'cm', 0, 1000),
-    gasPpm: num('可燃气体 gas', 'ppm', 0, 50_000),
+    open: alink('CoverOpen', bool('开盖 cover open')),
+    waterLevelCm: alink('WaterLevel', num('水位距盖 water-to-cover distance', 'cm', 0, 1000)),
+    gasPpm: alink('GasConcentration', num('可燃气体 gas', 'ppm', 0, 50_000)),
   },
   events: {},
   rules: [

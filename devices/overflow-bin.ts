@@ -1,6 +1,6 @@
 import { defineDevice, round } from './lib/define.ts';
 import { battery, heartbeat, tilt } from './lib/facets.ts';
-import { num, temperatureC } from './lib/props.ts';
+import { alink, num, temperatureC } from './lib/props.ts';
 
 interface State { fill: number; ratePerH: number; temp: number; lastHour: number }
 
@@ -15,7 +15,7 @@ export default defineDevice<State>({
   // tilt(): a knocked-over bin raises a ticket.
   extend: [tilt(), battery({ drainPctPerS: 0.000_01 }), heartbeat(60)],
   props: {
-    fillPct: num('满溢度 fill level', '%', 0, 100),
+    fillPct: alink('FillLevel', num('满溢度 fill level', '%', 0, 100)),
     temperatureC: temperatureC(),
   },
   events: {},

@@ -1,6 +1,6 @@
 import { defineDevice, round } from './lib/define.ts';
 import { battery, heartbeat, tamper } from './lib/facets.ts';
-import { bool, num, temperatureC } from './lib/props.ts';
+import { alink, bool, num, temperatureC } from './lib/props.ts';
 
 interface State { smoke: number; temp: number }
 
@@ -15,11 +15,12 @@ export default defineDevice<State>({
     heartbeat(60, { rule: { id: 'smoke-silent' } }),
   ],
   props: {
-    smokeDbPerM: num('烟雾浓度 smoke density', 'dB/m', 0, 5),
+    smokeDbPerM: alink('SmokeConcentration', num('烟雾浓度 smoke density', 'dB/m', 0, 5)),
     temperatureC: temperatureC(),
-    alarm: bool('报警 device alarm verdict'),
+    alarm: alink('SmokeSensorState', bool('报警 device alarm verdict')),
   },
   events: { test_button: {} },
+  alinkEvents: { SelfTest: 'test_button' },
   rules: [
     { id: 'smoke-device-alarm', title: '探测器火警', storm: { group: 'fire' }, kind: 'boolean', prop: 'alarm', description: 'The detector itself reports fire', verifyS: 60, raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },
     { id: 'smoke-density', title: '烟雾浓度超标', storm: { group: 'fire' }, kind: 'threshold', prop: 'smokeDbPerM', trigger: 0.15, clear: 0.05, holdS: 10, verifyS: 60, description: 'Smoke density ≥ 0.15 dB/m for 10 s', raises: { item: 'work_order', severity: 'critical', whistle: ['fire_brigade'] } },

@@ -1,6 +1,6 @@
 import { defineDevice } from './lib/define.ts';
 import { heartbeat, online } from './lib/facets.ts';
-import { bool, confidence, num, url } from './lib/props.ts';
+import { alink, bool, confidence, num, url } from './lib/props.ts';
 
 interface State { floors: number; blocked: boolean; repeatFloor: number }
 
@@ -11,7 +11,7 @@ export default defineDevice<State>({
   description: 'Camera watching a facade for objects thrown from height; detects on the device and reports the floor.',
   extend: [online(), heartbeat(60)],
   props: {
-    lensBlocked: bool('镜头遮挡 lens blocked'),
+    lensBlocked: alink('LensBlocked', bool('镜头遮挡 lens blocked')),
   },
   events: {
     throw_detected: {
@@ -20,6 +20,7 @@ export default defineDevice<State>({
       snapshotUrl: url('抓拍 snapshot'),
     },
   },
+  alinkEvents: { ThrowDetected: 'throw_detected' },
   rules: [
     {
       id: 'throw-detected', title: '高空抛物', kind: 'event', event: 'throw_detected', minConfidence: 0.8, clearAfterS: 600,

@@ -192,10 +192,7 @@ export class Ingest {
     this.counters.received++;
     const now = this.now();
     const v = validateMessage(this.opts.catalog.get(msg.type), msg.deviceId, msg.kind, msg.payload, now, this.opts.maxPayloadBytes);
-    if (!v.ok) {
-      this.counters.reject(v.reason);
-      return this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos) ?? 'invalid';
-    }
+    if (!v.ok) return this.invalid(msg, v.reason, v.detail);
     const r = v.reading;
     if (this.isResend(r, now)) {
       this.counters.duplicates++;
@@ -221,10 +218,7 @@ export class Ingest {
 
   private handleAck(msg: DeviceMessage): Judgement {
     const v = validateAck(msg.payload, this.opts.maxPayloadBytes);
-    if (!v.ok) {
-      this.counters.reject(v.reason);
-      return this.deadLetter({ reason: v.reason, detail: v.detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos) ?? 'invalid';
-    }
+    if (!v.ok) return this.invalid(msg, v.reason, v.detail);
     this.counters.acks++;
     for (const l of this.ackListeners) {
       try {
@@ -234,6 +228,12 @@ export class Ingest {
       }
     }
     return 'forward';
+  }
+
+  /** A message validation refused: dead-lettered, and the judgement says why (an Alink device is answered with it). */
+  private invalid(msg: DeviceMessage, reason: string, detail: string): Judgement {
+    this.counters.reject(reason);
+    return { ...this.deadLetter({ reason, detail, deviceId: msg.deviceId, topic: msg.topic, payload: msg.payload }, msg.qos), verdict: 'invalid', reason, detail };
   }
 
   /** Broker refusals with a message or a device behind them become dead letters too. */

@@ -17,13 +17,18 @@ const createBody = z.object({
   buildingId: z.string(),
   id: idSchema.refine((id) => !id.startsWith(SERVICE_PREFIX), `must not start with "${SERVICE_PREFIX}" (reserved for service accounts)`).optional(),
   name: z.string().max(200).optional(),
+  protocol: z.enum(['mqtt', 'alink']).default('mqtt').describe('mqtt: our protocol (DESIGN §3); alink: Alibaba Cloud IoT\'s, with the Alink triple returned (README "Alink devices")'),
 });
+
+const alinkTriple = z.object({ productKey: z.string(), deviceName: z.string(), deviceSecret: z.string() }).describe('for "protocol": "alink": the triple to give the device, shown once (productKey is the type, deviceName the id)');
+const credentials = z.object({ id: z.string(), type: z.string(), protocol: z.string(), secret: z.string(), alink: alinkTriple.optional() });
 
 const deviceView = z.object({
   id: z.string(),
   type: z.string(),
   buildingId: z.string(),
   name: z.string().nullable(),
+  protocol: z.string(),
   online: z.boolean(),
   lastSeen: z.string().nullable(),
   latest: z.record(z.string(), z.unknown()),
@@ -35,29 +40,38 @@ export const placedOf = (deps: ApiDeps, deviceId: string): Placed => {
   return { gridId: p?.gridId ?? null, communityId: p?.communityId ?? null };
 };
 
+const ALINK_OFF = { zh: '本节点未启用 Alink：集群中每个节点都需设置相同的 ALINK_SECRET_KEY', en: 'Alink is off on this node: a cluster needs the same ALINK_SECRET_KEY on every node' };
+
+/** What a device is given, once: its secret, and for an Alink device the triple (its deviceSecret is the secret). */
+function credentialsOf(deps: ApiDeps, d: { id: string; type: string; protocol: string; secretHash: string }, secret: string) {
+  const alink = d.protocol === 'alink' ? deps.broker.alinkTriple(d) : undefined;
+  return { id: d.id, type: d.type, protocol: d.protocol, secret: alink?.deviceSecret ?? secret, ...(alink ? { alink } : {}) };
+}
+
 export default async function deviceRoutes(app: App, deps: ApiDeps) {
   // Presence is the broker's live view (the store's lags by up to a second).
-  const view = (d: DeviceRecord) => ({ id: d.id, type: d.type, buildingId: d.buildingId, name: d.name, online: deps.broker.isOnline(d.id), lastSeen: d.lastSeen?.toISOString() ?? null, latest: d.latest });
+  const view = (d: DeviceRecord) => ({ id: d.id, type: d.type, buildingId: d.buildingId, name: d.name, protocol: d.protocol, online: deps.broker.isOnline(d.id), lastSeen: d.lastSeen?.toISOString() ?? null, latest: d.latest });
   app.post('/devices', {
     schema: {
       tags: ['devices'],
       summary: 'Register a device; its MQTT secret is returned once and stored only hashed',
       body: createBody,
-      response: { 201: z.object({ id: z.string(), type: z.string(), secret: z.string() }) },
+      response: { 201: credentials },
     },
   }, async (req, reply) => {
-    const { type, buildingId, name } = req.body;
+    const { type, buildingId, name, protocol } = req.body;
     if (!deps.catalog.get(type)) throw badRequest('type', { zh: `未知的设备类型“${type}”，已知：${deps.catalog.ids().join('、')}`, en: `unknown device type "${type}"; known: ${deps.catalog.ids().join(', ')}` });
     const building = await getOrgUnit(deps.db, buildingId);
     if (building?.kind !== 'building') throw badRequest('buildingId', { zh: `没有编号为“${buildingId}”的楼栋`, en: `no building with id "${buildingId}"` });
+    if (protocol === 'alink' && !deps.broker.alinkTriple({ id: 'x', type, secretHash: 'x' })) throw badRequest('protocol', ALINK_OFF);
     const id = req.body.id ?? `${type}-${randomBytes(5).toString('hex')}`;
     const secret = generateSecret();
     const secretHash = await hashSecret(secret);
-    const existing = await audited(deps.db, req, { action: 'device.create', targetKind: 'device', targetId: id }, (tx) => insertDevices(tx, [{ id, type, buildingId, name, secretHash }]), () => ({ type, buildingId, name: name ?? null }));
+    const existing = await audited(deps.db, req, { action: 'device.create', targetKind: 'device', targetId: id }, (tx) => insertDevices(tx, [{ id, type, buildingId, name, secretHash, protocol }]), () => ({ type, buildingId, name: name ?? null, protocol }));
     if (existing.length) throw conflict({ zh: `设备 ${id} 已存在`, en: `device ${id} already exists` });
     await deps.rules.addDevice(id);
-    req.log.info({ deviceId: id, type, buildingId }, 'device registered');
-    return reply.code(201).send({ id, type, secret });
+    req.log.info({ deviceId: id, type, buildingId, protocol }, 'device registered');
+    return reply.code(201).send(credentialsOf(deps, { id, type, protocol, secretHash }, secret));
   });
 
   app.post('/devices/:id/secret', {
@@ -66,7 +80,8 @@ export default async function deviceRoutes(app: App, deps: ApiDeps) {
     const secret = generateSecret();
     const secretHash = await hashSecret(secret);
     if (!(await audited(deps.db, req, { action: 'device.rotate_secret', targetKind: 'device', targetId: req.params.id }, (tx) => setDeviceSecret(tx, req.params.id, secretHash), () => ({ rotated: true })))) throw notFound('device', req.params.id);
-    return { id: req.params.id, secret, connectionsClosed: deps.broker.revokeCredentials(req.params.id) };
+    const device = (await getDevice(deps.db, req.params.id))!;
+    return { ...credentialsOf(deps, { ...device, secretHash }, secret), connectionsClosed: deps.broker.revokeCredentials(req.params.id) };
   });
 
   app.post('/devices/:id/revoke', {

@@ -72,13 +72,13 @@ export async function getDevice(db: Queryable, id: string): Promise<DeviceRecord
 }
 
 /** What the broker needs to authenticate a CONNECT. */
-export async function getDeviceCredentials(db: Queryable, id: string): Promise<{ id: string; type: string; secretHash: string } | undefined> {
-  const { rows } = await db.query<{ id: string; type: string; secret_hash: string }>(
-    'SELECT id, type, secret_hash FROM devices WHERE id = $1',
+export async function getDeviceCredentials(db: Queryable, id: string): Promise<{ id: string; type: string; secretHash: string; protocol: string } | undefined> {
+  const { rows } = await db.query<{ id: string; type: string; secret_hash: string; protocol: string }>(
+    'SELECT id, type, secret_hash, protocol FROM devices WHERE id = $1',
     [id],
   );
   const r = rows[0];
-  return r && { id: r.id, type: r.type, secretHash: r.secret_hash };
+  return r && { id: r.id, type: r.type, secretHash: r.secret_hash, protocol: r.protocol };
 }
 
 export async function countDevices(db: Queryable): Promise<Record<string, number>> {

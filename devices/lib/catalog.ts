@@ -16,6 +16,11 @@ export interface DeviceType<R extends RuleData = RuleData> {
   /** True only for telemetry the schema certainly accepts, without zod's cost (ingest's hot path). */
   telemetryOk: ReturnType<typeof telemetryCheck>;
   event: ReturnType<typeof eventSchema>;
+  /**
+   * Alink thing-model identifiers (broker/alink.ts) → our property and event names: each of ours,
+   * plus the identifier a property carries (`alink('BatteryPercentage', …)`) or `alinkEvents` names.
+   */
+  alink: { props: ReadonlyMap<string, string>; events: ReadonlyMap<string, string> };
   /** Source file, for error messages. */
   file: string;
 }
@@ -38,10 +43,12 @@ export const DEVICES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
 
 const idPattern = /^[a-z][a-z0-9-]{1,40}$/;
 const nameRe = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+/** An Alink thing-model identifier: letters, digits and _, not starting with a digit, at most 50. */
+const alinkId = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,49}$/);
 const propSpec = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('number'), unit: z.string(), min: z.number(), max: z.number(), integer: z.boolean().optional(), label: z.string() }).refine((p) => p.min < p.max, 'min must be below max'),
-  z.object({ kind: z.literal('boolean'), label: z.string() }),
-  z.object({ kind: z.literal('string'), format: z.literal('url').optional(), maxLength: z.number().int().positive(), label: z.string() }),
+  z.object({ kind: z.literal('number'), unit: z.string(), min: z.number(), max: z.number(), integer: z.boolean().optional(), label: z.string(), alink: alinkId.optional() }).refine((p) => p.min < p.max, 'min must be below max'),
+  z.object({ kind: z.literal('boolean'), label: z.string(), alink: alinkId.optional() }),
+  z.object({ kind: z.literal('string'), format: z.literal('url').optional(), maxLength: z.number().int().positive(), label: z.string(), alink: alinkId.optional() }),
 ]);
 /** The shape every device file must have; checked at load so a bad file fails loudly, naming itself. */
 const definitionSchema = z.object({
@@ -54,6 +61,7 @@ const definitionSchema = z.object({
   rules: z.array(z.unknown()),
   simulate: z.object({ modes: z.array(z.string()), init: z.function(), tick: z.function() }),
   panels: z.array(z.object({ title: z.string(), props: z.array(z.string()).min(1), unit: z.string().optional(), kind: z.enum(['timeseries', 'stat', 'events']).optional() })),
+  alinkEvents: z.record(alinkId, z.string()).optional(),
 });
 
 export function compileDeviceType<R extends RuleData>(definition: DeviceDefinition, file: string, compileRule: RuleCompiler<R>): DeviceType<R> {
@@ -66,7 +74,24 @@ export function compileDeviceType<R extends RuleData>(definition: DeviceDefiniti
   const known = new Set([...Object.keys(definition.props), ...Object.keys(definition.events)]);
   for (const panel of definition.panels)
     for (const p of panel.props) if (!known.has(p)) throw new Error(`device definition ${file}: panel "${panel.title}" shows unknown ${p}`);
-  return { id: definition.id, definition, rules, telemetry: telemetrySchema(definition.props), telemetryOk: telemetryCheck(definition.props), event: eventSchema(definition.events), file };
+  return { id: definition.id, definition, rules, telemetry: telemetrySchema(definition.props), telemetryOk: telemetryCheck(definition.props), event: eventSchema(definition.events), alink: alinkNames(definition, file), file };
+}
+
+/** One Alink identifier names one property or event: a clash fails the load, naming the file. */
+function alinkNames(d: DeviceDefinition, file: string): DeviceType['alink'] {
+  const props = new Map(Object.keys(d.props).map((k) => [k, k]));
+  for (const [k, spec] of Object.entries(d.props)) {
+    if (!spec.alink || spec.alink === k) continue;
+    if (props.has(spec.alink)) throw new Error(`device definition ${file}: Alink identifier ${spec.alink} of ${k} already names ${props.get(spec.alink)}`);
+    props.set(spec.alink, k);
+  }
+  const events = new Map(Object.keys(d.events).map((k) => [k, k]));
+  for (const [id, event] of Object.entries(d.alinkEvents ?? {})) {
+    if (!(event in d.events)) throw new Error(`device definition ${file}: alinkEvents.${id} names unknown event ${event}`);
+    if (events.has(id)) throw new Error(`device definition ${file}: Alink identifier ${id} already names ${events.get(id)}`);
+    events.set(id, event);
+  }
+  return { props, events };
 }
 
 export function createCatalog<R extends RuleData>(types: DeviceType<R>[]): Catalog<R> {

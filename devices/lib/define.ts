@@ -64,6 +64,8 @@ export interface DeviceDefinition<S = unknown> {
   panels: Panel[];
   /** The facets it was composed of (`battery`, `heartbeat`, …), for the catalog's checks. */
   facets?: string[];
+  /** Alink event identifiers that name one of `events` (`SmokeAlarmTest` → `test_button`); ours are accepted as they are. */
+  alinkEvents?: Record<string, string>;
 }
 
 /** What a device file writes: its own parts, and the facets it is composed of (facets.ts). */

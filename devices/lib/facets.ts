@@ -1,5 +1,5 @@
 import type { Panel, Rng, RuleInput, SimContext, SimOutput } from './define.ts';
-import { batteryPct, bool, tiltDeg, type PropSpec } from './props.ts';
+import { alink, batteryPct, bool, tiltDeg, type PropSpec } from './props.ts';
 
 /**
  * Facets, in the manner of zigbee-herdsman-converters' modernExtend: one call brings everything a
@@ -81,7 +81,7 @@ export function heartbeat(seconds: number, o: RuleOption & { heartbeats?: number
 export function tamper(o: RuleOption = {}): Facet {
   return {
     name: 'tamper',
-    props: { tamper: bool('防拆 tamper') },
+    props: { tamper: alink('TamperAlarm', bool('防拆 tamper')) },
     rules: (type) => withRule({ id: `${type}-tamper`, title: '设备被拆除', kind: 'boolean', prop: 'tamper', verifyS: 300, description: 'Removed from its base or opened', raises: { item: 'ticket', severity: 'major', category: 'tamper' } }, o.rule),
     simulate: sim<null>({ modes: ['tamper'], init: () => null, tick: (_s, { mode }) => ({ props: { tamper: mode === 'tamper' } }) }),
   };
@@ -119,7 +119,7 @@ export function online(o: RuleOption & { holdS?: number } = {}): Facet {
   const holdS = o.holdS ?? 300;
   return {
     name: 'online',
-    props: { online: bool('在线 camera/module online') },
+    props: { online: alink('ModuleOnline', bool('在线 camera/module online')) },
     rules: (type) =>
       withRule({ id: `${type}-module-offline`, title: '摄像模块离线', kind: 'boolean', prop: 'online', when: false, holdS, verifyS: 60, description: `Camera module offline for ${holdS / 60} min`, raises: { item: 'ticket', severity: 'minor', autoClose: true, category: 'camera' } }, o.rule),
     panels: [{ title: '在线 Online', props: ['online'], kind: 'stat' }],
