@@ -149,7 +149,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     sessions: { dir: path.join(config.DATA_DIR, 'sessions'), maxQueued: config.MQTT_MAX_QUEUED_MESSAGES, fsync: config.DATA_FSYNC },
     nodeId,
     redisUrl: config.REDIS_URL,
-    alink: { catalog, key: alinkKey, dedupWindowMs: config.INGEST_DEDUP_WINDOW_S * 1000 },
+    alink: { catalog, key: alinkKey, dedupWindowMs: config.INGEST_DEDUP_WINDOW_S * 1000, maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES },
   });
   await broker.start();
   // After the broker has closed (shutdown), events are still written; only their MQTT copy is skipped.

@@ -159,7 +159,7 @@ export class AlinkAdapter {
 
   constructor(
     private readonly catalog: Catalog,
-    private readonly o: { dedupWindowMs: number; now?: () => number },
+    private readonly o: { dedupWindowMs: number; maxPayloadBytes: number; now?: () => number },
   ) {}
 
   /** A publish of an Alink device, translated, refused with its code, or not its topic at all. */
@@ -175,6 +175,8 @@ export class AlinkAdapter {
     const isRequest = !rest.endsWith('_reply') && !rest.startsWith('rrpc/');
     const refuse = (answer: AlinkCode, reason: string, detail: string, invalid = true): AlinkRefused => ({ refused: true, reason, detail, answer, replyTo: isRequest ? replyTo : undefined, invalid });
 
+    // The same bound as ours (INGEST_MAX_PAYLOAD_BYTES), before anything is parsed.
+    if (payload.length > this.o.maxPayloadBytes) return refuse(ALINK_CODES.badParams, 'payload_too_large', `${payload.length} bytes, limit ${this.o.maxPayloadBytes}`);
     let body: unknown;
     try {
       body = JSON.parse(payload.toString('utf8'));
@@ -236,6 +238,7 @@ export class AlinkAdapter {
 
   /** `{"id", "code", "data"?, "message"?}` on `thing/service/{name}_reply` → our `cmd/ack`. */
   private serviceReply(deviceId: string, payload: Buffer): AlinkUplink {
+    if (payload.length > this.o.maxPayloadBytes) return { refused: true, reason: 'payload_too_large', detail: `${payload.length} bytes, limit ${this.o.maxPayloadBytes}`, answer: ALINK_CODES.badParams, invalid: true };
     let body: { id?: unknown; code?: unknown; message?: unknown };
     try {
       body = JSON.parse(payload.toString('utf8'));

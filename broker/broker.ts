@@ -104,7 +104,7 @@ export interface BrokerOptions {
    * Alibaba's Alink beside our protocol (broker/alink.ts): the catalog's Alink identifiers, the key
    * device secrets derive from (none: Alink devices are refused) and how long message ids are remembered.
    */
-  alink?: { catalog: Catalog; key?: Buffer; dedupWindowMs: number };
+  alink?: { catalog: Catalog; key?: Buffer; dedupWindowMs: number; maxPayloadBytes: number };
 }
 
 type DeviceIdentity = Extract<Identity, { kind: 'device' }>;
@@ -172,7 +172,7 @@ export class PlatformBroker {
   constructor(private readonly opts: BrokerOptions) {
     this.hooks = opts.hooks ?? {};
     this.auth = new Authenticator(opts.db, opts.alink?.key);
-    if (opts.alink) this.alink = new AlinkAdapter(opts.alink.catalog, { dedupWindowMs: opts.alink.dedupWindowMs });
+    if (opts.alink) this.alink = new AlinkAdapter(opts.alink.catalog, { dedupWindowMs: opts.alink.dedupWindowMs, maxPayloadBytes: opts.alink.maxPayloadBytes });
     this.presence = new PresenceWriter(opts.db, opts.log, opts.nodeId ?? 'local');
     this.throttle = new LogThrottle(opts.log);
     this.flood = new FloodGuard({ maxInvalidPerMinute: opts.maxInvalidPerMinute });

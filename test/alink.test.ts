@@ -69,7 +69,7 @@ function request(c: MqttClient, topic: string, body: unknown, qos: 0 | 1 = 1): P
 const alarmsOf = async (deviceId: string) => (await p.api('GET', `/api/v1/alarms?deviceId=${deviceId}`)).body.items as { ruleId: string; state: string; severity: string; count: number; id: string }[];
 
 beforeAll(async () => {
-  p = await startTestPlatform({ RULES_COMMAND_TIMEOUT_S: 5 });
+  p = await startTestPlatform({ RULES_COMMAND_TIMEOUT_S: 5, MQTT_MAX_INVALID_PER_MIN: 20, INGEST_MAX_PAYLOAD_BYTES: 4096 });
 });
 afterAll(async () => {
   for (const d of sdks) d.end(true);
@@ -185,12 +185,13 @@ describe('Alink devices: what is refused, with Alibaba\'s codes', () => {
     expect(range.message).toMatch(/temperatureC/);
     expect(await request(c, topic(), '{not json')).toMatchObject({ id: null, code: ALINK_CODES.notJson.code });
     expect(await request(c, topic(), { id: '104', params: { CurrentTemperature: 1 }, method: 'thing.event.foo.post' })).toMatchObject({ code: ALINK_CODES.noMethod.code });
+    expect(await request(c, topic(), post('106', { CurrentTemperature: 1, pad: 'x'.repeat(5000) }))).toMatchObject({ code: ALINK_CODES.badParams.code, message: expect.stringContaining('limit 4096') });
     // Still connected, and what it sends next is taken: nothing refused reached the store.
     expect(await request(c, topic(), post('105', { CurrentTemperature: 24.5 }))).toMatchObject({ id: '105', code: 200 });
     expect(c.connected).toBe(true);
     await eventually(async () => (await latestOf(p, t.deviceName)).temperatureC === 24.5, 3000, 'the last reading stored');
     // Each refusal is a dead letter with its reason, as for a native device.
-    for (const reason of ['alink_replayed_id', 'alink_time_ahead', 'unknown_property', 'out_of_range', 'invalid_json']) expect((await deadLettersFor(p, t.deviceName, reason)).length, reason).toBeGreaterThan(0);
+    for (const reason of ['alink_replayed_id', 'alink_time_ahead', 'unknown_property', 'out_of_range', 'invalid_json', 'payload_too_large']) expect((await deadLettersFor(p, t.deviceName, reason)).length, reason).toBeGreaterThan(0);
     const health = (await p.api('GET', '/api/v1/health')).body;
     expect(health.ingest.rejectedByReason).toMatchObject({ alink_replayed_id: 1, alink_time_ahead: 1, out_of_range: 1 });
     await c.endAsync();
@@ -207,6 +208,16 @@ describe('Alink devices: what is refused, with Alibaba\'s codes', () => {
     expect(readings.find((x) => x.data.temperatureC === 30)!.ts).toBe(new Date(at).toISOString());
     expect(readings.find((x) => x.data.batteryPct === 70)!.ts).toBe(new Date(at - 1000).toISOString());
     await c.endAsync();
+  });
+
+  it('a device flooding invalid Alink messages is timed out, as a native one is', async () => {
+    const t3 = await provision('smoke-detector', 'alink-smoke-3');
+    const c = await alinkConnect(t3);
+    const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+    for (let i = 0; i < 25 && c.connected; i++) c.publish(`/sys/smoke-detector/alink-smoke-3/thing/event/property/post`, JSON.stringify(post(`f${i}`, { CurrentTemperature: 999 })), { qos: 0 });
+    await closed;
+    await expect(alinkConnect(t3)).rejects.toMatchObject({ code: 3 });
+    expect((await p.api('GET', '/api/v1/health')).body.ingest.rejectedByReason.device_flooding).toBeGreaterThanOrEqual(1);
   });
 
   it('keeps to its own topics: another device\'s topic closes the connection, as for a native device', async () => {
