@@ -21,7 +21,7 @@ const createBody = z.object({
 });
 
 const alinkTriple = z.object({ productKey: z.string(), deviceName: z.string(), deviceSecret: z.string() }).describe('for "protocol": "alink": the triple to give the device, shown once (productKey is the type, deviceName the id)');
-const credentials = z.object({ id: z.string(), type: z.string(), protocol: z.string(), secret: z.string(), alink: alinkTriple.optional() });
+const credentials = z.object({ id: z.string(), type: z.string(), secret: z.string(), alink: alinkTriple.optional() });
 
 const deviceView = z.object({
   id: z.string(),
@@ -45,7 +45,7 @@ const ALINK_OFF = { zh: '本节点未启用 Alink：集群中每个节点都需�
 /** What a device is given, once: its secret, and for an Alink device the triple (its deviceSecret is the secret). */
 function credentialsOf(deps: ApiDeps, d: { id: string; type: string; protocol: string; secretHash: string }, secret: string) {
   const alink = d.protocol === 'alink' ? deps.broker.alinkTriple(d) : undefined;
-  return { id: d.id, type: d.type, protocol: d.protocol, secret: alink?.deviceSecret ?? secret, ...(alink ? { alink } : {}) };
+  return { id: d.id, type: d.type, secret: alink?.deviceSecret ?? secret, ...(alink ? { alink } : {}) };
 }
 
 export default async function deviceRoutes(app: App, deps: ApiDeps) {
