@@ -40,6 +40,8 @@ const sim = new Simulator({
   durationS,
   log: log.child({ component: 'simulator' }),
 });
+// Known from the constructor: filled before start, so the bad device's first round is already summarised.
+for (const [id, mode] of sim.assignments) if (mode === 'bad-device') badDevices.add(id);
 await sim.start();
 // A resident's 一键报修 next to what the devices raise, so every board has something on it.
 const resident = await getUser(platform.db, 'resident-1');
@@ -47,7 +49,6 @@ if (resident) {
   const b = await platform.directory.building('b01');
   if (b) await platform.workItems.fileTicket(resident, { category: 'plumbing', description: '厨房水管漏水 (demo)', buildingId: 'b01', unit: '1', room: '502' }, b);
 }
-for (const [id, mode] of sim.assignments) if (mode === 'bad-device') badDevices.add(id);
 log.info({ devices: sim.devices.length, assignments: Object.fromEntries(sim.assignments) }, 'demo running: simulated devices connected');
 process.stdout.write(startBlock());
 
