@@ -1,13 +1,13 @@
 /**
  * `npm run bench`: every part, one after another on this machine, each in its own processes:
- * broker (ours vs Mosquitto), pipeline, cluster, scale, overload, alarm latency. Each part writes
+ * platform (`npm start` vs Mosquitto), broker (ours alone vs Mosquitto), pipeline, cluster, scale, overload, alarm latency. Each part writes
  * bench/results/<part>.{json,md}; bench/results/report.md gathers the latest of all (the README
  * shows it). Parts can be run alone: `npm run bench:<part>`.
  */
 import { spawnSync } from 'node:child_process';
 import { ROOT } from '../test/helpers/process.ts';
 
-const parts = ['broker', 'pipeline', 'cluster', 'scale', 'overload', 'latency'];
+const parts = ['platform', 'broker', 'pipeline', 'cluster', 'scale', 'overload', 'latency'];
 const failed: string[] = [];
 for (const part of parts) {
   console.log(`\n=== ${part} ===`);

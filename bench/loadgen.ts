@@ -5,8 +5,14 @@
  * or anonymous), offers
  * `--rate` msg/s in total for `--seconds`, and prints one JSON line: offered, sent, acknowledged,
  * delivered, latency p50/p99 (publish → deliver, same clock) and its own CPU.
+ *
+ * `--window N` makes it closed-loop instead: at most N messages in flight (sent, not yet delivered
+ * to the subscriber), topped up as deliveries come in, `--rate` unused. The subscriber runs in its
+ * own process (`--role subscriber`) and reports its running count through the FIFO `--feedback`,
+ * once per read: the broker's pace sets the rate, and nothing piles up in socket buffers, which is
+ * how a peer is measured at its own ceiling rather than at the generator's.
  */
-import { readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -25,12 +31,17 @@ const { values } = parseArgs({
     filter: { type: 'string', default: 'v1/+/+/telemetry' },
     client: { type: 'string', default: 'mqttjs', description: 'publishers and subscriber: mqttjs (one mqtt.js client each) or wire (bare MQTT, bench/mqtt-wire.ts)' },
     role: { type: 'string', default: 'all', description: 'all, or subscriber: only the subscriber, counting between "start" and "stop" lines on stdin' },
+    window: { type: 'string', default: '0', description: 'closed loop: at most this many messages in flight (needs --feedback and --client wire)' },
+    feedback: { type: 'string', description: 'FIFO through which the subscriber process tells the publishers how many it has received' },
+    body: { type: 'string', default: 'long', description: 'long: ~141-byte telemetry with five properties; short: ~83 bytes, two' },
   },
 });
 const N = Number(values.publishers);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const QOS = Number(values.qos) as 0 | 1;
+const WINDOW = Number(values.window);
+if (WINDOW > 0 && (!values.feedback || values.client !== 'wire')) throw new Error('--window needs --feedback and --client wire');
 type Cred = { id: string; type: string; secret: string };
 const creds: Cred[] = values.credentials
   ? (JSON.parse(readFileSync(values.credentials, 'utf8')).devices as Cred[]).filter((c) => c.type === 'smoke-detector').slice(0, N)
@@ -49,8 +60,11 @@ let acked = 0;
 const [su, sp] = (values.subscriber ?? '').split(':');
 const latencies: number[] = [];
 let delivered = 0;
+/** Everything received since subscribing, measured or not: what the closed loop counts. */
+let received = 0;
 let measuring = false;
 const onDelivery = (payload: Buffer) => {
+  received++;
   if (!measuring) return;
   delivered++;
   // Every tenth: {"ts":…} is the time the generator sent it, on this process's clock.
@@ -63,7 +77,19 @@ let sub: { end(): void } | undefined;
 if (su !== 'none') {
   const account = { clientId: su || 'bench-sub', username: su || undefined, password: sp || undefined };
   if (values.client === 'wire') {
-    const sock = await wireSubscriber({ port: Number(target.port), host: target.hostname, ...account, filter: values.filter!, qos: QOS }, onDelivery);
+    let onChunk: (() => void) | undefined;
+    if (values.feedback && values.role === 'subscriber') {
+      const fifo = createWriteStream(values.feedback).on('error', () => undefined);
+      let told = 0;
+      onChunk = () => {
+        if (received === told) return;
+        told = received;
+        const b = Buffer.allocUnsafe(4);
+        b.writeUInt32LE(received >>> 0);
+        fifo.write(b);
+      };
+    }
+    const sock = await wireSubscriber({ port: Number(target.port), host: target.hostname, ...account, filter: values.filter!, qos: QOS }, onDelivery, onChunk);
     sub = { end: () => sock.destroy() };
   } else {
     const client = await connect(account.clientId, account.username, account.password);
@@ -138,8 +164,11 @@ const pubs: Publisher[] = [];
 for (let i = 0; i < creds.length; i += 100) pubs.push(...(await Promise.all(creds.slice(i, i + 100).map(publisher))));
 const ready = new Set<Publisher>();
 
-// ~141-byte telemetry, a valid smoke-detector reading.
-const body = (ts: number, seq: number) => `{"ts":${ts},"seq":${seq},"props":{"smokeDbPerM":0.012,"temperatureC":21.5,"batteryPct":88.5,"alarm":false,"tamper":false}}`;
+// A valid smoke-detector reading: ~141 bytes with five properties, or ~83 with two.
+const body =
+  values.body === 'short'
+    ? (ts: number, seq: number) => `{"ts":${ts},"seq":${seq},"props":{"smokeDbPerM":0.012,"temperatureC":21.5}}`
+    : (ts: number, seq: number) => `{"ts":${ts},"seq":${seq},"props":{"smokeDbPerM":0.012,"temperatureC":21.5,"batteryPct":88.5,"alarm":false,"tamper":false}}`;
 let offered = 0;
 let seq = 0;
 /** Offered messages not sent because the publisher's socket was backed up: the broker slowing it. */
@@ -150,32 +179,106 @@ const t0 = performance.now();
 measuring = true;
 // Tells the benchmark the measured window starts now (connections are up), for the server's CPU.
 console.log(JSON.stringify({ phase: 'measuring' }));
-const tickMs = 10;
-await new Promise<void>((resolve) => {
-  const timer = setInterval(() => {
-    const elapsed = performance.now() - t0;
-    if (elapsed >= SECONDS * 1000) {
-      clearInterval(timer);
-      resolve();
-      return;
-    }
-    const due = Math.floor((elapsed / 1000) * RATE) - offered;
-    const now = Math.round(performance.timeOrigin + performance.now());
-    for (let k = 0; k < due; k++) {
-      const p = pubs[(offered + k) % pubs.length]!;
-      // Skip a publisher whose socket is backed up: offered load the broker cannot take is not queued here.
-      if (p.busy()) {
-        skipped++;
-        continue;
+/** Closed loop: messages written off as lost (no delivery for a second while the window was full). */
+let lost = 0;
+if (WINDOW > 0) await closedLoop();
+else await openLoop();
+
+/** Offers `--rate` msg/s whatever the broker does, skipping publishers whose sockets are backed up. */
+function openLoop(): Promise<void> {
+  const tickMs = 10;
+  return new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - t0;
+      if (elapsed >= SECONDS * 1000) {
+        clearInterval(timer);
+        resolve();
+        return;
       }
-      p.send(body(now, seq++));
-      ready.add(p);
-    }
-    for (const p of ready) p.flush();
-    ready.clear();
-    offered += due;
-  }, tickMs);
-});
+      const due = Math.floor((elapsed / 1000) * RATE) - offered;
+      const now = Math.round(performance.timeOrigin + performance.now());
+      for (let k = 0; k < due; k++) {
+        const p = pubs[(offered + k) % pubs.length]!;
+        // Skip a publisher whose socket is backed up: offered load the broker cannot take is not queued here.
+        if (p.busy()) {
+          skipped++;
+          continue;
+        }
+        p.send(body(now, seq++));
+        ready.add(p);
+      }
+      for (const p of ready) p.flush();
+      ready.clear();
+      offered += due;
+    }, tickMs);
+  });
+}
+
+/**
+ * Keeps WINDOW messages in flight, one publisher after the other, topping up whenever the
+ * subscriber reports deliveries. Deliveries that never come (a broker dropping QoS 0) would shrink
+ * the window for good, so after a second without progress with the window full they are written
+ * off as lost and reported.
+ */
+function closedLoop(): Promise<void> {
+  let told = 0;
+  let base = -1;
+  let progressAt = performance.now();
+  let cursor = 0;
+  let rest: Buffer | undefined;
+  const feedback = createReadStream(values.feedback!);
+  return new Promise<void>((resolve) => {
+    const topUp = () => {
+      let room = WINDOW - (seq - (told - base) - lost);
+      if (room <= 0) return;
+      const now = Math.round(performance.timeOrigin + performance.now());
+      for (let busy = 0; room > 0 && busy < pubs.length; ) {
+        const p = pubs[cursor]!;
+        cursor = (cursor + 1) % pubs.length;
+        if (p.busy()) {
+          busy++;
+          skipped++;
+          continue;
+        }
+        busy = 0;
+        p.send(body(now, seq++));
+        ready.add(p);
+        room--;
+      }
+      for (const p of ready) p.flush();
+      ready.clear();
+    };
+    feedback.on('data', (data: string | Buffer) => {
+      const chunk = data as Buffer;
+      const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+      const whole = buf.length - (buf.length % 4);
+      rest = whole < buf.length ? buf.subarray(whole) : undefined;
+      if (whole === 0) return;
+      const n = buf.readUInt32LE(whole - 4);
+      // The subscriber's count before the first publish is the baseline (nothing was sent then).
+      if (base < 0) base = n;
+      if (n !== told) progressAt = performance.now();
+      told = n;
+      if (performance.now() - t0 < SECONDS * 1000) topUp();
+    });
+    const timer = setInterval(() => {
+      const t = performance.now();
+      if (t - t0 >= SECONDS * 1000) {
+        clearInterval(timer);
+        feedback.destroy();
+        resolve();
+        return;
+      }
+      if (base < 0) base = 0;
+      const inFlight = seq - (told - base) - lost;
+      if (inFlight >= WINDOW && t - progressAt > 1000) {
+        lost += inFlight;
+        progressAt = t;
+      }
+      topUp();
+    }, 5);
+  }).then(() => void (offered = seq));
+}
 const secs = (performance.now() - t0) / 1000;
 console.log(JSON.stringify({ phase: 'sent' }));
 // In-flight deliveries and acknowledgements (longer with no subscriber: acks are what is counted).
@@ -184,7 +287,7 @@ measuring = false;
 if (!sub) delivered = acked;
 const cpu = process.cpuUsage(cpu0);
 const pct = (p: number) => percentile(latencies, p);
-console.log(JSON.stringify({ publishers: N, qos: QOS, seconds: secs, offered: offered / secs, sent: seq / secs, sentTotal: seq, ackedTotal: acked, skipped, delivered: delivered / secs, p50Ms: pct(50), p99Ms: pct(99), generatorCpuPct: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100 }));
+console.log(JSON.stringify({ publishers: N, qos: QOS, seconds: secs, offered: offered / secs, sent: seq / secs, sentTotal: seq, ackedTotal: acked, skipped, window: WINDOW || undefined, lost, delivered: delivered / secs, p50Ms: pct(50), p99Ms: pct(99), generatorCpuPct: ((cpu.user + cpu.system) / 1000 / (secs * 1000)) * 100 }));
 for (const p of pubs) p.close();
 sub?.end();
 process.exit(0);

@@ -118,7 +118,7 @@ export function subscribePacket(filter: string, qos: 0 | 1): Buffer {
  * Splits a broker's stream to a subscriber into packets (any length, cut anywhere between reads):
  * each PUBLISH's payload goes to `onPublish`, QoS 1 ones are acknowledged (one write per read).
  */
-export function subscriberReader(sock: net.Socket, ev: { onConnack(rc: number): void; onSuback(): void; onPublish(payload: Buffer): void }): (chunk: Buffer) => void {
+export function subscriberReader(sock: net.Socket, ev: { onConnack(rc: number): void; onSuback(): void; onPublish(payload: Buffer): void; onChunk?(): void }): (chunk: Buffer) => void {
   let rest: Buffer | undefined;
   return (chunk) => {
     const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
@@ -154,11 +154,12 @@ export function subscriberReader(sock: net.Socket, ev: { onConnack(rc: number): 
       acks.forEach((id, k) => out.writeUInt32BE(0x40020000 | id, k * 4));
       sock.write(out);
     }
+    ev.onChunk?.();
   };
 }
 
 /** Connects a wildcard subscriber on the wire; resolves once its SUBSCRIBE is acknowledged. */
-export function wireSubscriber(o: { port: number; host: string; clientId: string; username?: string; password?: string; filter: string; qos: 0 | 1 }, onPublish: (payload: Buffer) => void): Promise<net.Socket> {
+export function wireSubscriber(o: { port: number; host: string; clientId: string; username?: string; password?: string; filter: string; qos: 0 | 1 }, onPublish: (payload: Buffer) => void, onChunk?: () => void): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ port: o.port, host: o.host });
     sock.setNoDelay(true);
@@ -167,6 +168,7 @@ export function wireSubscriber(o: { port: number; host: string; clientId: string
       onConnack: (rc) => (rc === 0 ? sock.write(subscribePacket(o.filter, o.qos)) : reject(new Error(`subscriber CONNACK ${rc}`))),
       onSuback: () => resolve(sock),
       onPublish,
+      onChunk,
     }));
     sock.on('error', reject);
   });
