@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { pgliteOptions } from './pglite-settings.mjs';
 
 // PGlite's file layer (Emscripten's NODEFS) sets file modes itself (0666: its virtual FS has no
 // umask), so the process umask alone leaves the store readable by every local user. The store's
@@ -15,7 +16,7 @@ for (const name of ['chmodSync', 'fchmodSync', 'lchmodSync']) {
   fs[name] = (target, mode, ...rest) => original(target, typeof mode === 'number' ? mode & 0o700 : mode, ...rest);
 }
 
-const pg = await PGlite.create(workerData.dir);
+const pg = await PGlite.create(workerData.dir, pgliteOptions());
 if (workerData.initOnly) {
   // Creating the database runs initdb, whose WASM memory PGlite keeps for the life of the instance
   // (~500 MB); this thread only creates it and exits, so that memory goes with it.
