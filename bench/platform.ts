@@ -10,9 +10,10 @@
  * of a core measures the generator and is not reported.
  *
  * Options: --seconds S (10), --publishers 500,1000, --qos 1,0, --window N (1000), --repeat K (1:
- * the median of K runs of each, Mosquitto and ours alternating).
+ * the median of K runs of each, Mosquitto and ours alternating), --from FILE (no runs: the report
+ * again from a platform.json an earlier run wrote).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,12 +23,12 @@ import { printTable, writeReport } from './report.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
 import { rssMb } from './threads.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '500,1000' }, qos: { type: 'string', default: '1,0' }, window: { type: 'string', default: '1000' }, repeat: { type: 'string', default: '1' } } });
-const SECONDS = Number(values.seconds);
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '500,1000' }, qos: { type: 'string', default: '1,0' }, window: { type: 'string', default: '1000' }, repeat: { type: 'string', default: '1' }, from: { type: 'string' } } });
+const SECONDS = Number(values.from ? JSON.parse(readFileSync(values.from, 'utf8')).seconds : values.seconds);
 const PUBLISHERS = values.publishers!.split(',').map(Number);
 const QOS = values.qos!.split(',').map(Number) as (0 | 1)[];
 const WINDOW = Number(values.window);
-const REPEAT = Number(values.repeat);
+const REPEAT = Number(values.from ? JSON.parse(readFileSync(values.from, 'utf8')).repeat : values.repeat);
 const NOFILE = Math.max(...PUBLISHERS) * 2 + 1000;
 
 type Run = BrokerRun & { peakRssMb: number; stored?: number; storedPerS?: number; degraded?: string[] };
@@ -88,8 +89,10 @@ const median = (runs: Run[]): Run => {
   return ok.length ? ok[Math.floor((ok.length - 1) / 2)]! : runs[0]!;
 };
 
-const results: { qos: 0 | 1; publishers: number; mosquitto: Run[]; ours: Run[] }[] = [];
-for (const qos of QOS) {
+type Row = { qos: 0 | 1; publishers: number; mosquitto: Run[]; ours: Run[] };
+const earlier = values.from ? (JSON.parse(readFileSync(values.from, 'utf8')) as { seconds: number; window: number; repeat: number; results: Row[] }) : undefined;
+const results: Row[] = earlier?.results ?? [];
+for (const qos of earlier ? [] : QOS) {
   for (const publishers of PUBLISHERS) {
     const row = { qos, publishers, mosquitto: [] as Run[], ours: [] as Run[] };
     for (let k = 0; k < REPEAT; k++) {
@@ -101,6 +104,11 @@ for (const qos of QOS) {
 }
 
 const f0 = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '–');
+/** The lowest and highest of several runs, beside their median. */
+const spread = (runs: Run[]) => {
+  const d = runs.filter((r) => !r.collapsed && !r.saturated).map((r) => r.delivered);
+  return d.length > 1 ? ` (${f0(Math.min(...d))}–${f0(Math.max(...d))})` : '';
+};
 const f1 = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(1) : '–');
 const rows: [string, string][] = [];
 const md = [
@@ -123,7 +131,7 @@ for (const row of results) {
   }
   const degraded = o.degraded ? ` (health: ${o.degraded.join('; ')})` : '';
   rows.push([`${row.publishers} publishers, QoS ${row.qos}`, `Mosquitto ${f0(m.delivered)} · ours ${f0(o.delivered)} msg/s → ${ratio.toFixed(2)}× (target ≥ ${target}×); CPU ${f1(m.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} µs/msg (${cpuRatio.toFixed(1)}×); RSS ${f0(m.peakRssMb)} · ${f0(o.peakRssMb)} MB; stored ${f0(o.storedPerS)}/s${degraded}`]);
-  md.push(`| ${row.publishers} | ${row.qos} | ${f0(m.delivered)} | ${f0(o.delivered)} | ${ratio.toFixed(2)}× (≥ ${target}×) | ${f1(m.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} | ${cpuRatio.toFixed(1)}×${cpuTarget} | ${f0(m.peakRssMb)} · ${f0(o.peakRssMb)} | ${f0(o.storedPerS)}${degraded} | ${gen} |`);
+  md.push(`| ${row.publishers} | ${row.qos} | ${f0(m.delivered)}${spread(row.mosquitto)} | ${f0(o.delivered)}${spread(row.ours)} | ${ratio.toFixed(2)}× (≥ ${target}×) | ${f1(m.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} | ${cpuRatio.toFixed(1)}×${cpuTarget} | ${f0(m.peakRssMb)} · ${f0(o.peakRssMb)} | ${f0(o.storedPerS)}${degraded} | ${gen} |`);
 }
 const title = `Platform: \`npm start\` (authentication, ACLs, validation, journal, embedded store, rules) vs Mosquitto, closed loop (≤ ${WINDOW} in flight), ${SECONDS} s per run`;
 printTable(title, rows);
@@ -131,6 +139,6 @@ writeReport(
   'platform',
   title,
   { seconds: SECONDS, window: WINDOW, repeat: REPEAT, results },
-  `${REPEAT > 1 ? `Median of ${REPEAT} runs each. ` : ''}Delivered to one wildcard subscriber (ours: a service account), ~83-byte smoke-detector telemetry, durability on (a QoS 1 PUBACK after the journal's group commit). CPU is the server process's, all threads, per delivered message.\n\n${md.join('\n')}`,
+  `${REPEAT > 1 ? `Median of ${REPEAT} runs each (lowest–highest in brackets). ` : ''}Delivered to one wildcard subscriber (ours: a service account), ~83-byte smoke-detector telemetry, durability on (a QoS 1 PUBACK after the journal's group commit). CPU is the server process's, all threads, per delivered message.\n\n${md.join('\n')}`,
 );
 process.exit(0);

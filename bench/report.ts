@@ -32,6 +32,11 @@ export function writeReport(part: string, title: string, data: object, markdown:
   const at = new Date().toISOString();
   writeFileSync(path.join(RESULTS_DIR, `${part}.json`), JSON.stringify({ at, machine: machine(), ...data }, null, 2) + '\n');
   writeFileSync(path.join(RESULTS_DIR, `${part}.md`), `### ${title}\n\n${at.slice(0, 16).replace('T', ' ')} UTC, ${machine()}. Reproduce: \`npm run bench:${part}\`.\n\n${markdown}\n`);
+  assembleReport();
+}
+
+/** Rebuilds bench/results/report.md and the README's section from the latest result of every part. */
+export function assembleReport(): void {
   const have = new Set(readdirSync(RESULTS_DIR));
   const sections = PARTS.filter((p) => have.has(`${p}.md`)).map((p) => readFileSync(path.join(RESULTS_DIR, `${p}.md`), 'utf8'));
   const report = `All parts: \`npm run bench\`. Loopback only, one machine, load generator in its own process.\n\n${sections.join('\n')}`;
