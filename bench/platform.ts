@@ -21,7 +21,7 @@ import { startPlatformProcess, type PlatformProcess } from '../test/helpers/proc
 import { alive, brokerRun, startMosquitto, type BrokerRun } from './broker-runs.ts';
 import { printTable, writeReport } from './report.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
-import { rssMb } from './threads.ts';
+import { rssMb, threadCpu } from './threads.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '500,1000' }, qos: { type: 'string', default: '1,0' }, window: { type: 'string', default: '1000' }, repeat: { type: 'string', default: '1' }, from: { type: 'string' } } });
 const SECONDS = Number(values.from ? JSON.parse(readFileSync(values.from, 'utf8')).seconds : values.seconds);
@@ -31,7 +31,9 @@ const WINDOW = Number(values.window);
 const REPEAT = Number(values.from ? JSON.parse(readFileSync(values.from, 'utf8')).repeat : values.repeat);
 const NOFILE = Math.max(...PUBLISHERS) * 2 + 1000;
 
-type Run = BrokerRun & { peakRssMb: number; stored?: number; storedPerS?: number; degraded?: string[] };
+/** Ours: CPU µs per delivered message on the broker's thread, the busiest other (the store's), and all the rest. */
+type ThreadSplit = { main: number; store: number; rest: number };
+type Run = BrokerRun & { peakRssMb: number; stored?: number; storedPerS?: number; degraded?: string[]; threads?: ThreadSplit };
 type Health = { status: string; problems?: string[]; ingest: { stored: number; pending: Record<string, number> } };
 const health = async (p: PlatformProcess) => (await (await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/health`)).json()) as Health;
 
@@ -68,20 +70,31 @@ async function platformRun(qos: 0 | 1, publishers: number): Promise<Run> {
     const sub = (await res.json()) as { username: string; secret: string };
     let h0: Health | undefined;
     let h1: Health | undefined;
+    let t0: Map<string, number> | undefined;
+    let t1: Map<string, number> | undefined;
     const [r, peak] = await peakRss(p.proc.pid!, () =>
       brokerRun(p.proc.pid!, `mqtt://127.0.0.1:${p.ports.mqtt}`, { seconds: SECONDS, publishers, qos, rate: 0, nofile: NOFILE, window: WINDOW }, ['--client', 'wire', '--body', 'short', '--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', `${sub.username}:${sub.secret}`], async (phase) => {
-        if (phase === 'measuring') h0 = await health(p);
-        if (phase === 'sent') h1 = await health(p);
+        if (phase === 'measuring') [t0, h0] = [threadCpu(p.proc.pid!), await health(p)];
+        if (phase === 'sent') [t1, h1] = [threadCpu(p.proc.pid!), await health(p)];
       }),
     );
     if (!alive(p.proc.pid!)) return { ...r, peakRssMb: peak };
     const end = await health(p);
     const stored = h0 && h1 ? h1.ingest.stored - h0.ingest.stored : undefined;
-    return { ...r, peakRssMb: peak, stored, storedPerS: stored !== undefined ? stored / r.seconds : undefined, degraded: end.status === 'ok' ? undefined : end.problems };
+    return { ...r, peakRssMb: peak, stored, storedPerS: stored !== undefined ? stored / r.seconds : undefined, degraded: end.status === 'ok' ? undefined : end.problems, threads: t0 && t1 ? split(p.proc.pid!, t0, t1, r.delivered * r.seconds) : undefined };
   } finally {
     if (alive(p.proc.pid!)) await p.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Threads' CPU over the measured window, per delivered message: the main thread is the one whose id is the process's. */
+function split(pid: number, before: Map<string, number>, after: Map<string, number>, messages: number): ThreadSplit {
+  const used = [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const);
+  const main = used.find(([k]) => k.endsWith(`(${pid})`))?.[1] ?? 0;
+  const others = used.filter(([k]) => !k.endsWith(`(${pid})`)).map(([, v]) => v).sort((a, b) => b - a);
+  const per = (s: number) => (s * 1e6) / Math.max(1, messages);
+  return { main: per(main), store: per(others[0] ?? 0), rest: per(others.slice(1).reduce((a, b) => a + b, 0)) };
 }
 
 const median = (runs: Run[]): Run => {
@@ -112,8 +125,8 @@ const spread = (runs: Run[]) => {
 const f1 = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(1) : '–');
 const rows: [string, string][] = [];
 const md = [
-  '| publishers | QoS | Mosquitto msg/s | ours msg/s | ratio (target) | CPU µs/msg (M · ours) | CPU ratio (target) | peak RSS MB (M · ours) | ours stored msg/s | generator · subscriber CPU % (M · ours) |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| publishers | QoS | Mosquitto msg/s | ours msg/s | ratio (target) | CPU µs/msg (M · ours) | CPU ratio (target) | ours by thread µs/msg (broker · store · rest) | peak RSS MB (M · ours) | ours stored msg/s | generator · subscriber CPU % (M · ours) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (const row of results) {
   const m = median(row.mosquitto);
@@ -126,12 +139,12 @@ for (const row of results) {
   const gen = `${f0(m.generatorCpuPct)} · ${f0(m.subscriberCpuPct)} — ${f0(o.generatorCpuPct)} · ${f0(o.subscriberCpuPct)}`;
   if (why.length) {
     rows.push([`${row.publishers} publishers, QoS ${row.qos}`, why.join('; ')]);
-    md.push(`| ${row.publishers} | ${row.qos} | ${f0(m.delivered)} | ${f0(o.delivered)} | ${why.join('; ')} | – | – | – | – | ${gen} |`);
+    md.push(`| ${row.publishers} | ${row.qos} | ${f0(m.delivered)} | ${f0(o.delivered)} | ${why.join('; ')} | – | – | – | – | – | ${gen} |`);
     continue;
   }
   const degraded = o.degraded ? ` (health: ${o.degraded.join('; ')})` : '';
   rows.push([`${row.publishers} publishers, QoS ${row.qos}`, `Mosquitto ${f0(m.delivered)} · ours ${f0(o.delivered)} msg/s → ${ratio.toFixed(2)}× (target ≥ ${target}×); CPU ${f1(m.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} µs/msg (${cpuRatio.toFixed(1)}×); RSS ${f0(m.peakRssMb)} · ${f0(o.peakRssMb)} MB; stored ${f0(o.storedPerS)}/s${degraded}`]);
-  md.push(`| ${row.publishers} | ${row.qos} | ${f0(m.delivered)}${spread(row.mosquitto)} | ${f0(o.delivered)}${spread(row.ours)} | ${ratio.toFixed(2)}× (≥ ${target}×) | ${f1(m.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} | ${cpuRatio.toFixed(1)}×${cpuTarget} | ${f0(m.peakRssMb)} · ${f0(o.peakRssMb)} | ${f0(o.storedPerS)}${degraded} | ${gen} |`);
+  md.push(`| ${row.publishers} | ${row.qos} | ${f0(m.delivered)}${spread(row.mosquitto)} | ${f0(o.delivered)}${spread(row.ours)} | ${ratio.toFixed(2)}× (≥ ${target}×) | ${f1(m.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} | ${cpuRatio.toFixed(1)}×${cpuTarget} | ${o.threads ? `${f1(o.threads.main)} · ${f1(o.threads.store)} · ${f1(o.threads.rest)}` : '–'} | ${f0(m.peakRssMb)} · ${f0(o.peakRssMb)} | ${f0(o.storedPerS)}${degraded} | ${gen} |`);
 }
 const title = `Platform: \`npm start\` (authentication, ACLs, validation, journal, embedded store, rules) vs Mosquitto, closed loop (≤ ${WINDOW} in flight), ${SECONDS} s per run`;
 printTable(title, rows);
