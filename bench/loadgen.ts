@@ -221,15 +221,15 @@ function openLoop(): Promise<void> {
  * off as lost and reported.
  */
 function closedLoop(): Promise<void> {
+  // What the subscriber has received: only these publishes (nothing is sent before the window opens).
   let told = 0;
-  let base = -1;
   let progressAt = performance.now();
   let cursor = 0;
   let rest: Buffer | undefined;
   const feedback = createReadStream(values.feedback!);
   return new Promise<void>((resolve) => {
     const topUp = () => {
-      let room = WINDOW - (seq - (told - base) - lost);
+      let room = WINDOW - (seq - told - lost);
       if (room <= 0) return;
       const now = Math.round(performance.timeOrigin + performance.now());
       for (let busy = 0; room > 0 && busy < pubs.length; ) {
@@ -255,8 +255,6 @@ function closedLoop(): Promise<void> {
       rest = whole < buf.length ? buf.subarray(whole) : undefined;
       if (whole === 0) return;
       const n = buf.readUInt32LE(whole - 4);
-      // The subscriber's count before the first publish is the baseline (nothing was sent then).
-      if (base < 0) base = n;
       if (n !== told) progressAt = performance.now();
       told = n;
       if (performance.now() - t0 < SECONDS * 1000) topUp();
@@ -269,8 +267,7 @@ function closedLoop(): Promise<void> {
         resolve();
         return;
       }
-      if (base < 0) base = 0;
-      const inFlight = seq - (told - base) - lost;
+      const inFlight = seq - told - lost;
       if (inFlight >= WINDOW && t - progressAt > 1000) {
         lost += inFlight;
         progressAt = t;
