@@ -236,6 +236,9 @@ describe('notification flows', () => {
   it('no account speaks on platform/ but through a command granted by its exact name: a `#` account can neither fake an event nor call an urgent dispatch', async () => {
     const wo = await openItemOf('b-l1-smoke-detector-1');
     const sa = await h.as('admin').post('/api/v1/service-accounts', { name: '桥接', subscribe: ['#'], publish: ['#'] });
+    // The tests before may still have messages on their way (an urgent dispatch reaches a dozen
+    // people): start counting once nothing has arrived for a second.
+    for (let i = 0; i < 100 && rx.received.some((x) => x.at > Date.now() - 1000); i++) await new Promise((r) => setTimeout(r, 100));
     const since = Date.now();
     for (const [topic, payload] of [
       ['platform/workitems/created/work_order/g-l1/WO-FAKE', { kind: 'work_item', event: 'created', at: new Date().toISOString(), item: { ...wo, id: 'WO-FAKE', title: '伪造的工单' } }],
