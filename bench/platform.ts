@@ -13,7 +13,7 @@
  * the median of K runs of each, Mosquitto and ours alternating), --from FILE (no runs: the report
  * again from a platform.json an earlier run wrote).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,21 +33,33 @@ const NOFILE = Math.max(...PUBLISHERS) * 2 + 1000;
 
 /** Ours: CPU µs per delivered message on the broker's thread, the busiest other (the store's), and all the rest. */
 type ThreadSplit = { main: number; store: number; rest: number };
-type Run = BrokerRun & { peakRssMb: number; stored?: number; storedPerS?: number; degraded?: string[]; threads?: ThreadSplit };
+type Run = BrokerRun & { peakRssMb: number; childRssMb?: number; stored?: number; storedPerS?: number; degraded?: string[]; threads?: ThreadSplit };
 type Health = { status: string; problems?: string[]; ingest: { stored: number; pending: Record<string, number> } };
 const health = async (p: PlatformProcess) => (await (await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/health`)).json()) as Health;
 
-/** Samples a process's RSS every 200 ms while `fn` runs; the highest. */
-async function peakRss<T>(pid: number, fn: () => Promise<T>): Promise<[T, number]> {
+/** Samples a process's RSS every 200 ms while `fn` runs: the highest, and its children's (Node-RED's) highest sum. */
+async function peakRss<T>(pid: number, fn: () => Promise<T>): Promise<[T, number, number]> {
   let peak = 0;
+  let children = 0;
   const sample = () => {
-    if (alive(pid)) peak = Math.max(peak, rssMb(pid));
+    if (!alive(pid)) return;
+    peak = Math.max(peak, rssMb(pid));
+    children = Math.max(children, childrenOf(pid).reduce((sum, c) => sum + (alive(c) ? rssMb(c) : 0), 0));
   };
   const timer = setInterval(sample, 200);
   try {
-    return [await fn(), (sample(), peak)];
+    return [await fn(), (sample(), peak), children];
   } finally {
     clearInterval(timer);
+  }
+}
+
+/** A process's children (all its threads'), from /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return [];
   }
 }
 
@@ -72,7 +84,7 @@ async function platformRun(qos: 0 | 1, publishers: number): Promise<Run> {
     let h1: Health | undefined;
     let t0: Map<string, number> | undefined;
     let t1: Map<string, number> | undefined;
-    const [r, peak] = await peakRss(p.proc.pid!, () =>
+    const [r, peak, childPeak] = await peakRss(p.proc.pid!, () =>
       brokerRun(p.proc.pid!, `mqtt://127.0.0.1:${p.ports.mqtt}`, { seconds: SECONDS, publishers, qos, rate: 0, nofile: NOFILE, window: WINDOW }, ['--client', 'wire', '--body', 'short', '--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', `${sub.username}:${sub.secret}`], async (phase) => {
         if (phase === 'measuring') [t0, h0] = [threadCpu(p.proc.pid!), await health(p)];
         if (phase === 'sent') [t1, h1] = [threadCpu(p.proc.pid!), await health(p)];
@@ -81,7 +93,7 @@ async function platformRun(qos: 0 | 1, publishers: number): Promise<Run> {
     if (!alive(p.proc.pid!)) return { ...r, peakRssMb: peak };
     const end = await health(p);
     const stored = h0 && h1 ? h1.ingest.stored - h0.ingest.stored : undefined;
-    return { ...r, peakRssMb: peak, stored, storedPerS: stored !== undefined ? stored / r.seconds : undefined, degraded: end.status === 'ok' ? undefined : end.problems, threads: t0 && t1 ? split(p.proc.pid!, t0, t1, r.delivered * r.seconds) : undefined };
+    return { ...r, peakRssMb: peak, childRssMb: childPeak, stored, storedPerS: stored !== undefined ? stored / r.seconds : undefined, degraded: end.status === 'ok' ? undefined : end.problems, threads: t0 && t1 ? split(p.proc.pid!, t0, t1, r.delivered * r.seconds) : undefined };
   } finally {
     if (alive(p.proc.pid!)) await p.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -125,7 +137,7 @@ const spread = (runs: Run[]) => {
 const f1 = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(1) : '–');
 const rows: [string, string][] = [];
 const md = [
-  '| publishers | QoS | Mosquitto msg/s | ours msg/s | ratio (target) | CPU µs/msg (M · ours) | CPU ratio (target) | ours by thread µs/msg (broker · store · rest) | peak RSS MB (M · ours) | ours stored msg/s | generator · subscriber CPU % (M · ours) |',
+  '| publishers | QoS | Mosquitto msg/s | ours msg/s | ratio (target) | CPU µs/msg (M · ours) | CPU ratio (target) | ours by thread µs/msg (broker · store · rest) | peak RSS MB (M · ours, + Node-RED) | ours stored msg/s | generator · subscriber CPU % (M · ours) |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (const row of results) {
@@ -143,8 +155,8 @@ for (const row of results) {
     continue;
   }
   const degraded = o.degraded ? ` (health: ${o.degraded.join('; ')})` : '';
-  rows.push([`${row.publishers} publishers, QoS ${row.qos}`, `Mosquitto ${f0(m.delivered)} · ours ${f0(o.delivered)} msg/s → ${ratio.toFixed(2)}× (target ≥ ${target}×); CPU ${f1(m.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} µs/msg (${cpuRatio.toFixed(1)}×); RSS ${f0(m.peakRssMb)} · ${f0(o.peakRssMb)} MB; stored ${f0(o.storedPerS)}/s${degraded}`]);
-  md.push(`| ${row.publishers} | ${row.qos} | ${f0(m.delivered)}${spread(row.mosquitto)} | ${f0(o.delivered)}${spread(row.ours)} | ${ratio.toFixed(2)}× (≥ ${target}×) | ${f1(m.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} | ${cpuRatio.toFixed(1)}×${cpuTarget} | ${o.threads ? `${f1(o.threads.main)} · ${f1(o.threads.store)} · ${f1(o.threads.rest)}` : '–'} | ${f0(m.peakRssMb)} · ${f0(o.peakRssMb)} | ${f0(o.storedPerS)}${degraded} | ${gen} |`);
+  rows.push([`${row.publishers} publishers, QoS ${row.qos}`, `Mosquitto ${f0(m.delivered)} · ours ${f0(o.delivered)} msg/s → ${ratio.toFixed(2)}× (target ≥ ${target}×); CPU ${f1(m.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} µs/msg (${cpuRatio.toFixed(1)}×); RSS ${f0(m.peakRssMb)} · ${f0(o.peakRssMb)}${o.childRssMb ? ` + ${f0(o.childRssMb)} (Node-RED)` : ''} MB; stored ${f0(o.storedPerS)}/s${degraded}`]);
+  md.push(`| ${row.publishers} | ${row.qos} | ${f0(m.delivered)}${spread(row.mosquitto)} | ${f0(o.delivered)}${spread(row.ours)} | ${ratio.toFixed(2)}× (≥ ${target}×) | ${f1(m.serverCpuUsPerMsg)} · ${f1(o.serverCpuUsPerMsg)} | ${cpuRatio.toFixed(1)}×${cpuTarget} | ${o.threads ? `${f1(o.threads.main)} · ${f1(o.threads.store)} · ${f1(o.threads.rest)}` : '–'} | ${f0(m.peakRssMb)} · ${f0(o.peakRssMb)}${o.childRssMb ? ` + ${f0(o.childRssMb)}` : ''} | ${f0(o.storedPerS)}${degraded} | ${gen} |`);
 }
 const title = `Platform: \`npm start\` (authentication, ACLs, validation, journal, embedded store, rules) vs Mosquitto, closed loop (≤ ${WINDOW} in flight), ${SECONDS} s per run`;
 printTable(title, rows);
