@@ -7,7 +7,7 @@ export { percentile } from '../core/reservoir.ts';
 
 export const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 /** The order of the parts in the assembled report. */
-const PARTS = ['platform', 'broker', 'pipeline', 'cluster', 'scale', 'overload', 'latency', 'ingest', 'rules'];
+const PARTS = ['platform', 'broker', 'pipeline', 'cluster', 'scale', 'overload', 'latency', 'ingest', 'rules', 'store'];
 
 /** What the figures were measured on. */
 export function machine(): string {
