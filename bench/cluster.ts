@@ -19,6 +19,7 @@ import { alive, brokerRun } from './broker-runs.ts';
 import { printTable, writeReport } from './report.ts';
 import { cpuSeconds, rssMb } from './threads.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
+import { health } from './platform-api.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, publishers: { type: 'string', default: '500' }, rate: { type: 'string', default: '40000' } } });
 const SECONDS = Number(values.seconds);
@@ -26,8 +27,6 @@ const PUBLISHERS = Number(values.publishers);
 const RATE = Number(values.rate);
 const NOFILE = PUBLISHERS * 2 + 1000;
 
-type Health = { ingest: { received: number; stored: number; pending: Record<string, number> } };
-const health = async (p: PlatformProcess) => (await (await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/health`)).json()) as Health;
 const storedOf = async (nodes: PlatformProcess[]) => (await Promise.all(nodes.map(health))).reduce((n, h) => n + h.ingest.stored, 0);
 
 interface ClusterRun { nodes: number; seconds: number; offered: number; acked: number; stored: number; lost: number; sustained: number; cpuUsPerMsg: number; rssMb: number[]; generatorCpuPct: number }

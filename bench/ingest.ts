@@ -18,6 +18,7 @@ import { startPlatformProcess } from '../test/helpers/process.ts';
 import { startVictoriaMetrics } from '../test/helpers/services.ts';
 import { printTable, writeReport } from './report.ts';
 import { startSimulatorLoad } from './simulator-process.ts';
+import { health } from './platform-api.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, rate: { type: 'string', default: '30000' } } });
 const SECONDS = Number(values.seconds);
@@ -41,13 +42,12 @@ try {
   // 2. End to end: devices → MQTT → validation → the Influx sink, the platform as `npm start`.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-ingest-'));
   const platform = await startPlatformProcess({ DATA_DIR: dir, PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, INFLUX_URL: vm.url, INFLUX_TOKEN: 'bench', INFLUX_ORG: 'bench', INFLUX_BUCKET: 'e2e', READINGS_EMBEDDED: 'false' });
-  const health = async () => (await (await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/health`)).json()) as { ingest: { received: number; stored: number; rejected: number } };
   const sim = startSimulatorLoad({ url: `mqtt://127.0.0.1:${platform.ports.mqtt}`, credentials: path.join(dir, 'device-credentials.json'), rate: RATE, durationS: SECONDS + 5 });
   await new Promise((r) => setTimeout(r, 4000)); // connect and ramp up
-  const h0 = await health();
+  const h0 = await health(platform);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  const h1 = await health();
+  const h1 = await health(platform);
   const secs = (performance.now() - t0) / 1000;
   await sim.stop();
   await platform.stop();

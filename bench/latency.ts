@@ -15,6 +15,8 @@ import { ROOT, startPlatformProcess, withNofile } from '../test/helpers/process.
 import { workItemProbe } from './probe.ts';
 import { percentile, printTable, writeReport } from './report.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
+import { health } from './platform-api.ts';
+import type { Health } from '../api/routes/health.ts';
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '10000' }, samples: { type: 'string', default: '200' } } });
 const RATE = Number(values.rate);
@@ -25,8 +27,6 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-latency-'));
 const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, PUBLISHERS + SAMPLES), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN }, [], 'main.ts', 10_000);
 const httpUrl = `http://127.0.0.1:${p.ports.http}`;
 const url = `mqtt://127.0.0.1:${p.ports.mqtt}`;
-type Health = { ingest: { received: number }; rules: { announceP50Ms: number; announceP99Ms: number }; eventLoop: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number } };
-const health = async () => (await (await fetch(`${httpUrl}/api/v1/health`)).json()) as Health;
 const credentials = path.join(dir, 'device-credentials.json');
 const creds = (JSON.parse(readFileSync(credentials, 'utf8')).devices as { id: string; secret: string }[]);
 const [cmd, argv] = withNofile(10_000, process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', '--url', url, '--publishers', String(PUBLISHERS), '--qos', '0', '--rate', String(RATE), '--seconds', '600', '--credentials', credentials, '--subscriber', 'none', '--client', 'wire']);
@@ -41,7 +41,7 @@ try {
   const probe = await workItemProbe({ url, httpUrl, adminToken: BENCH_ADMIN_TOKEN, devices: creds.slice(PUBLISHERS) });
   await new Promise<void>((resolve) => gen.stdout!.on('data', (d: Buffer) => d.toString().includes('"measuring"') && resolve()));
   await new Promise((r) => setTimeout(r, 3000)); // reach the rate
-  const h0 = await health();
+  const h0 = await health(p);
   const t0 = performance.now();
   for (let i = 0; i < SAMPLES; i++) {
     const ms = await probe.sample();
@@ -49,7 +49,7 @@ try {
     else lat.push(ms);
     await new Promise((r) => setTimeout(r, 20));
   }
-  const h1 = await health();
+  const h1 = await health(p);
   load = (h1.ingest.received - h0.ingest.received) / ((performance.now() - t0) / 1000);
   loop = h1.eventLoop;
   announce = h1.rules;

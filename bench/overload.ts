@@ -19,6 +19,7 @@ import { workItemProbe } from './probe.ts';
 import { percentile, printTable, RESULTS_DIR, writeReport } from './report.ts';
 import { rssMb } from './threads.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
+import { health } from './platform-api.ts';
 
 const { values } = parseArgs({ options: { rate: { type: 'string' }, seconds: { type: 'string', default: '30' } } });
 /** The sustainable rate: given, or what the latest pipeline run sustained into the embedded store, or the 20,000 target. */
@@ -43,17 +44,15 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-overload-'));
 const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, PUBLISHERS + PROBES), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN }, [], 'main.ts', NOFILE);
 const httpUrl = `http://127.0.0.1:${p.ports.http}`;
 const url = `mqtt://127.0.0.1:${p.ports.mqtt}`;
-type Health = { broker: { deliveriesShed: number }; ingest: { stored: number; pending: Record<string, number> } };
-const health = async () => (await (await fetch(`${httpUrl}/api/v1/health`)).json()) as Health;
 const credentials = path.join(dir, 'device-credentials.json');
 const creds = JSON.parse(readFileSync(credentials, 'utf8')).devices as { id: string; secret: string }[];
 
 interface Second { phase: string; stored: number; backlog: number; rssMb: number }
 const seconds: Second[] = [];
 let phase = 'idle';
-let last = await health();
+let last = await health(p);
 const sampler = setInterval(async () => {
-  const h = await health().catch(() => undefined);
+  const h = await health(p).catch(() => undefined);
   if (!h) return;
   seconds.push({ phase, stored: h.ingest.stored - last.ingest.stored, backlog: Object.values(h.ingest.pending).reduce((a, b) => a + b, 0), rssMb: rssMb(p.proc.pid!) });
   last = h;
@@ -68,7 +67,7 @@ let shed = 0;
 try {
   const probe = await workItemProbe({ url, httpUrl, adminToken: BENCH_ADMIN_TOKEN, devices: creds.slice(PUBLISHERS) });
   sustained = await brokerRun(p.proc.pid!, url, { seconds: 20, publishers: PUBLISHERS, qos: 1, rate: RATE, nofile: NOFILE }, args, (ph) => (phase = ph === 'measuring' ? 'sustainable' : 'idle'));
-  const shed0 = (await health()).broker.deliveriesShed;
+  const shed0 = (await health(p)).broker.deliveriesShed;
   let probing = true;
   const probes = (async () => {
     while (probing) {
@@ -85,7 +84,7 @@ try {
   overload = await brokerRun(p.proc.pid!, url, { seconds: SECONDS, publishers: PUBLISHERS, qos: 1, rate: Math.round(RATE * 1.5), nofile: NOFILE }, args, (ph) => (phase = ph === 'measuring' ? 'overload' : 'idle'));
   probing = false;
   await probes;
-  shed = (await health()).broker.deliveriesShed - shed0;
+  shed = (await health(p)).broker.deliveriesShed - shed0;
   await probe.close();
 } finally {
   clearInterval(sampler);

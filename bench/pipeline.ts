@@ -14,11 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { haveBinary, startVictoriaMetrics, VICTORIA_METRICS } from '../test/helpers/services.ts';
-import { startPlatformProcess, type PlatformProcess } from '../test/helpers/process.ts';
+import { startPlatformProcess } from '../test/helpers/process.ts';
 import { alive, brokerRun } from './broker-runs.ts';
 import { printTable, writeReport } from './report.ts';
 import { rssMb } from './threads.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
+import { health } from './platform-api.ts';
+import type { Health } from '../api/routes/health.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, publishers: { type: 'string', default: '1000' }, rate: { type: 'string', default: '30000' } } });
 const SECONDS = Number(values.seconds);
@@ -26,8 +28,6 @@ const PUBLISHERS = Number(values.publishers);
 const RATE = Number(values.rate);
 const NOFILE = PUBLISHERS * 2 + 1000;
 
-type Health = { ingest: { received: number; stored: number; pending: Record<string, number> }; rules: { evaluations: number } };
-const health = async (p: PlatformProcess) => (await (await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/health`)).json()) as Health;
 
 interface PipelineRun { sink: string; seconds: number; offered: number; acked: number; stored: number; lost: number; sustained: number; skipped: number; evaluations: number; rssMb: number; generatorCpuPct: number }
 

@@ -17,25 +17,27 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startPlatformProcess, type PlatformProcess } from '../test/helpers/process.ts';
+import { startPlatformProcess } from '../test/helpers/process.ts';
 import { alive, brokerRun, startMosquitto, type BrokerRun } from './broker-runs.ts';
 import { printTable, writeReport } from './report.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
 import { rssMb, threadCpu } from './threads.ts';
+import { createServiceAccount, health } from './platform-api.ts';
+import type { Health } from '../api/routes/health.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '500,1000' }, qos: { type: 'string', default: '1,0' }, window: { type: 'string', default: '1000' }, repeat: { type: 'string', default: '1' }, from: { type: 'string' } } });
-const SECONDS = Number(values.from ? JSON.parse(readFileSync(values.from, 'utf8')).seconds : values.seconds);
+/** With --from, an earlier run's figures, reported again instead of measured. */
+const earlier = values.from ? (JSON.parse(readFileSync(values.from, 'utf8')) as { seconds: number; window: number; repeat: number; results: Row[] }) : undefined;
+const SECONDS = earlier?.seconds ?? Number(values.seconds);
 const PUBLISHERS = values.publishers!.split(',').map(Number);
 const QOS = values.qos!.split(',').map(Number) as (0 | 1)[];
-const WINDOW = Number(values.window);
-const REPEAT = Number(values.from ? JSON.parse(readFileSync(values.from, 'utf8')).repeat : values.repeat);
+const WINDOW = earlier?.window ?? Number(values.window);
+const REPEAT = earlier?.repeat ?? Number(values.repeat);
 const NOFILE = Math.max(...PUBLISHERS) * 2 + 1000;
 
 /** Ours: CPU µs per delivered message on the broker's thread, the busiest other (the store's), and all the rest. */
 type ThreadSplit = { main: number; store: number; rest: number };
 type Run = BrokerRun & { peakRssMb: number; childRssMb?: number; stored?: number; storedPerS?: number; degraded?: string[]; threads?: ThreadSplit };
-type Health = { status: string; problems?: string[]; ingest: { stored: number; pending: Record<string, number> } };
-const health = async (p: PlatformProcess) => (await (await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/health`)).json()) as Health;
 
 /** Samples a process's RSS every 200 ms while `fn` runs: the highest, and its children's (Node-RED's) highest sum. */
 async function peakRss<T>(pid: number, fn: () => Promise<T>): Promise<[T, number, number]> {
@@ -77,9 +79,7 @@ async function platformRun(qos: 0 | 1, publishers: number): Promise<Run> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-platform-'));
   const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, Math.max(...PUBLISHERS)), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN }, [], 'main.ts', NOFILE);
   try {
-    const res = await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/service-accounts`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench subscriber', subscribe: ['v1/#'] }) });
-    if (res.status !== 201) throw new Error(`service account: ${res.status} ${await res.text()}`);
-    const sub = (await res.json()) as { username: string; secret: string };
+    const sub = await createServiceAccount(p, BENCH_ADMIN_TOKEN, 'bench subscriber', ['v1/#']);
     let h0: Health | undefined;
     let h1: Health | undefined;
     let t0: Map<string, number> | undefined;
@@ -115,7 +115,6 @@ const median = (runs: Run[]): Run => {
 };
 
 type Row = { qos: 0 | 1; publishers: number; mosquitto: Run[]; ours: Run[] };
-const earlier = values.from ? (JSON.parse(readFileSync(values.from, 'utf8')) as { seconds: number; window: number; repeat: number; results: Row[] }) : undefined;
 const results: Row[] = earlier?.results ?? [];
 for (const qos of earlier ? [] : QOS) {
   for (const publishers of PUBLISHERS) {

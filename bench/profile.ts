@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { ROOT, startPlatformProcess } from '../test/helpers/process.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
 import { threadCpu, threadShares } from './threads.ts';
+import { createServiceAccount, health } from './platform-api.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, publishers: { type: 'string', default: '50' }, qos: { type: 'string', default: '1' }, rate: { type: 'string', default: '20000' }, embedded: { type: 'string', default: 'true' }, subscriber: { type: 'string', default: 'true' }, server: { type: 'string', default: 'platform' }, client: { type: 'string', default: 'mqttjs' } } });
 
@@ -33,7 +34,7 @@ const platform = await startPlatformProcess(
 try {
   const sub = values.server === 'broker'
     ? { username: 'svc-bench', secret: 'bench-subscriber-secret' }
-    : ((await (await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/service-accounts`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench subscriber', subscribe: ['v1/#'] }) })).json()) as { username: string; secret: string });
+    : await createServiceAccount(platform, BENCH_ADMIN_TOKEN, 'bench subscriber', ['v1/#']);
   const gen = spawn(process.execPath, ['--import', 'tsx', 'bench/loadgen.ts', '--url', `mqtt://127.0.0.1:${platform.ports.mqtt}`, '--publishers', values.publishers!, '--qos', values.qos!, '--rate', values.rate!, '--seconds', values.seconds!, '--credentials', path.join(dir, 'device-credentials.json'), '--subscriber', values.subscriber === 'true' ? `${sub.username}:${sub.secret}` : 'none', '--client', values.client!], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let t0 = new Map<string, number>();
@@ -47,8 +48,8 @@ try {
   console.log('platform threads, share of one core:', shares.map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(', '));
   console.log(out.trim().split('\n').pop());
   if (values.server !== 'broker') {
-    const health = await (await fetch(`http://127.0.0.1:${platform.ports.http}/api/v1/health`)).json();
-    console.log(JSON.stringify({ ingest: health.ingest, eventLoop: health.eventLoop }));
+    const h = await health(platform);
+    console.log(JSON.stringify({ ingest: h.ingest, eventLoop: h.eventLoop }));
   }
 } finally {
   await platform.stop('SIGINT');

@@ -18,6 +18,7 @@ import { ROOT, startPlatformProcess, withNofile } from '../test/helpers/process.
 import { printTable, writeReport } from './report.ts';
 import { rssMb } from './threads.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
+import { health } from './platform-api.ts';
 
 const { values } = parseArgs({ options: { devices: { type: 'string', default: '50000' }, hold: { type: 'string', default: '30' } } });
 /** Open files this process may have at most: a raised soft limit cannot pass it, and raising it needs CAP_SYS_RESOURCE. */
@@ -34,7 +35,6 @@ const NOFILE = Math.min(limit, N + 10_000);
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-bench-scale-'));
 const p = await startPlatformProcess({ DATA_DIR: dir, SITE_FILE: benchSite(dir, ASKED), PLATFORM_ADMIN_TOKEN: BENCH_ADMIN_TOKEN, MQTT_MAX_CONNECTIONS_PER_ADDRESS: String(ASKED) }, [], 'main.ts', NOFILE);
-const health = async () => (await (await fetch(`http://127.0.0.1:${p.ports.http}/api/v1/health`)).json()) as { broker: { clients: number; devicesOnline: number } };
 let result: Record<string, number> & { failures?: Record<string, number> };
 let idleMb = 0;
 let connectedMb = 0;
@@ -51,7 +51,7 @@ try {
     out += d;
     if (!connectedMb && out.includes('"connected"')) {
       connectedMb = rssMb(p.proc.pid!);
-      onlineAtConnect = health().then((h) => h.broker.devicesOnline);
+      onlineAtConnect = health(p).then((h) => h.broker.devicesOnline);
     }
   });
   const code = await new Promise((r) => gen.once('exit', r));

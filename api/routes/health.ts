@@ -58,6 +58,9 @@ const healthSchema = z.object({
   uptimeS: z.number(),
 });
 
+/** What `GET /api/v1/health` answers. */
+export type Health = z.infer<typeof healthSchema>;
+
 const ms = (ns: number) => Math.round(ns / 1e4) / 100;
 
 export default async function healthRoutes(app: App, deps: ApiDeps) {
