@@ -9,7 +9,7 @@ import { PGlite } from '@electric-sql/pglite';
  * platform idled at 368 MB instead of 541 and peaked at 577 instead of 745 under 1,000 publishers,
  * at the same rate (24,551 vs 24,640 msg/s at QoS 1).
  */
-export const SHARED_BUFFERS_MB = 16;
+const SHARED_BUFFERS_MB = 16;
 
 /** PGlite.create's options: its default start parameters, plus ours. */
 export function pgliteOptions() {
