@@ -5,9 +5,10 @@ import { PGlite } from '@electric-sql/pglite';
 /**
  * PostgreSQL's shared buffers, in MB. PGlite starts with PostgreSQL's default, 128 MB, all of it
  * resident inside the WASM heap from the first start; the platform's working set (readings appended
- * at the end of one table, small indexes) needs far less. With 16 MB, `npm run bench:platform`'s
- * platform idled at 368 MB instead of 541 and peaked at 577 instead of 745 under 1,000 publishers,
- * at the same rate (24,551 vs 24,640 msg/s at QoS 1).
+ * at the end of one table, small indexes) needs far less. With 16 MB the platform with 1,000 devices
+ * idled at 368 MB instead of 541, and under `npm run bench:platform` (three pairs, before and after
+ * alternating) peaked at 532–580 MB instead of 658–743 at QoS 1. Its rate moved within the runs'
+ * spread (QoS 1 medians 17,597 → 16,686 msg/s, the machine slowing over the pairs).
  */
 const SHARED_BUFFERS_MB = 16;
 
