@@ -8,8 +8,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# The console is built once, then the dev tools that built it go.
-RUN npm run console:build && npm prune --omit=dev --no-audit --no-fund
+# The console and the server (dist/, plain JavaScript: deploy/build.mjs) are built once, then the dev
+# tools that built them go.
+RUN npm run console:build && node deploy/build.mjs && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
@@ -28,4 +29,4 @@ VOLUME ["/data"]
 EXPOSE 8080 1883 8083
 # Ready means the store answers and the broker listens (GET /api/v1/health/ready).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["node", "deploy/healthcheck.mjs"]
-ENTRYPOINT ["node", "--import", "tsx", "main.ts"]
+ENTRYPOINT ["node", "dist/main.js"]

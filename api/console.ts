@@ -2,12 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
+import { ROOT } from '../core/paths.ts';
 import type { App } from './deps.ts';
 
 /** Where `npm run console:build` puts the console (Vue 3 + Vant, console/). */
-export const CONSOLE_DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'console', 'dist');
+export const CONSOLE_DIST = path.join(ROOT, 'console', 'dist');
 /** The paths the console's pages answer (links in notifications point at items' pages). */
 const PAGES = ['/', '/overview', '/board', '/tasks', '/report', '/tickets/*', '/work-orders/*', '/devices/*', '/resident', '/sign-in'];
 

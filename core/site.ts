@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEPARTMENTS, ROLES } from './domain.ts';
 import { contactsSchema } from './contacts.ts';
 import { idSchema } from './ids.ts';
 import type { OrgUnit } from './store/org.ts';
+import { ROOT } from './paths.ts';
 
 const named = { id: idSchema, name: z.string().min(1) };
 const deviceEntry = z.union([
@@ -62,7 +62,7 @@ export const siteSchema = z.object({
 
 export type Site = z.infer<typeof siteSchema>;
 
-export const DEMO_SITE_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'demo-site.json');
+export const DEMO_SITE_FILE = path.join(ROOT, 'core', 'demo-site.json');
 
 export function readSiteFile(file: string): Site {
   let raw: unknown;

@@ -2,12 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Aedes, Client, Subscription } from 'aedes';
 import type { Extension } from '../core/event-bus.ts';
+import { ROOT } from '../core/paths.ts';
 import type { Logger } from '../core/logger.ts';
 
-export const FLOWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'flows');
+export const FLOWS_DIR = path.join(ROOT, 'flows');
 const RED_JS = createRequire(import.meta.url).resolve('node-red/red.js');
 /** What the flows subscribe to (flows.json, node `events`): seeing it on the broker means they listen. */
 const EVENTS_FILTER = 'platform/workitems/#';

@@ -4,14 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { format } from '../core/log-format.ts';
-import { ROOT } from './helpers/process.ts';
+import { buildOnce, ROOT } from './helpers/process.ts';
 
 /** `npm run demo` as a newcomer sees it at a terminal (LOG_FORMAT=pretty stands in for the TTY). */
 describe('npm run demo', () => {
   it('ends its start-up with a readable block, logs in short lines, and summarises the bad device instead of a wall of warnings', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-demo-'));
     try {
-      const proc = spawn(process.execPath, ['--import', 'tsx', 'demo.ts'], {
+      buildOnce();
+      const proc = spawn(process.execPath, ['dist/demo.js'], {
         cwd: ROOT,
         env: { ...process.env, DATA_DIR: dir, HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', LOG_FORMAT: 'pretty', DEMO_DURATION_S: '12', DEMO_INTERVAL_S: '2', NOTIFY_FLOWS: 'false' },
         stdio: ['ignore', 'pipe', 'pipe'],

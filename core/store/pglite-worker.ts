@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Db } from './db.ts';
 import { ForegroundFirst } from './foreground-first.ts';
 import { syncFilesystem } from './sync.ts';
+import { ROOT } from '../paths.ts';
 
 type Reply = { id: number; rows?: unknown[]; affectedRows?: number; error?: { message: string; code?: string; detail?: string; constraint?: string } };
 
@@ -86,7 +87,7 @@ export async function openPgliteWorker(dir: string): Promise<Db> {
 }
 
 // No inherited --import hooks: the thread is plain JavaScript.
-const startThread = (dir: string, initOnly: boolean) => new Worker(new URL('./pglite-thread.mjs', import.meta.url), { workerData: { dir, initOnly }, execArgv: [] });
+const startThread = (dir: string, initOnly: boolean) => new Worker(path.join(ROOT, 'core', 'store', 'pglite-thread.mjs'), { workerData: { dir, initOnly }, execArgv: [] });
 
 function ready(worker: Worker): Promise<void> {
   return new Promise<void>((resolve, reject) => {

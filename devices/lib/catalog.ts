@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { BUILD_DIR, BUILT, ROOT } from '../../core/paths.ts';
 import { z } from 'zod';
 import type { DeviceDefinition, RuleData } from './define.ts';
 import { eventSchema, telemetrySchema } from './schemas.ts';
@@ -39,7 +40,8 @@ export interface Catalog<R extends RuleData = RuleData> {
  */
 export type RuleCompiler<R extends RuleData> = (raw: unknown, where: { file: string; index: number; host: { props: Record<string, unknown>; events: Record<string, unknown> } }) => R;
 
-export const DEVICES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The device types: their TypeScript files, or in the build their compiled twins (dist/devices/). */
+export const DEVICES_DIR = BUILT ? path.join(BUILD_DIR, 'devices') : path.join(ROOT, 'devices');
 
 const idPattern = /^[a-z][a-z0-9-]{1,40}$/;
 const nameRe = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +14,15 @@ export function withNofile(n: number, cmd: string, args: string[]): [string, str
   return ['sh', ['-c', `ulimit -Hn ${n} 2>/dev/null; ulimit -Sn ${n} 2>/dev/null || ulimit -Sn "$(ulimit -Hn)"; exec "$0" "$@"`, cmd, ...args]];
 }
 
+let built = false;
+/** `npm start`'s build step, once per process that starts platforms. */
+export function buildOnce(): void {
+  if (built) return;
+  const r = spawnSync(process.execPath, ['deploy/build.mjs'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`deploy/build.mjs failed (${r.status ?? r.signal})`);
+  built = true;
+}
+
 export interface PlatformProcess {
   proc: ChildProcess;
   ports: { mqtt: number; http: number };
@@ -23,13 +32,16 @@ export interface PlatformProcess {
 }
 
 /**
- * Runs `npm start`'s entry point as its own process on free loopback ports and resolves once it
- * has logged the ports it chose. `env` adds to (and overrides) the defaults below; `nodeArgs` go to
- * node itself (e.g. `--cpu-prof` to profile the platform under a benchmark's load); `entry` is
- * another script that logs `platform started` the same way (the benchmarks' broker-only server).
+ * Runs what `npm start` runs as its own process on free loopback ports and resolves once it has
+ * logged the ports it chose: main.ts is built first (deploy/build.mjs, as `npm start` does; it
+ * writes nothing when the build is current) and dist/main.js runs in plain node. `env` adds to (and
+ * overrides) the defaults below; `nodeArgs` go to node itself (e.g. `--cpu-prof` to profile the
+ * platform under a benchmark's load); `entry` is another TypeScript script, run under tsx, that
+ * logs `platform started` the same way (the benchmarks' broker-only server).
  */
 export async function startPlatformProcess(env: Record<string, string>, nodeArgs: string[] = [], entry = 'main.ts', nofile?: number): Promise<PlatformProcess> {
-  const args = [...nodeArgs, '--import', 'tsx', entry];
+  if (entry === 'main.ts') buildOnce();
+  const args = entry === 'main.ts' ? [...nodeArgs, 'dist/main.js'] : [...nodeArgs, '--import', 'tsx', entry];
   const [cmd, argv] = nofile ? withNofile(nofile, process.execPath, args) : [process.execPath, args];
   const proc = spawn(cmd, argv, {
     cwd: ROOT,

@@ -1,0 +1,33 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUILD_DIR } from '../core/paths.ts';
+import { buildOnce, ROOT } from './helpers/process.ts';
+
+/**
+ * What `npm start` runs is the build (deploy/build.mjs → dist/), plain JavaScript with no
+ * TypeScript loader in the process. A device type dropped into devices/ must reach it with no other
+ * change, and the build's catalog must be the sources' catalog.
+ */
+describe('the build npm start runs', () => {
+  it('has every device type of devices/, each loadable in plain node', () => {
+    buildOnce();
+    const sources = readdirSync(path.join(ROOT, 'devices')).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '')).sort();
+    const built = readdirSync(path.join(BUILD_DIR, 'devices')).filter((f) => f.endsWith('.js')).map((f) => f.replace(/\.js$/, '')).sort();
+    expect(built).toEqual(sources);
+    // The built main's own imports, in a node with no loader: each device file imports and carries
+    // its definition (its facets are the shared chunks', not copies).
+    const probe = `const ids = []; for (const f of ${JSON.stringify(built)}) { const m = await import('./dist/devices/' + f + '.js'); ids.push(m.default.id); } console.log(JSON.stringify(ids));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(sources);
+  });
+
+  it('writes nothing when nothing changed, so a second start never rewrites files the first has loaded', () => {
+    buildOnce();
+    const r = spawnSync(process.execPath, ['deploy/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/rebuilt/);
+  });
+});
