@@ -96,7 +96,9 @@ export class Ingest {
             if (i === 0) this.counters.stored += batch.length;
           },
           {
-            name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? 5000, minBatch: sink.minBatch, flushMs: 200, highWater: 10_000,
+            name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? 5000, minBatch: sink.minBatch, flushMs: sink.gatherMs ?? 200, gather: sink.gatherMs !== undefined,
+            // Room for two full writes beyond the one being written.
+            highWater: Math.max(10_000, 2 * (sink.maxBatch ?? 5000)),
             reject: (r, err) => this.sinkRejected(lane, r, err),
             rejectionWindowMs: opts.rejectionWindowMs,
           },

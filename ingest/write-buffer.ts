@@ -18,6 +18,12 @@ export interface WriteBufferOptions<T> {
   /** A partial batch waits at most this long. */
   flushMs: number;
   /**
+   * After a write, wait for `minBatch` items or `flushMs` before the next, instead of writing what
+   * came meanwhile at once: for a store whose cost is per row, where a fuller write packs more into
+   * each (the embedded sink: a device's readings of one write are one row).
+   */
+  gather?: boolean;
+  /**
    * Above this many pending items, `add` returns a promise that settles once there is room: as
    * many waiting producers go on, oldest first, as items were written. Releasing them all at once
    * when the backlog dips let a thousand held connections flood in together.
@@ -171,6 +177,7 @@ export class WriteBuffer<T> {
       this.retryMs = 0;
       this.lastError = null;
       this.done(batch.length);
+      if (this.opts.gather && !this.closed && this.pending.length < (this.opts.minBatch ?? this.opts.maxBatch)) return; // kick()'s finally waits flushMs
     }
   }
 

@@ -10,16 +10,19 @@ import { EmbeddedSink } from '../ingest/sink.ts';
 import { WriteBuffer } from '../ingest/write-buffer.ts';
 import { connectDevice, eventually, startTestPlatform, tempDir, type TestPlatform } from './helpers/platform.ts';
 
-/** A store that refuses one row, as PostgreSQL does for a value it cannot hold (class 22: data exception). */
+/**
+ * A store that refuses one reading, as PostgreSQL does for a value it cannot hold (class 22: data
+ * exception): any row (a device's pack of readings) that holds seq 1234 of that device.
+ */
 const REFUSE_ONE = `
   CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
   BEGIN
-    IF NEW.seq = 1234 AND NEW.device_id = current_setting('test.refuse_device', true) THEN
+    IF NEW.device_id = current_setting('test.refuse_device', true) AND EXISTS (SELECT 1 FROM json_to_recordset(NEW.readings) AS r(seq bigint) WHERE r.seq = 1234) THEN
       RAISE EXCEPTION 'test store refuses this row' USING ERRCODE = '22023';
     END IF;
     RETURN NEW;
   END $$;
-  CREATE TRIGGER refuse_one BEFORE INSERT ON readings FOR EACH ROW EXECUTE FUNCTION refuse_one();`;
+  CREATE TRIGGER refuse_one BEFORE INSERT ON reading_packs FOR EACH ROW EXECUTE FUNCTION refuse_one();`;
 
 const reading = (deviceId: string, seq: number, lsn: number): Reading => ({ deviceId, type: 'smoke-detector', ts: Date.now(), kind: 'telemetry', seq, data: { smokeDbPerM: 0.01 }, serverTs: false, lsn });
 

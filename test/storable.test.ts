@@ -145,7 +145,7 @@ describe('validation and the stores agree', () => {
     // One statement per 500, as the sink writes them: any refusal would throw.
     for (let i = 0; i < accepted.length; i += 500) await insertReadings(db, accepted.slice(i, i + 500), { consumer: 'fuzz', lsn: i }, { once: true });
     const stored = await listReadings(db, { limit: 100_000 });
-    // A reading with the (device, ts, seq) of one before is a resend, stored once (readings_once, as
+    // A reading with the (device, ts, seq) of one before is a resend, stored once (insertReadings' once, as
     // the sink writes in a cluster); the fuzz repeats small seqs at the same time often. Readings
     // without seq are all kept.
     const distinct = new Set(accepted.map((r, i) => (r.seq === undefined ? `#${i}` : `${r.deviceId}|${r.ts}|${r.seq}`)));

@@ -8,7 +8,7 @@ import { POSTGRES_BIN, servicesRequired } from '../helpers/services.ts';
  * (TEST_STORE=postgres; the server is test/setup/postgres.ts's). Without Debian's postgresql the
  * run is skipped loudly, unless CI=true or REQUIRE_SERVICES=1, where it fails.
  */
-const SUITES = ['test/storable.test.ts', 'test/rules-alarms.test.ts', 'test/rules-broker.test.ts', 'test/rules-engine.test.ts', 'test/rules-restart.test.ts', 'test/work-items.test.ts', 'test/work-items-atomic.test.ts', 'test/work-items-e2e.test.ts', 'test/work-items-follow.test.ts', 'test/work-items-people.test.ts', 'test/work-items-restart.test.ts', 'test/overview.test.ts', 'test/security.test.ts', 'test/api.test.ts'];
+const SUITES = ['test/storable.test.ts', 'test/readings-packs.test.ts', 'test/rules-alarms.test.ts', 'test/rules-broker.test.ts', 'test/rules-engine.test.ts', 'test/rules-restart.test.ts', 'test/work-items.test.ts', 'test/work-items-atomic.test.ts', 'test/work-items-e2e.test.ts', 'test/work-items-follow.test.ts', 'test/work-items-people.test.ts', 'test/work-items-restart.test.ts', 'test/overview.test.ts', 'test/security.test.ts', 'test/api.test.ts'];
 
 if (!existsSync(path.join(POSTGRES_BIN, 'postgres'))) {
   if (servicesRequired) {
