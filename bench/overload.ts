@@ -20,6 +20,8 @@ import { percentile, printTable, RESULTS_DIR, writeReport } from './report.ts';
 import { rssMb } from './threads.ts';
 import { benchSite, BENCH_ADMIN_TOKEN } from './site.ts';
 import { health } from './platform-api.ts';
+import { sinkHighWater } from '../ingest/ingest.ts';
+import { EMBEDDED_MAX_BATCH } from '../ingest/sink.ts';
 
 const { values } = parseArgs({ options: { rate: { type: 'string' }, seconds: { type: 'string', default: '30' } } });
 /** The sustainable rate: given, or what the latest pipeline run sustained into the embedded store, or the 20,000 target. */
@@ -116,7 +118,7 @@ printTable(`overload: ${Math.round(RATE * 1.5).toLocaleString()} msg/s offered (
   ['overload: stored mean / lowest second', `${Math.round(overRate).toLocaleString()} / ${Math.round(minOver).toLocaleString()} msg/s → ${(overRate / peak).toFixed(2)}× of peak (target ≥ 0.90)`],
   ['publishers slowed', `acknowledged ${Math.round(overload!.ackedTotal / overload!.seconds).toLocaleString()} msg/s of ${Math.round(overload!.sent).toLocaleString()} sent; ${(overload!.sentTotal - overload!.ackedTotal).toLocaleString()} still waiting in their sockets at the end (TCP backpressure), ${overload!.skipped.toLocaleString()} not sent at all`],
   ['subscriber deliveries shed', String(shed)],
-  ['ingest backlog max', `${backlogMax.toLocaleString()} readings (high-water mark 10,000 per sink)`],
+  ['ingest backlog max', `${backlogMax.toLocaleString()} readings (high-water mark ${sinkHighWater(EMBEDDED_MAX_BATCH).toLocaleString()} for the embedded store)`],
   ['RSS sustainable → overload max → last 5 s', `${Math.round(rssSustained)} → ${Math.round(rssOver)} → ${rssLast.map(Math.round).join(', ')} MB`],
   ['breach → work item under overload', `${probeLat.length} of ${probeLat.length + probeMissed} created; p50 ${percentile(probeLat, 50).toFixed(1)} / p99 ${percentile(probeLat, 99).toFixed(1)} ms`],
 ]);

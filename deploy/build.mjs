@@ -1,14 +1,14 @@
 // Builds what `npm start` and `npm run demo` run: the TypeScript sources bundled into plain
 // JavaScript in dist/ (esbuild), so the running process carries no TypeScript loader. tsx at run
-// time keeps a loader thread and every module's transformed source: 346–365 MB idle with 1,000
-// devices against 401–441 MB under tsx (issue 20, three runs each).
+// time keeps a loader thread and every module's transformed source: idle with 1,000 devices, a
+// median of 360 MB against 406 MB under tsx (issue 20, eight paired runs).
 //
 // One entry per program and per device type; the modules they share go into chunks, so the device
 // files the catalog imports at start (dist/devices/*.js) use the same module instances as the rest.
 // Dependencies stay in node_modules. Only files whose content changed are written, and files of an
 // older build are removed, so a second start while one runs touches nothing it has loaded.
 //
-//   node deploy/build.mjs        (npm start and npm run demo run it first; it takes about a second)
+//   node deploy/build.mjs        (npm start and npm run demo run it first; about 0.3 s here)
 import { build } from 'esbuild';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

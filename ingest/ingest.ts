@@ -57,6 +57,10 @@ interface SinkLane {
  * them (ingest/journal.ts: a QoS 1 message is acknowledged once it is on disk), hands valid readings
  * to the sinks (batched) and to listeners (the rules service), and dead-letters the rest with a reason.
  */
+const DEFAULT_SINK_BATCH = 5000;
+/** Readings that may wait for a sink before producers are held: two full writes beyond the one being written, 10,000 at least. */
+export const sinkHighWater = (maxBatch = DEFAULT_SINK_BATCH) => Math.max(10_000, 2 * maxBatch);
+
 export class Ingest {
   readonly counters = new IngestCounters();
   private readonly lanes: SinkLane[];
@@ -96,9 +100,8 @@ export class Ingest {
             if (i === 0) this.counters.stored += batch.length;
           },
           {
-            name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? 5000, minBatch: sink.minBatch, flushMs: sink.gatherMs ?? 200, gather: sink.gatherMs !== undefined,
-            // Room for two full writes beyond the one being written.
-            highWater: Math.max(10_000, 2 * (sink.maxBatch ?? 5000)),
+            name: `sink:${sink.name}`, log: opts.log, maxBatch: sink.maxBatch ?? DEFAULT_SINK_BATCH, minBatch: sink.minBatch, flushMs: sink.gatherMs ?? 200, gather: sink.gatherMs !== undefined,
+            highWater: sinkHighWater(sink.maxBatch),
             reject: (r, err) => this.sinkRejected(lane, r, err),
             rejectionWindowMs: opts.rejectionWindowMs,
           },

@@ -34,6 +34,9 @@ export interface ReadingSink {
   close?(): Promise<void>;
 }
 
+/** Readings in one write of the embedded sink at most. */
+export const EMBEDDED_MAX_BATCH = 20_000;
+
 /** How often devices' latest properties are merged into the store: the API's view may lag this much. */
 const LATEST_EVERY_MS = 1000;
 const LATEST_SLICE = 50;
@@ -44,7 +47,7 @@ const LATEST_SLICE = 50;
  *
  * A device's readings of one write are one row (core/store/readings.ts), so a write gathers for up
  * to half a second: at 12,000 msg/s from 1,000 devices that is ~6 readings a row, and the store's
- * thread went from 36 % to 16–17 % of a core (issue 20). The store does one thing at a time; an
+ * thread went from 33–35 % to 13–14 % of a core (issue 20). The store does one thing at a time; an
  * alarm's queries wait behind at most one write (`npm run bench:latency`). The latest properties
  * are merged once a second per device rather than once per batch.
  */
@@ -54,7 +57,7 @@ export class EmbeddedSink implements ReadingSink {
   private readonly consumer: string;
   /** Several nodes: a reading resent to this node after another died may be stored already. */
   private readonly once: boolean;
-  readonly maxBatch = 20_000;
+  readonly maxBatch = EMBEDDED_MAX_BATCH;
   readonly minBatch = 5000;
   readonly gatherMs = 500;
   private latest = new Map<string, { props: Record<string, unknown>; at: number }>();

@@ -97,7 +97,7 @@ export class WriteBuffer<T> {
     const last = this.marks.last();
     if (!last || now - last[1] >= MARK_EVERY_MS) this.marks.push([this.added, now]);
     else last[0] = this.added;
-    if (this.pending.length >= (this.opts.minBatch ?? this.opts.maxBatch)) this.kick();
+    if (this.pending.length >= this.minBatch) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.flushMs);
     if (this.pending.length > this.opts.highWater) return new Promise((resolve) => this.waiters.push(resolve));
   }
@@ -147,6 +147,10 @@ export class WriteBuffer<T> {
     return this.marks.first()?.[1] ?? Date.now();
   }
 
+  private get minBatch(): number {
+    return this.opts.minBatch ?? this.opts.maxBatch;
+  }
+
   private kick(): void {
     if (this.timer) {
       clearTimeout(this.timer);
@@ -161,8 +165,7 @@ export class WriteBuffer<T> {
 
   private async drain(): Promise<void> {
     while (this.pending.length > 0) {
-      const { minBatch = this.opts.maxBatch, maxBatch } = this.opts;
-      const batch = this.pending.peek(Math.min(maxBatch, Math.max(minBatch, Math.ceil(this.pending.length / 4))));
+      const batch = this.pending.peek(Math.min(this.opts.maxBatch, Math.max(this.minBatch, Math.ceil(this.pending.length / 4))));
       try {
         await writeIsolating(batch, this.write, (item, err) => this.rejectItem(item, err));
       } catch (err) {
@@ -177,7 +180,7 @@ export class WriteBuffer<T> {
       this.retryMs = 0;
       this.lastError = null;
       this.done(batch.length);
-      if (this.opts.gather && !this.closed && this.pending.length < (this.opts.minBatch ?? this.opts.maxBatch)) return; // kick()'s finally waits flushMs
+      if (this.opts.gather && !this.closed && this.pending.length < this.minBatch) return; // kick()'s finally waits flushMs
     }
   }
 
