@@ -29,4 +29,5 @@ VOLUME ["/data"]
 EXPOSE 8080 1883 8083
 # Ready means the store answers and the broker listens (GET /api/v1/health/ready).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["node", "deploy/healthcheck.mjs"]
-ENTRYPOINT ["node", "dist/main.js"]
+# deploy/run.sh: node with the allocator settings npm start uses.
+ENTRYPOINT ["sh", "deploy/run.sh", "dist/main.js"]

@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILD_DIR } from '../core/paths.ts';
-import { buildOnce, ROOT } from './helpers/process.ts';
+import { buildOnce, builtEntry, ROOT } from './helpers/process.ts';
 
 /**
  * What `npm start` runs is the build (deploy/build.mjs → dist/), plain JavaScript with no
@@ -29,5 +29,25 @@ describe('the build npm start runs', () => {
     const r = spawnSync(process.execPath, ['deploy/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/rebuilt/);
+  });
+
+  it('runs the entry in node with the allocator settings of deploy/run.sh, in the same process, an operator\'s own values kept', async () => {
+    // run.sh hands node what follows its name: `-e <probe>` stands in for the entry file.
+    const [cmd, args] = builtEntry('setTimeout(() => {}, 10000)', ['-e']);
+    const environOf = async (env: Record<string, string>) => {
+      const proc = spawn(cmd, args, { env: { ...process.env, NODE: process.execPath, ...env }, stdio: 'ignore' });
+      try {
+        // exec keeps the PID: once it is node, its command line is node's.
+        const cmdline = () => readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8');
+        for (let i = 0; i < 100 && !cmdline().startsWith(process.execPath); i++) await new Promise((r) => setTimeout(r, 20));
+        expect(cmdline().startsWith(process.execPath)).toBe(true);
+        return Object.fromEntries(readFileSync(`/proc/${proc.pid}/environ`, 'utf8').split('\0').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+      } finally {
+        proc.kill();
+      }
+    };
+    const env = await environOf({});
+    expect(env).toMatchObject({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
+    expect((await environOf({ MALLOC_ARENA_MAX: '4' })).MALLOC_ARENA_MAX).toBe('4');
   });
 });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { format } from '../core/log-format.ts';
-import { buildOnce, ROOT } from './helpers/process.ts';
+import { buildOnce, builtEntry, ROOT } from './helpers/process.ts';
 
 /** `npm run demo` as a newcomer sees it at a terminal (LOG_FORMAT=pretty stands in for the TTY). */
 describe('npm run demo', () => {
@@ -12,9 +12,9 @@ describe('npm run demo', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sps-demo-'));
     try {
       buildOnce();
-      const proc = spawn(process.execPath, ['dist/demo.js'], {
+      const proc = spawn(...builtEntry('dist/demo.js'), {
         cwd: ROOT,
-        env: { ...process.env, DATA_DIR: dir, HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', LOG_FORMAT: 'pretty', DEMO_DURATION_S: '12', DEMO_INTERVAL_S: '2', NOTIFY_FLOWS: 'false' },
+        env: { ...process.env, NODE: process.execPath, DATA_DIR: dir, HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', LOG_FORMAT: 'pretty', DEMO_DURATION_S: '12', DEMO_INTERVAL_S: '2', NOTIFY_FLOWS: 'false' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

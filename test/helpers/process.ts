@@ -23,6 +23,11 @@ export function buildOnce(): void {
   built = true;
 }
 
+/** The command that runs a built entry as `npm start` does: deploy/run.sh (node, the allocator's settings); NODE names the node it execs. */
+export function builtEntry(file: string, nodeArgs: string[] = []): [string, string[]] {
+  return ['sh', [path.join(ROOT, 'deploy', 'run.sh'), ...nodeArgs, file]];
+}
+
 export interface PlatformProcess {
   proc: ChildProcess;
   ports: { mqtt: number; http: number };
@@ -34,18 +39,18 @@ export interface PlatformProcess {
 /**
  * Runs what `npm start` runs as its own process on free loopback ports and resolves once it has
  * logged the ports it chose: main.ts is built first (deploy/build.mjs, as `npm start` does; it
- * writes nothing when the build is current) and dist/main.js runs in plain node. `env` adds to (and
+ * writes nothing when the build is current) and dist/main.js runs in plain node through deploy/run.sh. `env` adds to (and
  * overrides) the defaults below; `nodeArgs` go to node itself (e.g. `--cpu-prof` to profile the
  * platform under a benchmark's load); `entry` is another TypeScript script, run under tsx, that
  * logs `platform started` the same way (the benchmarks' broker-only server).
  */
 export async function startPlatformProcess(env: Record<string, string>, nodeArgs: string[] = [], entry = 'main.ts', nofile?: number): Promise<PlatformProcess> {
   if (entry === 'main.ts') buildOnce();
-  const args = entry === 'main.ts' ? [...nodeArgs, 'dist/main.js'] : [...nodeArgs, '--import', 'tsx', entry];
-  const [cmd, argv] = nofile ? withNofile(nofile, process.execPath, args) : [process.execPath, args];
+  const [bin, args] = entry === 'main.ts' ? builtEntry('dist/main.js', nodeArgs) : [process.execPath, [...nodeArgs, '--import', 'tsx', entry]];
+  const [cmd, argv] = nofile ? withNofile(nofile, bin, args) : [bin, args];
   const proc = spawn(cmd, argv, {
     cwd: ROOT,
-    env: { ...process.env, HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, NODE: process.execPath, HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
