@@ -4,6 +4,8 @@ import MemoryPersistence, { type ClientRef, type StoredPacket, type Subscription
 import { AppendLog, syncDir } from '../core/append-log.ts';
 import type { Logger } from '../core/logger.ts';
 
+const NOTHING_TO_DO: Promise<void> = Promise.resolve();
+
 /** A packet as the log holds it: the payload in base64 (a PUBREL has none). */
 type WirePacket = Omit<StoredPacket, 'payload'> & { payload?: string };
 
@@ -131,7 +133,15 @@ export class SessionStore extends MemoryPersistence {
     await this.outgoingEnqueueCombi([sub], packet);
   }
 
-  override async outgoingEnqueueCombi(subs: { clientId: string }[], packet: StoredPacket): Promise<void> {
+  /**
+   * Aedes calls this for every QoS 1 publish, with the offline persistent sessions subscribed to
+   * it: most often none, answered without an async function's promise or an array a message.
+   */
+  override outgoingEnqueueCombi(subs: { clientId: string }[], packet: StoredPacket): Promise<void> {
+    return subs.length === 0 ? NOTHING_TO_DO : this.enqueueOffline(subs, packet);
+  }
+
+  private async enqueueOffline(subs: { clientId: string }[], packet: StoredPacket): Promise<void> {
     // A client away for long with a busy subscription keeps at most maxQueued (Mosquitto's max_queued_messages).
     const room = subs.filter((s) => (this.queued.get(s.clientId) ?? 0) < this.opts.maxQueued);
     this.dropped += subs.length - room.length;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs a built entry of the platform (dist/main.js, dist/demo.js) in node, as `npm start`, `npm run
-# demo`, the image and the tests' platform processes do. `exec` keeps the PID.
+# demo`, the image and the tests' and benchmarks' platform processes do. `exec` keeps the PID.
+# Arguments go to node, after deploy/quiet-debug.mjs is preloaded (see there).
 #
 # glibc's allocator, tuned for a process whose threads (the broker's, the embedded store's, V8's
 # compiler and GC helpers) each malloc and free tens of MB: by default every thread gets an arena of
@@ -12,4 +13,4 @@
 : "${MALLOC_MMAP_THRESHOLD_:=131072}"
 : "${MALLOC_TRIM_THRESHOLD_:=131072}"
 export MALLOC_ARENA_MAX MALLOC_MMAP_THRESHOLD_ MALLOC_TRIM_THRESHOLD_
-exec "${NODE:-node}" "$@"
+exec "${NODE:-node}" --import "$(cd "$(dirname "$0")" && pwd)/quiet-debug.mjs" "$@"

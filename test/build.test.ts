@@ -50,4 +50,18 @@ describe('the build npm start runs', () => {
     expect(env).toMatchObject({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
     expect((await environOf({ MALLOC_ARENA_MAX: '4' })).MALLOC_ARENA_MAX).toBe('4');
   });
+
+  it('preloads deploy/quiet-debug.mjs: mqtt-packet\'s debug calls do nothing unless DEBUG names them, and log when it does', () => {
+    // A CONNECT parsed by the parser aedes uses; its debug() calls write to stderr when enabled.
+    // It also names which debug mqtt-packet got: debug's own gathers its arguments (`...args`) first.
+    const probe = `const debug = require(require('module').createRequire(require.resolve('mqtt-packet/parser.js')).resolve('debug')); console.log(String(debug('mqtt-packet:parser')).includes('...args') ? 'own' : 'quiet'); const mqtt = require('mqtt-packet'); const p = mqtt.parser(); p.on('packet', (x) => console.log(x.cmd)); p.parse(mqtt.generate({ cmd: 'connect', clientId: 'c', protocolId: 'MQTT', protocolVersion: 4, keepalive: 60, clean: true }))`;
+    const run = (env: Record<string, string>) => spawnSync(...builtEntry(probe, ['-e']), { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE: process.execPath, DEBUG: '', ...env } });
+    const quiet = run({});
+    expect(quiet.status, quiet.stderr).toBe(0);
+    expect(quiet.stdout.trim().split('\n')).toEqual(['quiet', 'connect']);
+    expect(quiet.stderr).toBe('');
+    const loud = run({ DEBUG: 'mqtt-packet:parser' });
+    expect(loud.stdout.trim().split('\n')).toEqual(['own', 'connect']);
+    expect(loud.stderr).toContain('mqtt-packet:parser');
+  });
 });

@@ -23,7 +23,7 @@ export function buildOnce(): void {
   built = true;
 }
 
-/** The command that runs a built entry as `npm start` does: deploy/run.sh (node, the allocator's settings); NODE names the node it execs. */
+/** The command that runs an entry as `npm start` runs dist/main.js: deploy/run.sh (node, its allocator settings and preload); NODE names the node it execs. */
 export function builtEntry(file: string, nodeArgs: string[] = []): [string, string[]] {
   return ['sh', [path.join(ROOT, 'deploy', 'run.sh'), ...nodeArgs, file]];
 }
@@ -41,12 +41,12 @@ export interface PlatformProcess {
  * logged the ports it chose: main.ts is built first (deploy/build.mjs, as `npm start` does; it
  * writes nothing when the build is current) and dist/main.js runs in plain node through deploy/run.sh. `env` adds to (and
  * overrides) the defaults below; `nodeArgs` go to node itself (e.g. `--cpu-prof` to profile the
- * platform under a benchmark's load); `entry` is another TypeScript script, run under tsx, that
- * logs `platform started` the same way (the benchmarks' broker-only server).
+ * platform under a benchmark's load); `entry` is another TypeScript script, run under tsx (through
+ * the same deploy/run.sh), that logs `platform started` the same way (the benchmarks' broker-only server).
  */
 export async function startPlatformProcess(env: Record<string, string>, nodeArgs: string[] = [], entry = 'main.ts', nofile?: number): Promise<PlatformProcess> {
   if (entry === 'main.ts') buildOnce();
-  const [bin, args] = entry === 'main.ts' ? builtEntry('dist/main.js', nodeArgs) : [process.execPath, [...nodeArgs, '--import', 'tsx', entry]];
+  const [bin, args] = builtEntry(entry === 'main.ts' ? 'dist/main.js' : entry, entry === 'main.ts' ? nodeArgs : [...nodeArgs, '--import', 'tsx']);
   const [cmd, argv] = nofile ? withNofile(nofile, bin, args) : [bin, args];
   const proc = spawn(cmd, argv, {
     cwd: ROOT,
