@@ -86,8 +86,18 @@ export async function openPgliteWorker(dir: string): Promise<Db> {
   };
 }
 
+/**
+ * The store thread's young generation, MB. Its JavaScript holds little for long (PostgreSQL's own
+ * memory is the WASM heap), but V8's default young generation grew to tens of MB of the thread's
+ * heap under the readings' large documents. With 8 MB, 1,000 devices under bench:platform's QoS 1
+ * load (three alternating pairs): idle RSS 323–329 → 289–309 MB, peak 457–515 → 373–482 MB, after
+ * the load 456–486 → 373–410 MB, CPU per message within the spread (68.2–78.5 → 70.0–79.7 µs).
+ */
+const STORE_THREAD_YOUNG_GENERATION_MB = 8;
+
 // No inherited --import hooks: the thread is plain JavaScript.
-const startThread = (dir: string, initOnly: boolean) => new Worker(path.join(ROOT, 'core', 'store', 'pglite-thread.mjs'), { workerData: { dir, initOnly }, execArgv: [] });
+const startThread = (dir: string, initOnly: boolean) =>
+  new Worker(path.join(ROOT, 'core', 'store', 'pglite-thread.mjs'), { workerData: { dir, initOnly }, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: STORE_THREAD_YOUNG_GENERATION_MB } });
 
 function ready(worker: Worker): Promise<void> {
   return new Promise<void>((resolve, reject) => {
