@@ -20,6 +20,11 @@ ENV NODE_ENV=production \
     HTTP_PORT=8080 \
     MQTT_PORT=1883 \
     MQTT_WS_PORT=8083
+# jemalloc: deploy/run.sh preloads it (about 60 MB less resident with 1,000 devices than glibc's
+# allocator; see there).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libjemalloc2=5.3.0-1 \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # The code belongs to root and is read-only to the service; only DATA_DIR is its own.
 COPY --from=build /app /app
@@ -29,5 +34,5 @@ VOLUME ["/data"]
 EXPOSE 8080 1883 8083
 # Ready means the store answers and the broker listens (GET /api/v1/health/ready).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["node", "deploy/healthcheck.mjs"]
-# deploy/run.sh: node with the allocator settings npm start uses.
+# deploy/run.sh: node with the allocator and WASM settings npm start uses.
 ENTRYPOINT ["sh", "deploy/run.sh", "dist/main.js"]

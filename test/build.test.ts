@@ -1,9 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILD_DIR } from '../core/paths.ts';
 import { buildOnce, builtEntry, ROOT } from './helpers/process.ts';
+import { servicesRequired } from './helpers/services.ts';
+
+const JEMALLOC_LIB = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
+const JEMALLOC_INSTALLED = existsSync(JEMALLOC_LIB);
 
 /**
  * What `npm start` runs is the build (deploy/build.mjs → dist/), plain JavaScript with no
@@ -31,7 +35,7 @@ describe('the build npm start runs', () => {
     expect(r.stderr).not.toMatch(/rebuilt/);
   });
 
-  it('runs the entry in node with the allocator settings of deploy/run.sh, in the same process, an operator\'s own values kept', async () => {
+  it('runs the entry in node with the allocator and WASM settings of deploy/run.sh, in the same process, an operator\'s own values kept', async () => {
     // run.sh hands node what follows its name: `-e <probe>` stands in for the entry file.
     const [cmd, args] = builtEntry('setTimeout(() => {}, 10000)', ['-e']);
     const environOf = async (env: Record<string, string>) => {
@@ -41,14 +45,30 @@ describe('the build npm start runs', () => {
         const cmdline = () => readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8');
         for (let i = 0; i < 100 && !cmdline().startsWith(process.execPath); i++) await new Promise((r) => setTimeout(r, 20));
         expect(cmdline().startsWith(process.execPath)).toBe(true);
-        return Object.fromEntries(readFileSync(`/proc/${proc.pid}/environ`, 'utf8').split('\0').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+        const environ = Object.fromEntries(readFileSync(`/proc/${proc.pid}/environ`, 'utf8').split('\0').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+        // What the process really loaded and was started with, not only what it was told.
+        return { environ, jemalloc: readFileSync(`/proc/${proc.pid}/maps`, 'utf8').includes('libjemalloc'), argv: cmdline().split('\0') };
       } finally {
         proc.kill();
       }
     };
-    const env = await environOf({});
-    expect(env).toMatchObject({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
-    expect((await environOf({ MALLOC_ARENA_MAX: '4' })).MALLOC_ARENA_MAX).toBe('4');
+    const { environ, jemalloc, argv } = await environOf({});
+    expect(environ).toMatchObject({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
+    expect((await environOf({ MALLOC_ARENA_MAX: '4' })).environ.MALLOC_ARENA_MAX).toBe('4');
+    expect(argv).toContain('--wasm-num-compilation-tasks=1');
+    expect((await environOf({ WASM_COMPILE_TASKS: '2' })).argv).toContain('--wasm-num-compilation-tasks=2');
+    // jemalloc where Debian's libjemalloc2 is installed (.ci/run and the image install it).
+    if (!JEMALLOC_INSTALLED) {
+      if (servicesRequired) throw new Error(`${JEMALLOC_LIB} is missing: apt-get install libjemalloc2`);
+      console.warn(`SKIPPED: jemalloc checks, ${JEMALLOC_LIB} is not installed (apt-get install libjemalloc2)`);
+      return;
+    }
+    expect(jemalloc).toBe(true);
+    expect(environ.MALLOC_CONF).toBe('narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0');
+    expect((await environOf({ MALLOC_CONF: 'narenas:1' })).environ.MALLOC_CONF).toBe('narenas:1');
+    const glibc = await environOf({ JEMALLOC_PATH: 'none' });
+    expect(glibc.jemalloc).toBe(false);
+    expect(glibc.environ.MALLOC_CONF).toBeUndefined();
   });
 
   it('preloads deploy/quiet-debug.mjs: mqtt-packet\'s debug calls do nothing unless DEBUG names them, and log when it does', () => {
