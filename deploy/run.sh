@@ -12,18 +12,19 @@
 # glibc tuned as below, scratch run of bench:platform's QoS 1 case): idle RSS 273–278 → 207–210 MB,
 # connected 298–305 → 236–248 MB, peak under the load 352–402 → 331–382 MB, CPU per message within
 # the spread. Returning pages at once (dirty_decay_ms:0) cost ~50 % more CPU per message.
-# JEMALLOC_PATH names the library; JEMALLOC_PATH=none keeps glibc's.
+# JEMALLOC_PATH names the library (empty or `none`: glibc's). An LD_PRELOAD of one's own is left
+# as it is: it may carry an allocator of its own.
 if [ -z "${JEMALLOC_PATH+set}" ]; then
   for lib in /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/aarch64-linux-gnu/libjemalloc.so.2 /usr/lib64/libjemalloc.so.2 /usr/lib/libjemalloc.so.2 /usr/local/lib/libjemalloc.so.2; do
     if [ -r "$lib" ]; then JEMALLOC_PATH=$lib; break; fi
   done
+elif [ -n "$JEMALLOC_PATH" ] && [ "$JEMALLOC_PATH" != none ] && [ ! -r "$JEMALLOC_PATH" ]; then
+  echo "deploy/run.sh: JEMALLOC_PATH=$JEMALLOC_PATH cannot be read; running on glibc's allocator" >&2
+  JEMALLOC_PATH=none
 fi
-if [ -n "${JEMALLOC_PATH:-}" ] && [ "$JEMALLOC_PATH" != none ] && [ -r "$JEMALLOC_PATH" ]; then
-  case " ${LD_PRELOAD:-} " in
-    *" $JEMALLOC_PATH "*) ;;
-    *) LD_PRELOAD="$JEMALLOC_PATH${LD_PRELOAD:+ $LD_PRELOAD}" ;;
-  esac
-  : "${MALLOC_CONF:=narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0}"
+if [ -n "${JEMALLOC_PATH:-}" ] && [ "$JEMALLOC_PATH" != none ] && [ -z "${LD_PRELOAD:-}" ]; then
+  LD_PRELOAD=$JEMALLOC_PATH
+  : "${MALLOC_CONF=narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0}"
   export LD_PRELOAD MALLOC_CONF
 fi
 #
@@ -36,9 +37,9 @@ fi
 : "${MALLOC_TRIM_THRESHOLD_:=131072}"
 export MALLOC_ARENA_MAX MALLOC_MMAP_THRESHOLD_ MALLOC_TRIM_THRESHOLD_
 #
-# The embedded store's PostgreSQL is WASM; V8 compiles it (and tiers hot functions up) on as many
-# background tasks as there are cores, each with its own compiler memory, which the allocator keeps.
-# One task: with 1,000 devices idle RSS 300–309 → 258–299 MB, peak 365–492 → 356–396 MB (three
-# alternating pairs, glibc); PGlite opens as fast (255–283 vs 296–416 ms) and runs its inserts at the
-# same speed once warm. Set WASM_COMPILE_TASKS to change it.
+# The embedded store's PostgreSQL is WASM; V8 compiles it (and tiers hot functions up) on up to
+# all of node's V8 worker threads (4, --v8-pool-size) at once, each with compiler memory of its
+# own, which the allocator keeps. One task: with 1,000 devices idle RSS 300–309 → 258–299 MB, peak
+# 365–492 → 356–396 MB (three alternating pairs, glibc); PGlite opens as fast (255–283 vs
+# 296–416 ms) and runs its inserts at the same speed once warm. WASM_COMPILE_TASKS changes it.
 exec "${NODE:-node}" --wasm-num-compilation-tasks="${WASM_COMPILE_TASKS:-1}" --import "$(cd "$(dirname "$0")" && pwd)/quiet-debug.mjs" "$@"

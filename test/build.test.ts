@@ -6,8 +6,8 @@ import { BUILD_DIR } from '../core/paths.ts';
 import { buildOnce, builtEntry, ROOT } from './helpers/process.ts';
 import { servicesRequired } from './helpers/services.ts';
 
-const JEMALLOC_LIB = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
-const JEMALLOC_INSTALLED = existsSync(JEMALLOC_LIB);
+// Where Debian's libjemalloc2 puts the library (amd64, arm64); deploy/run.sh looks there too.
+const JEMALLOC_LIB = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'].find((f) => existsSync(f));
 
 /**
  * What `npm start` runs is the build (deploy/build.mjs → dist/), plain JavaScript with no
@@ -37,17 +37,21 @@ describe('the build npm start runs', () => {
 
   it('runs the entry in node with the allocator and WASM settings of deploy/run.sh, in the same process, an operator\'s own values kept', async () => {
     // run.sh hands node what follows its name: `-e <probe>` stands in for the entry file.
-    const [cmd, args] = builtEntry('setTimeout(() => {}, 10000)', ['-e']);
+    // The probe says when it runs: by then the loader has mapped every preloaded library.
+    const [cmd, args] = builtEntry("console.log('running'); setTimeout(() => {}, 10000)", ['-e']);
     const environOf = async (env: Record<string, string>) => {
-      const proc = spawn(cmd, args, { env: { ...process.env, NODE: process.execPath, ...env }, stdio: 'ignore' });
+      const proc = spawn(cmd, args, { env: { ...process.env, NODE: process.execPath, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
       try {
-        // exec keeps the PID: once it is node, its command line is node's.
-        const cmdline = () => readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8');
-        for (let i = 0; i < 100 && !cmdline().startsWith(process.execPath); i++) await new Promise((r) => setTimeout(r, 20));
-        expect(cmdline().startsWith(process.execPath)).toBe(true);
+        await new Promise<void>((resolve, reject) => {
+          proc.stdout!.on('data', (d: Buffer) => d.includes('running') && resolve());
+          proc.on('exit', (code) => reject(new Error(`the probe exited (${code}) before it ran`)));
+        });
+        // exec keeps the PID: the process that runs the probe is the one sh started, as node.
+        const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8');
+        expect(cmdline.startsWith(process.execPath)).toBe(true);
         const environ = Object.fromEntries(readFileSync(`/proc/${proc.pid}/environ`, 'utf8').split('\0').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
         // What the process really loaded and was started with, not only what it was told.
-        return { environ, jemalloc: readFileSync(`/proc/${proc.pid}/maps`, 'utf8').includes('libjemalloc'), argv: cmdline().split('\0') };
+        return { environ, jemalloc: readFileSync(`/proc/${proc.pid}/maps`, 'utf8').includes('libjemalloc'), argv: cmdline.split('\0') };
       } finally {
         proc.kill();
       }
@@ -58,9 +62,9 @@ describe('the build npm start runs', () => {
     expect(argv).toContain('--wasm-num-compilation-tasks=1');
     expect((await environOf({ WASM_COMPILE_TASKS: '2' })).argv).toContain('--wasm-num-compilation-tasks=2');
     // jemalloc where Debian's libjemalloc2 is installed (.ci/run and the image install it).
-    if (!JEMALLOC_INSTALLED) {
-      if (servicesRequired) throw new Error(`${JEMALLOC_LIB} is missing: apt-get install libjemalloc2`);
-      console.warn(`SKIPPED: jemalloc checks, ${JEMALLOC_LIB} is not installed (apt-get install libjemalloc2)`);
+    if (!JEMALLOC_LIB) {
+      if (servicesRequired) throw new Error('libjemalloc.so.2 is missing: apt-get install libjemalloc2');
+      console.warn('SKIPPED: jemalloc checks, libjemalloc.so.2 is not installed (apt-get install libjemalloc2)');
       return;
     }
     expect(jemalloc).toBe(true);
@@ -69,6 +73,11 @@ describe('the build npm start runs', () => {
     const glibc = await environOf({ JEMALLOC_PATH: 'none' });
     expect(glibc.jemalloc).toBe(false);
     expect(glibc.environ.MALLOC_CONF).toBeUndefined();
+    // An LD_PRELOAD of one's own is kept as it is, jemalloc not added.
+    const libc = path.join(path.dirname(JEMALLOC_LIB), 'libc.so.6');
+    const own = await environOf({ LD_PRELOAD: libc });
+    expect(own.environ.LD_PRELOAD).toBe(libc);
+    expect(own.jemalloc).toBe(false);
   });
 
   it('preloads deploy/quiet-debug.mjs: mqtt-packet\'s debug calls do nothing unless DEBUG names them, and log when it does', () => {

@@ -83,7 +83,9 @@ describe('a new device type from one new file', () => {
     await p.ingest.flush();
     expect(sim.stats.byType['gas-detector']).toBeGreaterThan(0);
     expect((await listReadings(p.db, { type: 'gas-detector' })).length).toBeGreaterThan(2);
-  });
+    // It starts a platform (a new store: initdb) inside the test, as others do in a 60 s beforeAll:
+    // ~7 s alone, past 30 s once under the whole suite on two cores.
+  }, 60_000);
 
   it('gets the low-battery and offline rules of its facets, and the battery panel, with no other file touched', async () => {
     const t = (await loadCatalog(dir)).get('leak-sensor')!;
