@@ -83,8 +83,10 @@ describe('a flooding device', () => {
     await sending;
     await closed;
     // A quiet run's p99 moves with the disk's fsync stalls (50–150 ms now and then on this virtual
-    // disk): quiet runs before and after the flood give its range.
+    // disk, more often under the whole suite's parallel writes): three quiet runs, one before and
+    // two after the flood, give its range.
     const quietAfter = await wellBehaved(clients, 3000, 60);
+    const quietLater = await wellBehaved(clients, 4000, 60);
 
     // Timed out: disconnected, and refused while the time-out lasts (CONNACK 3).
     const health = (await api('GET', '/api/v1/health')).body;
@@ -102,9 +104,9 @@ describe('a flooding device', () => {
     const db = await openPglite(path.join(dataDir, 'store'));
     const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM readings WHERE device_id LIKE 'flood-%' AND device_id <> $1 AND seq >= 1000`, [flooder.id]);
     await db.close();
-    expect(rows[0]!.n).toBe(50 * 180);
-    const quiet = Math.max(p99(quietBefore), p99(quietAfter));
-    console.info(`PUBACK p99: quiet ${p99(quietBefore).toFixed(1)} and ${p99(quietAfter).toFixed(1)} ms, during the flood ${p99(during).toFixed(1)} ms`);
+    expect(rows[0]!.n).toBe(50 * 240);
+    const quiet = Math.max(p99(quietBefore), p99(quietAfter), p99(quietLater));
+    console.info(`PUBACK p99: quiet ${[quietBefore, quietAfter, quietLater].map((q) => p99(q).toFixed(1)).join(', ')} ms, during the flood ${p99(during).toFixed(1)} ms`);
     expect(p99(during)).toBeLessThanOrEqual(2 * quiet);
     run = await startPlatformProcess({ DATA_DIR: dataDir, SITE_FILE: SMALL_SITE, PLATFORM_ADMIN_TOKEN: TOKEN });
   }, 90_000);
