@@ -134,8 +134,18 @@ describe.runIf(enabled)('two nodes on one PostgreSQL and one Redis', () => {
     const first = await client([A.mqtt], svc.username, svc.secret, opts);
     await first.subscribeAsync(`v1/smoke-detector/${d.id}/telemetry`, { qos: 1 });
     await first.endAsync();
+    // A live watcher on node B: once it has the last message, B's bus has handed every message on
+    // (its copy from Redis included), and what the session gets is the queue alone. A session
+    // resumed while a message is still on its way back from Redis can get that one live as well,
+    // ahead of the queue: a known race (issue 20's note), not what this test is about.
+    const watcher = await client([B.mqtt], svc.username, svc.secret);
+    const watched: number[] = [];
+    watcher.on('message', (_t, m) => watched.push(JSON.parse(m.toString()).seq));
+    await watcher.subscribeAsync(`v1/smoke-detector/${d.id}/telemetry`, { qos: 1 });
     const dev = await client([B.mqtt], d.id, d.secret);
     for (let seq = 1; seq <= 5; seq++) await dev.publishAsync(`v1/smoke-detector/${d.id}/telemetry`, JSON.stringify({ seq, props: { batteryPct: 80 + seq } }), { qos: 1 });
+    await eventually(() => watched.includes(5), 5000, 'the last message through node B');
+    await watcher.endAsync();
     const seqs: number[] = [];
     const back = mqtt.connect(B.mqtt, { ...opts, username: svc.username, password: svc.secret, reconnectPeriod: 0 });
     back.on('message', (_t, m) => seqs.push(JSON.parse(m.toString()).seq));
