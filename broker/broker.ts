@@ -8,6 +8,7 @@ import type { Catalog } from '../devices/lib/catalog.ts';
 import { AlinkAdapter, ALINK_CODES, codeForReason, type AlinkCode, type AlinkDevice, type AlinkReplyTo } from './alink.ts';
 import { Authenticator } from './authenticator.ts';
 import { alinkDeviceSecret } from '../core/secrets.ts';
+import { DeliveryOrder } from './delivery-order.ts';
 import { TopicEmitter } from './emitter.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import type { Identity } from './identity.ts';
@@ -176,21 +177,23 @@ export class PlatformBroker {
     this.presence = new PresenceWriter(opts.db, opts.log, opts.nodeId ?? 'local');
     this.throttle = new LogThrottle(opts.log);
     this.flood = new FloodGuard({ maxInvalidPerMinute: opts.maxInvalidPerMinute });
+    const order = new DeliveryOrder(() => this.aedes as unknown as { id: string; counter: number });
+    const renumber = (msg: object) => order.renumber(msg);
     let persistence: unknown;
     if (opts.redisUrl) {
       const onError = (err: Error) => this.throttle.error(`redis:${err.message}`, { err }, 'redis unreachable: messages to other nodes wait');
-      this.bus = new RedisBus(opts.redisUrl, (msg) => this.rejected.has(msg.payload as Buffer), onError, opts.busHighWater);
+      this.bus = new RedisBus(opts.redisUrl, (msg) => this.rejected.has(msg.payload as Buffer), onError, opts.busHighWater, renumber);
       const shared = redisSessions(opts.redisUrl);
       shared.redis.on('error', onError);
       persistence = shared.persistence;
       this.redis = shared.redis;
     } else {
-      this.bus = new TopicEmitter(undefined, opts.busHighWater);
+      this.bus = new TopicEmitter(undefined, opts.busHighWater, renumber);
       this.sessions = opts.sessions && new SessionStore({ ...opts.sessions, log: opts.log.child({ component: 'sessions' }) });
       persistence = this.sessions;
     }
     this.aedes = new Aedes({
-      persistence: persistence as never,
+      persistence: order.wrap(persistence as Parameters<DeliveryOrder['wrap']>[0]) as never,
       preConnect: (client, packet, cb) => this.preConnect(client as PlatformClient, packet, cb),
       authenticate: (client, username, password, cb) => this.authenticate(client as PlatformClient, username, password, cb),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client as PlatformClient | null, packet, cb),
@@ -436,12 +439,14 @@ export class PlatformBroker {
    * (mcollina/mqemitter#204).
    */
   private forward<P extends { payload: unknown; topic?: string }>(client: PlatformClient | null, packet: P): P | null {
-    if (this.rejected.has(packet.payload as Buffer)) return null;
     const identity = client?.identity;
     // The ACL per message at delivery, queued messages included (Mosquitto does the same).
-    if (identity?.kind === 'service' && packet.topic !== undefined && !identity.mayReceive(packet.topic)) return null;
-    if ((client?.conn as { writableNeedDrain?: boolean } | undefined)?.writableNeedDrain) {
-      this.load.shed++;
+    const refused = this.rejected.has(packet.payload as Buffer) || (identity?.kind === 'service' && packet.topic !== undefined && !identity.mayReceive(packet.topic));
+    const shed = !refused && (client?.conn as { writableNeedDrain?: boolean } | undefined)?.writableNeedDrain === true;
+    if (refused || shed) {
+      if (shed) this.load.shed++;
+      // Its copy queued for a persistent session goes too (aedes clears it next, see SessionStore).
+      if (client?.clean === false) this.sessions?.notForwarded(packet);
       return null;
     }
     this.load.delivered++;

@@ -41,7 +41,12 @@ export class TopicEmitter {
    * reads on while its earlier messages wait, and 10,000 devices at QoS 0 piled up 700k messages
    * and 1.6 GB in this queue.
    */
-  constructor(private readonly concurrency = 1000, private readonly highWater = 10_000) {}
+  constructor(
+    private readonly concurrency = 1000,
+    private readonly highWater = 10_000,
+    /** Called on each message just before its listeners, in delivery order (DeliveryOrder.renumber). */
+    private readonly beforeDelivery?: (msg: Message) => void,
+  ) {}
 
   /** Messages waiting for a delivery slot. */
   get length(): number {
@@ -119,6 +124,7 @@ export class TopicEmitter {
     this.inFlight++;
     let left = listeners.length;
     if (left === 0) return this.complete(done);
+    this.beforeDelivery?.(msg);
     // A listener's error is its own business (Aedes reports it on the client); the message still completes.
     for (const listener of listeners)
       listener.call(this, msg, () => {

@@ -32,6 +32,8 @@ export class RedisBus {
     private readonly drop: (msg: Message) => boolean,
     onError: (err: Error) => void,
     private readonly highWater = 10_000,
+    /** Called on each message as it goes to Redis, in the order it goes (DeliveryOrder.renumber). */
+    private readonly beforeSend?: (msg: Message) => void,
   ) {
     this.mq = new (MQEmitterRedis as unknown as new (o: object) => RedisBus['mq'])({ connectionString: url });
     this.mq.state.on('error', onError);
@@ -69,6 +71,7 @@ export class RedisBus {
       process.nextTick(done);
       return this;
     }
+    this.beforeSend?.(msg);
     this.inFlight++;
     this.mq.emit(msg, (err) => {
       this.inFlight--;

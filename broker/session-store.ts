@@ -44,6 +44,7 @@ export interface SessionStoreOptions {
 const toWire = (p: StoredPacket): WirePacket => ({ ...p, payload: p.payload === undefined ? undefined : Buffer.from(p.payload as Buffer | string).toString('base64') });
 const fromWire = (p: WirePacket): StoredPacket => ({ ...p, payload: (p.payload === undefined ? undefined : Buffer.from(p.payload, 'base64')) as Buffer });
 const ref = (id: string): ClientRef => ({ id });
+const uniqueClients = <S extends { clientId: string }>(subs: S[]): S[] => (subs.length < 2 ? subs : [...new Map(subs.map((s) => [s.clientId, s])).values()]);
 
 /**
  * The broker's sessions on disk: an aedes-persistence implementation that keeps aedes' in-memory
@@ -67,6 +68,8 @@ export class SessionStore extends MemoryPersistence {
   private snapshotLsn = 0;
   private compacting = false;
   private bytesAtSnapshot = 0;
+  /** Deliveries the broker refused (see notForwarded); weak, as the packets are aedes'. */
+  private readonly refusedDeliveries = new WeakSet<object>();
   /** QoS 1 messages not queued because their client's queue was full. */
   dropped = 0;
 
@@ -142,8 +145,10 @@ export class SessionStore extends MemoryPersistence {
   }
 
   private async enqueueOffline(subs: { clientId: string }[], packet: StoredPacket): Promise<void> {
+    // One copy per client, as it gets one live delivery: aedes lists a client once per matching
+    // subscription (`a/#` and `a/+`), and a second copy is never sent nor cleared.
     // A client away for long with a busy subscription keeps at most maxQueued (Mosquitto's max_queued_messages).
-    const room = subs.filter((s) => (this.queued.get(s.clientId) ?? 0) < this.opts.maxQueued);
+    const room = uniqueClients(subs).filter((s) => (this.queued.get(s.clientId) ?? 0) < this.opts.maxQueued);
     this.dropped += subs.length - room.length;
     if (room.length === 0) return;
     await super.outgoingEnqueueCombi(room, packet);
@@ -159,13 +164,36 @@ export class SessionStore extends MemoryPersistence {
     if (client.clean === false || this.queued.has(client.id)) void this.log({ o: 'update', c: client.id, p: toWire(packet) }, false);
   }
 
-  override async outgoingClearMessageId(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket | undefined> {
+  /**
+   * The broker would not forward `packet` to a client with a persistent session (a subscriber
+   * backed up, a dead-lettered payload): aedes then clears the client's copy of it, with no message
+   * id (it was never sent).
+   */
+  notForwarded(packet: object): void {
+    this.refusedDeliveries.add(packet);
+  }
+
+  override async outgoingClearMessageId(client: ClientRef, packet: { messageId?: number; brokerId?: string; brokerCounter?: number }): Promise<StoredPacket | undefined> {
+    if (packet.messageId === undefined) {
+      // Aedes clears with no message id a delivery it did not make, and its store removes the
+      // queue's first unsent message, whichever it is. Either the broker refused this one (its copy
+      // is found by number, marked and cleared), or it is the second of two overlapping
+      // subscriptions, deduplicated: the first delivery is under way and needs the copy.
+      if (!this.refusedDeliveries.has(packet) || packet.brokerCounter === undefined) return undefined;
+      const mark = -packet.brokerCounter; // never a message id (1–65535)
+      try {
+        await this.outgoingUpdate(client, { ...packet, messageId: mark } as StoredPacket);
+      } catch {
+        return undefined; // no copy (the queue was full): nothing to clear
+      }
+      return this.outgoingClearMessageId(client, { messageId: mark });
+    }
     const removed = await super.outgoingClearMessageId(client, packet);
     if (removed) {
       const n = (this.queued.get(client.id) ?? 1) - 1;
       if (n > 0) this.queued.set(client.id, n);
       else this.queued.delete(client.id);
-      if (packet.messageId !== undefined) void this.log({ o: 'clear', c: client.id, m: packet.messageId }, false);
+      void this.log({ o: 'clear', c: client.id, m: packet.messageId }, false);
     }
     return removed;
   }

@@ -180,6 +180,73 @@ describe('service accounts', () => {
     await dev.endAsync();
   });
 
+  it('deliver every message to a subscriber, also one that waited for the disk while later ones went ahead', async () => {
+    // A retained message and one queued for an away persistent session are on disk before they are
+    // delivered; a QoS 0 message right behind goes first. Aedes numbers messages as they arrive and a
+    // client drops one numbered below the last it got (its dedupe of overlapping subscriptions): the
+    // one that waited was lost (moscajs/aedes#955, #994), as a device's retained `online` was.
+    const { body: acct } = await p.api('POST', '/api/v1/service-accounts', { name: 'order bridge', subscribe: ['bridge/order/#'], publish: ['bridge/order/#'] });
+    const away = await connect(p.mqttUrl, acct.username, acct.secret, { keepalive: 1, clientId: `${acct.username}-away`, clean: false });
+    await away.subscribeAsync('bridge/order/queued/#', { qos: 1 });
+    await away.endAsync();
+    // A clean subscriber and a persistent one that stays (aedes queues for it too, and finds the copy
+    // when it delivers live); two overlapping subscriptions each: every message still comes once.
+    const subs = await Promise.all([true, false].map((clean) => connect(p.mqttUrl, acct.username, acct.secret, { keepalive: 1, clientId: `${acct.username}-sub-${clean}`, clean })));
+    const got: string[][] = [[], []];
+    const closed: boolean[] = [false, false];
+    for (const [i, s] of subs.entries()) {
+      await s.subscribeAsync({ 'bridge/order/#': { qos: 1 }, 'bridge/order/+/+': { qos: 1 } });
+      s.on('message', (t) => got[i]!.push(t));
+      s.on('close', () => (closed[i] = true));
+    }
+    const pub = await connect(p.mqttUrl, acct.username, acct.secret, { keepalive: 1, clientId: `${acct.username}-pub` });
+    const sent: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      for (const [kind, opts] of [['retained', { qos: 1, retain: true }], ['fast', { qos: 0 }], ['queued', { qos: 1 }], ['fast2', { qos: 0 }]] as const) {
+        const topic = `bridge/order/${kind}/${i}`;
+        sent.push(topic);
+        pub.publish(topic, String(i), opts);
+      }
+    }
+    await eventually(() => got.every((g) => g.length >= sent.length), 10_000, `all ${sent.length} messages`).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300)); // a duplicate would come now
+    for (const g of got) expect({ missing: sent.filter((t) => !g.includes(t)), duplicated: g.length - new Set(g).size }).toEqual({ missing: [], duplicated: 0 });
+    expect(closed).toEqual([false, false]);
+    // The away session gets what was queued for it, once each.
+    const back: string[] = [];
+    const again = await connect(p.mqttUrl, acct.username, acct.secret, { keepalive: 1, clientId: `${acct.username}-away`, clean: false });
+    again.on('message', (t) => back.push(t));
+    await eventually(() => back.length >= 20, 10_000, 'the queued messages');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(back.sort()).toEqual(sent.filter((t) => t.includes('/queued/')).sort());
+    for (const c of [...subs, pub, again]) c.end(true);
+  });
+
+  it('keep no queued copy of what a persistent subscriber was not sent (a dead-lettered payload)', async () => {
+    const { body: acct } = await p.api('POST', '/api/v1/service-accounts', { name: 'keeper', subscribe: ['v1/#'] });
+    const keeper = await connect(p.mqttUrl, acct.username, acct.secret, { keepalive: 1, clientId: `${acct.username}-keeper`, clean: false });
+    let closed = false;
+    keeper.on('close', () => (closed = true));
+    const c = p.cred('overflow-bin', 2);
+    await keeper.subscribeAsync({ [`v1/overflow-bin/${c.id}/#`]: { qos: 1 }, [`v1/+/${c.id}/telemetry`]: { qos: 1 } });
+    const got: string[] = [];
+    keeper.on('message', (t, m) => t.endsWith('/telemetry') && got.push(m.toString()));
+    const dev = await connectDevice(p, c, { keepalive: 1 });
+    const sent: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const good = JSON.stringify({ seq: 1000 + i, props: { fillPct: 10 + i } });
+      await dev.publishAsync(`v1/overflow-bin/${c.id}/telemetry`, '{"props": {"fillPct": "full"}}', { qos: 1 });
+      await dev.publishAsync(`v1/overflow-bin/${c.id}/telemetry`, good, { qos: 1 });
+      sent.push(good);
+    }
+    await eventually(() => got.length >= sent.length, 5000, 'the good readings');
+    expect(got).toEqual(sent);
+    expect(closed).toBe(false);
+    // Every copy queued for it is gone: the good ones acknowledged, the refused ones cleared.
+    await eventually(async () => (await p.api('GET', '/api/v1/health')).body.broker?.sessions?.queued === 0, 5000, 'an empty queue');
+    for (const x of [keeper, dev]) x.end(true);
+  });
+
   it('refuses invalid filters with 400 naming the field', async () => {
     const r = await p.api('POST', '/api/v1/service-accounts', { name: 'x', subscribe: ['a/#/b'] });
     expect(r.status).toBe(400);
